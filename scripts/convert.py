@@ -1,0 +1,817 @@
+#!/usr/bin/python3
+"""convert.py - convert an RWKV-7 model to GGUF, laid out as llama.cpp does.
+
+usage: convert.py INPUT OUTPUT.gguf [--vocab rwkv_vocab_v20230424.txt]
+                  [--dtype f32|f16|bf16] [--name NAME]
+
+INPUT is recognised by its content, not its name:
+
+  * an official BlinkDL RWKV-7 checkpoint (.pth, read with torch.load), or
+  * an rwkv.cpp model file (magic 0x67676d66, FP32 or FP16; quantized files
+    are refused because their values are no longer the official ones).
+
+The output is what llama.cpp's converter (convert_hf_to_gguf.py, class
+Rwkv7Model) writes for the same weights: general.architecture "rwkv7", the
+rwkv7.* hyperparameters, llama.cpp's tensor names and shapes, and the
+vocabulary embedded as a token list.  For the same weights, key order, tensor
+order, types and padding match, so the file is byte-identical to llama.cpp's
+(general.name is derived from the input file name the way llama.cpp derives
+it from the model directory name; --name overrides it).
+
+How llama.cpp stores RWKV-7 (and therefore this script):
+
+  official .pth                      GGUF tensor                    GGUF type
+  emb.weight [V,C]                   token_embd.weight              dtype
+  blocks.0.ln0.{weight,bias}         token_embd_norm.{weight,bias}  F32
+  blocks.N.ln1 / ln2                 blk.N.attn_norm / attn_norm_2  F32
+  att.x_r,x_w,x_k,x_v,x_a,x_g        blk.N.time_mix_lerp_fused      F32
+    each [1,1,C], stacked                                [6,1,1,C]
+  att.w0,a0,v0,k_k,k_a [1,1,C]       time_mix_w0 ... squeezed to [C] F32
+  att.r_k [H,N]                      time_mix_r_k flattened to [C]  F32
+  att.w1 [C,D], att.w2 [D,C]         time_mix_w1 [D,C], w2 [C,D]    F32 (!)
+    (the LoRA matrices are transposed)
+  att.a1,a2,v1,v2,g1,g2              time_mix_a1 ... transposed     dtype
+  att.{receptance,key,value,output}  time_mix_{...}                 dtype
+  att.ln_x                           time_mix_ln                    F32
+  ffn.x_k [1,1,C]                    channel_mix_lerp_k [C]         F32
+  ffn.key / ffn.value                channel_mix_key / _value       dtype
+  ln_out / head                      output_norm / output.weight    F32 / dtype
+
+(shapes here are NumPy/PyTorch order; ggml's ne is the reverse.)  Layer 0 has
+no value-residual LoRA; llama.cpp still wants v0/v1/v2 tensors there, so it
+writes copies of a0/a1/a2 under those names (and ignores any layer-0 v0/v1/v2
+in the input).  The copies are never used by the model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import os
+import re
+import struct
+import sys
+from collections import OrderedDict
+from pathlib import Path
+
+import numpy as np
+
+# gguf_writer.py lives next to this script.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from gguf_writer import GGMLType, GGUFWriter, bf16_to_f32, f32_to_bf16  # noqa: E402
+
+PROG = "convert.py"
+VOCAB_FILE_NAME = "rwkv_vocab_v20230424.txt"
+
+# GGUF general.file_type values (llama.cpp's LlamaFileType).
+FILE_TYPE = {"f32": 0, "f16": 1, "bf16": 32}
+GGML_TYPE_OF_DTYPE = {"f32": GGMLType.F32, "f16": GGMLType.F16, "bf16": GGMLType.BF16}
+
+# llama.cpp token types.
+TOKEN_NORMAL, TOKEN_CONTROL, TOKEN_UNUSED = 1, 3, 5
+
+# The chat template llama.cpp embeds for the RWKV world vocabulary (its file
+# models/templates/llama-cpp-rwkv-world.jinja); part of the metadata, so it is
+# needed for a byte-identical file.
+RWKV_WORLD_CHAT_TEMPLATE = r"""{%- if not add_generation_prompt is defined -%}
+    {%- set add_generation_prompt = true -%}
+{%- endif -%}
+{%- set ns = namespace(system_prompt='') -%}
+{%- for message in messages -%}
+    {%- if message['role'] == 'system' -%}
+        {%- set ns.system_prompt = message['content'] -%}
+    {%- endif -%}
+{%- endfor -%}
+{{bos_token}}
+{%- if ns.system_prompt != '' -%}
+{{- 'System: ' + ns.system_prompt + '\n\n' -}}
+{%- endif -%}
+{%- for message in messages -%}
+    {%- if message['role'] == 'user' -%}
+        {{- 'User: ' + message['content']|trim + '\n\n' -}}
+    {%- endif -%}
+    {%- if message['role'] == 'assistant' and message['content'] is  not none -%}
+        {%- set content = message['content'] -%}
+        {%- if '</think>' in content -%}
+            {%- set content = content.split('</think>')[-1] -%}
+        {%- endif -%}
+        {{- 'Assistant: ' + content|trim + '\n\n' -}}
+    {%- endif -%}
+{%- endfor -%}
+{%- if add_generation_prompt -%}
+    {{- 'Assistant:' -}}
+    {%- if enable_thinking is defined and enable_thinking is false %}
+        {{- ' <think>\n</think>' }}
+    {%- endif %}
+    {%- if enable_thinking is defined and enable_thinking is true %}
+        {{- ' <think>' }}
+    {%- endif %}
+{%- endif -%}"""
+
+
+class ConvertError(Exception):
+    """A problem with the input: reported as one line, exit status 1."""
+
+
+# ---------------------------------------------------------------------------
+# Tensors: a NumPy array plus the float format its values are in
+# ---------------------------------------------------------------------------
+
+class Tensor:
+    """An input tensor.  `kind` is "f32", "f16" or "bf16"; bf16 values are
+    kept as their raw uint16 bit patterns (NumPy has no bfloat16).  Shape
+    changes (squeeze, transpose, reshape) are cheap views; the conversion to
+    the output type is done only when the tensor is written."""
+
+    def __init__(self, arr: np.ndarray, kind: str):
+        self.arr = arr
+        self.kind = kind
+
+    def view(self, arr: np.ndarray) -> "Tensor":
+        return Tensor(arr, self.kind)
+
+    @property
+    def shape(self):
+        return self.arr.shape
+
+    def as_f32(self) -> np.ndarray:
+        if self.kind == "bf16":
+            return bf16_to_f32(self.arr)
+        return self.arr.astype(np.float32)
+
+    def encode(self, ggml_type: int) -> np.ndarray:
+        """The values in the output type.  Same conversions as llama.cpp:
+        bf16 goes through float32 first; float32 -> float16 is NumPy's
+        round-to-nearest-even; -> bf16 rounds like ggml."""
+        if ggml_type == GGMLType.F32:
+            return self.as_f32()
+        if ggml_type == GGMLType.F16:
+            if self.kind == "f16":
+                return self.arr
+            return self.as_f32().astype(np.float16)
+        if ggml_type == GGMLType.BF16:
+            if self.kind == "bf16":
+                return self.arr
+            return f32_to_bf16(self.as_f32())
+        raise ValueError(f"unsupported output type {ggml_type}")
+
+
+# ---------------------------------------------------------------------------
+# Input 1: official BlinkDL .pth checkpoint
+# ---------------------------------------------------------------------------
+
+def load_pth(path: str) -> tuple["OrderedDict[str, Tensor]", str]:
+    """The checkpoint's tensors in file order, and the model's float format
+    (that of its first matrix, the same heuristic llama.cpp uses)."""
+    try:
+        import torch
+    except ImportError:
+        raise ConvertError("reading a .pth checkpoint needs PyTorch (Debian package python3-torch)")
+
+    try:
+        try:
+            # weights_only: never run code from a pickle we did not write.
+            sd = torch.load(path, map_location="cpu", weights_only=True)
+        except TypeError:   # PyTorch older than 1.13 has no weights_only
+            sd = torch.load(path, map_location="cpu")
+    except Exception as e:  # torch raises many types for a damaged file
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise ConvertError(f"{path}: cannot read as a PyTorch checkpoint: {first}")
+
+    if not isinstance(sd, dict) or not all(isinstance(v, torch.Tensor) for v in sd.values()):
+        raise ConvertError(f"{path}: not a checkpoint of named tensors (a state dict)")
+
+    kinds = {torch.float32: "f32", torch.float16: "f16", torch.bfloat16: "bf16"}
+    out: "OrderedDict[str, Tensor]" = OrderedDict()
+    model_kind = None
+    for name, t in sd.items():
+        if t.dtype not in kinds:
+            raise ConvertError(f"{path}: tensor {name} has unsupported type {t.dtype}")
+        kind = kinds[t.dtype]
+        t = t.detach().contiguous()
+        if kind == "bf16":
+            arr = t.view(torch.int16).numpy().view(np.uint16)
+        else:
+            arr = t.numpy()
+        out[name] = Tensor(arr, kind)
+        if model_kind is None and t.dim() >= 2:
+            model_kind = kind
+    return out, model_kind or "f32"
+
+
+# ---------------------------------------------------------------------------
+# Input 2: rwkv.cpp model file
+# ---------------------------------------------------------------------------
+
+RWKVCPP_MAGIC = 0x67676D66   # "ggmf"
+RWKVCPP_TYPES = {0: "FP32", 1: "FP16", 2: "Q4_0", 3: "Q4_1", 7: "Q5_0", 8: "Q5_1", 9: "Q8_0"}
+
+# rwkv.cpp's converter (python/convert_pytorch_to_ggml.py) transposes these
+# RWKV-7 LoRA matrices (so that ggml_mul_mat can use them directly) ...
+RWKVCPP_TRANSPOSED = ("att.w1", "att.w2", "att.a1", "att.a2", "att.v1", "att.v2", "att.g1", "att.g2")
+# ... and concatenates the six token-shift mixes, in this order, along the
+# first dimension into one [6,1,C] tensor "att.x_rwkvag".
+RWKVCPP_FUSED_MIXES = ("x_r", "x_w", "x_k", "x_v", "x_a", "x_g")
+
+
+def load_rwkvcpp(path: str) -> tuple["OrderedDict[str, Tensor]", str, int]:
+    """Read an rwkv.cpp file and undo its RWKV-7 changes, giving the official
+    tensors (names, shapes, values) in file order.  Returns (tensors, float
+    format of the file, n_vocab).
+
+    Layout: six little-endian uint32 (magic, version, n_vocab, n_embed,
+    n_layer, data type), then until EOF per tensor: int32 n_dims, int32 name
+    length, int32 data type, n_dims int32 sizes (ggml order), name, data.
+    Values are stored as they are in the .pth apart from the transposes and
+    the fused mixes (no exp(), scaling or other transformation for v7); small
+    tensors are FP32 even in an FP16 file.
+    """
+    data = np.memmap(path, dtype=np.uint8, mode="r") if os.path.getsize(path) else np.zeros(0, np.uint8)
+    size = data.size
+    if size < 24:
+        raise ConvertError(f"{path}: truncated rwkv.cpp file (no complete header)")
+    magic, version, n_vocab, n_embed, n_layer, file_type = struct.unpack("<6I", data[:24].tobytes())
+    if magic != RWKVCPP_MAGIC:
+        raise ConvertError(f"{path}: not an rwkv.cpp file (bad magic)")
+    if version not in (100, 101):
+        raise ConvertError(f"{path}: unsupported rwkv.cpp file version {version}")
+    if file_type not in (0, 1):
+        raise ConvertError(f"{path}: rwkv.cpp file is quantized "
+                           f"({RWKVCPP_TYPES.get(file_type, f'type {file_type}')}); "
+                           "only FP32 and FP16 files can be converted")
+
+    raw: "OrderedDict[str, Tensor]" = OrderedDict()
+    pos = 24
+    while pos < size:
+        if pos + 12 > size:
+            raise ConvertError(f"{path}: truncated rwkv.cpp file (tensor header at byte {pos})")
+        n_dims, name_len, dtype = struct.unpack("<3i", data[pos:pos + 12].tobytes())
+        pos += 12
+        if not 1 <= n_dims <= 4 or not 0 < name_len < 4096:
+            raise ConvertError(f"{path}: corrupt tensor header at byte {pos - 12}")
+        if pos + 4 * n_dims + name_len > size:
+            raise ConvertError(f"{path}: truncated rwkv.cpp file (tensor header at byte {pos - 12})")
+        ne = struct.unpack(f"<{n_dims}i", data[pos:pos + 4 * n_dims].tobytes())
+        pos += 4 * n_dims
+        name = data[pos:pos + name_len].tobytes().decode("utf-8", "replace")
+        pos += name_len
+        if dtype not in (0, 1):
+            raise ConvertError(f"{path}: tensor {name} is quantized "
+                               f"({RWKVCPP_TYPES.get(dtype, f'type {dtype}')}); "
+                               "only FP32 and FP16 files can be converted")
+        if any(d <= 0 for d in ne):
+            raise ConvertError(f"{path}: tensor {name} has an invalid size {list(ne)}")
+        np_dtype = np.dtype("<f4") if dtype == 0 else np.dtype("<f2")
+        count = int(np.prod(ne))
+        nbytes = count * np_dtype.itemsize
+        if pos + nbytes > size:
+            raise ConvertError(f"{path}: truncated rwkv.cpp file (data of tensor {name} "
+                               f"needs {nbytes} bytes at byte {pos}, file has {size})")
+        # ggml sizes are fastest-first, so the NumPy shape is the reverse.
+        arr = data[pos:pos + nbytes].view(np_dtype).reshape(tuple(reversed(ne)))
+        pos += nbytes
+        if name in raw:
+            raise ConvertError(f"{path}: tensor {name} appears twice")
+        raw[name] = Tensor(arr, "f32" if dtype == 0 else "f16")
+
+    if "blocks.0.att.x_rwkvag" not in raw:
+        raise ConvertError(f"{path}: not an RWKV-7 rwkv.cpp file (no tensor blocks.0.att.x_rwkvag); "
+                           "RWKV-4/5/6 are not supported")
+
+    # Undo rwkv.cpp's changes, keeping the file order (the fused tensor is
+    # replaced by the six mixes at its place).
+    out: "OrderedDict[str, Tensor]" = OrderedDict()
+    for name, t in raw.items():
+        m = re.fullmatch(r"(blocks\.\d+\.)(.+)", name)
+        rest = m.group(2) if m else ""
+        if rest == "att.x_rwkvag":
+            if t.arr.size != 6 * n_embed:
+                raise ConvertError(f"{path}: tensor {name} has shape {list(t.shape)}, "
+                                   f"expected 6 x {n_embed} values")
+            rows = t.arr.reshape(6, n_embed)
+            for i, mix in enumerate(RWKVCPP_FUSED_MIXES):
+                out[m.group(1) + "att." + mix] = t.view(rows[i].reshape(1, 1, n_embed))
+        elif rest in RWKVCPP_TRANSPOSED:
+            if t.arr.ndim != 2:
+                raise ConvertError(f"{path}: tensor {name} should be a matrix, has shape {list(t.shape)}")
+            out[name] = t.view(t.arr.T)
+        else:
+            out[name] = t
+
+    if "emb.weight" in out and out["emb.weight"].shape != (n_vocab, n_embed):
+        raise ConvertError(f"{path}: emb.weight has shape {list(out['emb.weight'].shape)} but the "
+                           f"header says n_vocab {n_vocab}, n_embed {n_embed}")
+    n_found = sum(1 for k in out if re.fullmatch(r"blocks\.\d+\.ln1\.weight", k))
+    if n_found != n_layer:
+        raise ConvertError(f"{path}: header says {n_layer} layers, file has {n_found}")
+    return out, ("f32" if file_type == 0 else "f16"), n_vocab
+
+
+def detect_format(path: str) -> str:
+    """'rwkvcpp' or 'pth', from the first bytes of the file."""
+    if not os.path.exists(path):
+        raise ConvertError(f"{path}: no such file")
+    if not os.path.isfile(path):
+        raise ConvertError(f"{path}: not a regular file")
+    with open(path, "rb") as f:
+        head = f.read(4)
+    if len(head) == 4 and struct.unpack("<I", head)[0] == RWKVCPP_MAGIC:
+        return "rwkvcpp"
+    # torch.save writes a zip archive (PyTorch >= 1.6) or, in the legacy
+    # format, a pickle starting with the PROTO opcode 0x80.
+    if head.startswith(b"PK\x03\x04") or (len(head) >= 2 and head[0] == 0x80 and 2 <= head[1] <= 5):
+        return "pth"
+    if head == b"GGUF":
+        raise ConvertError(f"{path}: already a GGUF file")
+    raise ConvertError(f"{path}: unknown format (neither a PyTorch .pth checkpoint nor an rwkv.cpp model)")
+
+
+# ---------------------------------------------------------------------------
+# Checking the official tensors and deriving the hyperparameters
+# ---------------------------------------------------------------------------
+
+LAYER_VECTORS = ("att.x_r", "att.x_w", "att.x_k", "att.x_v", "att.x_a", "att.x_g",
+                 "att.w0", "att.a0", "att.k_k", "att.k_a", "ffn.x_k")
+LAYER_NORMS = ("ln1.weight", "ln1.bias", "ln2.weight", "ln2.bias", "att.ln_x.weight", "att.ln_x.bias")
+LAYER_SQUARE = ("att.receptance.weight", "att.key.weight", "att.value.weight", "att.output.weight")
+LORAS = (("w", "decay"), ("a", "iclr"), ("v", "value_residual_mix"), ("g", "gate"))
+
+
+def calc_lora_rank(c: int, exponent: float, multiplier: float) -> int:
+    """llama.cpp's default LoRA rank when a model does not state one."""
+    return max(1, round(c ** exponent * multiplier / 32)) * 32
+
+
+def check_model(sd: "OrderedDict[str, Tensor]", source: str) -> dict:
+    """Check that every official RWKV-7 tensor is present with a consistent
+    shape, and return the hyperparameters.  Errors name the tensor."""
+    if "blocks.0.att.k_k" not in sd and "blocks.0.att.r_k" not in sd:
+        raise ConvertError(f"{source}: not an RWKV-7 model (no tensor blocks.0.att.k_k); "
+                           "RWKV-4/5/6 are not supported")
+
+    def get(name: str) -> Tensor:
+        if name not in sd:
+            raise ConvertError(f"{source}: missing tensor {name}")
+        return sd[name]
+
+    def expect(name: str, shape: tuple) -> None:
+        if get(name).shape != shape:
+            raise ConvertError(f"{source}: tensor {name} has shape {list(get(name).shape)}, "
+                               f"expected {list(shape)}")
+
+    def expect_vector(name: str, n: int) -> None:
+        # Mixes are [1,1,C] in the .pth; accept any shape holding C values.
+        t = get(name)
+        if t.arr.size != n or sum(1 for d in t.shape if d != 1) > 1:
+            raise ConvertError(f"{source}: tensor {name} has shape {list(t.shape)}, expected {n} values")
+
+    emb = get("emb.weight")
+    if len(emb.shape) != 2:
+        raise ConvertError(f"{source}: tensor emb.weight has shape {list(emb.shape)}, expected [vocab, embd]")
+    n_vocab, c = emb.shape
+    n_layer = 0
+    while f"blocks.{n_layer}.ln1.weight" in sd:
+        n_layer += 1
+    if n_layer == 0:
+        raise ConvertError(f"{source}: missing tensor blocks.0.ln1.weight")
+
+    r_k = get("blocks.0.att.r_k")
+    if len(r_k.shape) != 2 or r_k.shape[0] * r_k.shape[1] != c:
+        raise ConvertError(f"{source}: tensor blocks.0.att.r_k has shape {list(r_k.shape)}, "
+                           f"expected [heads, head_size] with heads x head_size = {c}")
+    head_size = r_k.shape[1]
+    n_ffn = get("blocks.0.ffn.key.weight").shape[0]
+
+    ranks = {}
+    for letter, what in LORAS:
+        # Layer 0 has no value-residual LoRA: take v's rank from layer 1.
+        layer = 1 if letter == "v" else 0
+        key = f"blocks.{layer}.att.{letter}1"
+        if key in sd and len(sd[key].shape) == 2:
+            ranks[what] = sd[key].shape[1]
+        elif letter == "v" and n_layer == 1:
+            ranks[what] = calc_lora_rank(c, 0.5, 1.3)
+        else:
+            raise ConvertError(f"{source}: missing tensor {key}")
+
+    expect("head.weight", (n_vocab, c))
+    for name in ("blocks.0.ln0.weight", "blocks.0.ln0.bias", "ln_out.weight", "ln_out.bias"):
+        expect(name, (c,))
+    expected = {"emb.weight", "head.weight", "blocks.0.ln0.weight", "blocks.0.ln0.bias",
+                "ln_out.weight", "ln_out.bias"}
+    for i in range(n_layer):
+        b = f"blocks.{i}."
+        for n in LAYER_NORMS:
+            expect(b + n, (c,))
+        for n in LAYER_VECTORS:
+            expect_vector(b + n, c)
+        expect(b + "att.r_k", r_k.shape)
+        for n in LAYER_SQUARE:
+            expect(b + n, (c, c))
+        expect(b + "ffn.key.weight", (n_ffn, c))
+        expect(b + "ffn.value.weight", (c, n_ffn))
+        for letter, what in LORAS:
+            if letter == "v" and i == 0:
+                continue
+            expect(b + f"att.{letter}1", (c, ranks[what]))
+            expect(b + f"att.{letter}2", (ranks[what], c))
+        if i > 0:
+            expect_vector(b + "att.v0", c)
+        names = [b + n for n in LAYER_NORMS + LAYER_VECTORS + LAYER_SQUARE]
+        names += [b + "att.r_k", b + "ffn.key.weight", b + "ffn.value.weight"]
+        names += [b + f"att.{l}{j}" for l in "wavg" for j in "012" if l != "g" or j != "0"]
+        expected.update(names)
+    for name in sd:
+        # Layer 0's v0/v1/v2, present in some checkpoints, are unused and dropped.
+        if name not in expected and not re.fullmatch(r"blocks\.0\.att\.v[012]", name):
+            raise ConvertError(f"{source}: unexpected tensor {name} (not part of an RWKV-7 model)")
+
+    return {"n_vocab": n_vocab, "n_embd": c, "n_layer": n_layer, "n_ffn": n_ffn,
+            "head_size": head_size, "ranks": ranks}
+
+
+# ---------------------------------------------------------------------------
+# The llama.cpp tensor layout
+# ---------------------------------------------------------------------------
+
+# Official per-layer name (after "blocks.N.") -> llama.cpp name (after "blk.N.").
+LAYER_NAMES = {
+    "ln1.weight": "attn_norm.weight", "ln1.bias": "attn_norm.bias",
+    "ln2.weight": "attn_norm_2.weight", "ln2.bias": "attn_norm_2.bias",
+    "att.receptance.weight": "time_mix_receptance.weight",
+    "att.key.weight": "time_mix_key.weight",
+    "att.value.weight": "time_mix_value.weight",
+    "att.output.weight": "time_mix_output.weight",
+    "att.ln_x.weight": "time_mix_ln.weight", "att.ln_x.bias": "time_mix_ln.bias",
+    "ffn.x_k": "channel_mix_lerp_k.weight",
+    "ffn.key.weight": "channel_mix_key.weight",
+    "ffn.value.weight": "channel_mix_value.weight",
+}
+for _p in ("w0", "w1", "w2", "a0", "a1", "a2", "v0", "v1", "v2", "g1", "g2", "k_k", "k_a", "r_k"):
+    LAYER_NAMES["att." + _p] = f"time_mix_{_p}.weight"
+TOP_NAMES = {"emb.weight": "token_embd.weight", "ln_out.weight": "output_norm.weight",
+             "ln_out.bias": "output_norm.bias", "head.weight": "output.weight"}
+LORA_MATRICES = {"att." + l + j for l in "wavg" for j in "12"}
+LERP_ORDER = ("r", "w", "k", "v", "a", "g")   # order inside time_mix_lerp_fused
+
+# llama.cpp keeps these in F32 whatever the output type (convert_hf_to_gguf.py
+# prepare_tensors: TIME_MIX_W1, TIME_MIX_W2, TIME_MIX_LERP_FUSED).
+ALWAYS_F32_SUFFIXES = ("time_mix_w1.weight", "time_mix_w2.weight", "time_mix_lerp_fused.weight")
+
+
+def output_type(name: str, ndim: int, dtype: str) -> int:
+    """llama.cpp's choice of type for one tensor: vectors and norms F32
+    (most of ggml's code only handles those in F32), the decay LoRA and the
+    mixes F32, everything else in the requested type."""
+    if ndim <= 1 or name.endswith("_norm.weight") or not name.endswith(".weight"):
+        return GGMLType.F32
+    if name.endswith(ALWAYS_F32_SUFFIXES):
+        return GGMLType.F32
+    return GGML_TYPE_OF_DTYPE[dtype]
+
+
+def llamacpp_tensors(sd: "OrderedDict[str, Tensor]", dtype: str) -> list:
+    """The GGUF tensors as (name, Tensor, ggml type), in the order llama.cpp
+    produces them from the input order: one at a time, except that the six
+    mixes of a layer come out together when the last of them is seen, and the
+    layer-0 dummies come out just before the a0/a1/a2 they copy."""
+    out = []
+
+    def emit(name: str, t: Tensor) -> None:
+        out.append((name, t, output_type(name, t.arr.ndim, dtype)))
+
+    mixes: dict[int, dict[str, Tensor]] = {}
+    for name, t in sd.items():
+        m = re.fullmatch(r"blocks\.(\d+)\.(.+)", name)
+        if m is None:
+            emit(TOP_NAMES[name], t.view(np.squeeze(t.arr)))
+            continue
+        bid, rest = int(m.group(1)), m.group(2)
+
+        if rest.startswith("att.x_"):
+            mixes.setdefault(bid, {})[rest[len("att.x_"):]] = t
+            if all(k in mixes[bid] for k in LERP_ORDER):
+                c = t.arr.size
+                stacked = np.stack([mixes[bid][k].arr.reshape(1, 1, c) for k in LERP_ORDER])
+                emit(f"blk.{bid}.time_mix_lerp_fused.weight", t.view(stacked))   # [6,1,1,C]
+            continue
+        if bid == 0 and rest in ("att.v0", "att.v1", "att.v2"):
+            continue   # unused; replaced by the copies of a0/a1/a2 below
+
+        if rest.startswith("ln0."):
+            gname = "token_embd_norm." + rest[len("ln0."):]
+        else:
+            gname = f"blk.{bid}." + LAYER_NAMES[rest]
+        arr = np.squeeze(t.arr)
+        if rest in LORA_MATRICES:
+            arr = arr.T          # llama.cpp wants [rank, C] and [C, rank] in ggml order
+        if rest == "att.r_k":
+            arr = arr.reshape(-1)
+        t = t.view(arr)
+        if bid == 0 and rest in ("att.a0", "att.a1", "att.a2"):
+            emit(gname.replace("time_mix_a", "time_mix_v"), t)
+        emit(gname, t)
+    return out
+
+
+# ---------------------------------------------------------------------------
+# Vocabulary
+# ---------------------------------------------------------------------------
+
+def token_text(token: bytes) -> bytes:
+    """llama.cpp's text for an RWKV token: the bytes as Python shows them
+    inside b'...', e.g. b'\\xe4' -> the 4 characters \\xe4.  Its tokenizer
+    un-escapes this back to the bytes."""
+    return repr(token)[2:-1].encode("utf-8")
+
+
+def world_vocab(path: str, vocab_size: int) -> tuple[list, list]:
+    """Tokens and token types as llama.cpp's _set_vocab_rwkv_world makes them:
+    id 0 is "<s>" (CONTROL), ids 1.. come from the file (NORMAL), then
+    "[PADi]" (UNUSED) up to the model's vocabulary size."""
+    tokens = [b"<s>"]
+    types = [TOKEN_CONTROL]
+    try:
+        with open(path, "r", encoding="utf-8") as f:
+            for lineno, line in enumerate(f, 1):
+                try:
+                    # "ID LITERAL LENGTH": the literal may contain spaces.
+                    idx, rest = line.rstrip("\r\n").split(" ", 1)
+                    literal, length = rest.rsplit(" ", 1)
+                    token = ast.literal_eval(literal)
+                    if isinstance(token, str):
+                        token = token.encode("utf-8")
+                    ok = isinstance(token, bytes) and len(token) == int(length) and int(idx) == len(tokens)
+                except (ValueError, SyntaxError):
+                    ok = False
+                if not ok:
+                    raise ConvertError(f"{path}:{lineno}: not a valid vocabulary line")
+                tokens.append(token_text(token))
+                types.append(TOKEN_NORMAL)
+    except UnicodeDecodeError:
+        raise ConvertError(f"{path}: vocabulary file is not UTF-8 text")
+    if len(tokens) > vocab_size:
+        raise ConvertError(f"{path}: vocabulary has {len(tokens)} tokens but the model has "
+                           f"only {vocab_size} embedding rows")
+    for i in range(len(tokens), vocab_size):
+        tokens.append(f"[PAD{i}]".encode("utf-8"))
+        types.append(TOKEN_UNUSED)
+    return tokens, types
+
+
+def byte_vocab() -> tuple[list, list]:
+    """Byte-level vocabulary (rwkv.cpp's tiny models): token i is the byte i,
+    written the same escaped way as world tokens."""
+    return [token_text(bytes([i])) for i in range(256)], [TOKEN_NORMAL] * 256
+
+
+def default_vocab_path() -> Path:
+    """../shared/data/tokenizer/ beside the repository holding this script."""
+    repo = Path(__file__).resolve().parent.parent
+    return repo.parent / "shared" / "data" / "tokenizer" / VOCAB_FILE_NAME
+
+
+# ---------------------------------------------------------------------------
+# general.* metadata, derived from the input file name as llama.cpp derives it
+# from the model directory name (gguf-py metadata.py)
+# ---------------------------------------------------------------------------
+
+def id_to_title(s: str) -> str:
+    """"rwkv7-g1-fp16" -> "Rwkv7 G1 Fp16": capitalise lowercase words,
+    except version numbers like v7 and words starting with a digit."""
+    return " ".join(w.title() if w.islower() and not re.match(r"^(v\d+(?:\.\d+)*|\d.*)$", w) else w
+                    for w in s.strip().replace("-", " ").split())
+
+
+def _size_label_value(label: str) -> float:
+    return float(label[:-1]) * pow(1000, " KMBT".find(label[-1]))
+
+
+def _normalize_size_label(label: str) -> str:
+    label = label.replace("_", ".")
+    if label[-1].isdecimal():                 # bloom-7b1 -> 7.1b
+        label = label[:-2] + "." + label[-1] + label[-2]
+    if len(label) > 1 and label[-2].isdecimal() and label[-1] in "kmbt":
+        label = label[:-1] + label[-1].upper()
+    return label
+
+
+def model_id_components(model_id: str, total_params: int) -> dict:
+    """Split a name like "RWKV7-G1-1.5B-fp16" into basename, finetune,
+    version and size label, following llama.cpp's heuristics: each '-'
+    part is a version (v7, 1.0), a type (fp16, q8_0), a size (1.5B), a known
+    finetune word, or plain; the leading plain words form the basename."""
+    result = {"basename": None, "finetune": None, "version": None, "size_label": None}
+    if " " in model_id:
+        return result   # a human-written name: nothing to split
+    parts = [p for p in model_id.split("-") if p]
+    kinds = [set() for _ in parts]
+    for i, part in enumerate(parts):
+        if re.fullmatch(r"(v|iter)?\d+([.]\d+)*", part, re.IGNORECASE):
+            kinds[i].add("version")
+        elif re.fullmatch(r"i?q\d(_\w)*|b?fp?(16|32)", part, re.IGNORECASE):
+            kinds[i].add("type")
+            parts[i] = part.upper()
+        elif i > 0 and re.fullmatch(r"(([A]|\d+[x])?\d+([._]\d+)?[KMBT][\d]?|small|mini|medium|large|x?xl)",
+                                    part, re.IGNORECASE):
+            part = _normalize_size_label(part)
+            if total_params != 0:
+                try:
+                    value = _size_label_value(part)
+                    nxt = _normalize_size_label(parts[i + 1]) if i + 1 < len(parts) else None
+                    active_follows = (nxt is not None
+                                      and re.fullmatch(r"A\d+([._]\d+)?[KMBT][\d]?", nxt, re.IGNORECASE)
+                                      and abs(_size_label_value(nxt[1:]) - abs(total_params))
+                                      <= 7 * abs(total_params) // 8)
+                    # A "size" far from the real parameter count is probably
+                    # a context length: call it part of the finetune name.
+                    if not active_follows and (
+                            (total_params < 0 and value < abs(total_params) // 8)
+                            or (total_params > 0 and abs(value - total_params) > 7 * total_params // 8)):
+                        kinds[i].add("finetune")
+                        part = part[:-1] + part[-1].lower()
+                except (ValueError, IndexError):
+                    pass
+            if not kinds[i]:
+                kinds[i].add("size_label")
+            parts[i] = part
+        elif i > 0 and re.fullmatch(r"chat|instruct|vision|lora", part, re.IGNORECASE):
+            kinds[i].add("finetune")
+
+    # Word sizes ("small") give way to numeric ones.
+    if any(ch.isdecimal() for p, k in zip(parts, kinds) if "size_label" in k for ch in p):
+        for p, k in zip(parts, kinds):
+            if "size_label" in k and all(ch.isalpha() for ch in p):
+                k.remove("size_label")
+
+    at_start = True
+    for p, k in zip(parts, kinds):
+        if at_start and ((not k and p[0].isalpha()) or "version" in k):
+            k.add("basename")
+        else:
+            at_start = False
+            if not k:
+                k.add("finetune")
+    for p, k in zip(reversed(parts), reversed(kinds)):   # a trailing version is not basename
+        if "basename" in k and len(k) > 1:
+            k.remove("basename")
+        else:
+            break
+
+    join = lambda items: "-".join(items) or None  # noqa: E731
+    result["basename"] = join(p for p, k in zip(parts, kinds) if "basename" in k)
+    result["size_label"] = join(dict.fromkeys(p for p, k in zip(parts, kinds) if "size_label" in k))
+    result["finetune"] = join(p for p, k in zip(parts, kinds) if "finetune" in k)
+    result["version"] = join(p for p, k in zip(parts, kinds) if "version" in k and "basename" not in k)
+    if result["size_label"] is None and result["finetune"] is None and result["version"] is None:
+        result["basename"] = None   # too ambiguous
+    return result
+
+
+def size_label(total_params: int) -> str:
+    """8_520_000 -> "8.5M": at least two significant digits (gguf-py)."""
+    n = abs(total_params)
+    for limit, scale, suffix in ((1e12, 1e-12, "T"), (1e9, 1e-9, "B"), (1e6, 1e-6, "M")):
+        if n >= limit:
+            break
+    else:
+        scale, suffix = 1e-3, "K"
+    scaled = n * scale
+    decimals = max(2 - len(str(round(scaled)).lstrip("0")), 0)
+    return f"{scaled:.{decimals}f}{suffix}"
+
+
+# ---------------------------------------------------------------------------
+# Main
+# ---------------------------------------------------------------------------
+
+def convert(args) -> None:
+    src = args.input
+    fmt = detect_format(src)
+    if fmt == "pth":
+        sd, input_kind = load_pth(src)
+        header_vocab = None
+    else:
+        sd, input_kind, header_vocab = load_rwkvcpp(src)
+    hp = check_model(sd, src)
+    dtype = args.dtype or input_kind
+
+    # Vocabulary: byte-level for a 256-token model unless a vocabulary file
+    # is given, otherwise the world vocabulary.
+    n_vocab = hp["n_vocab"]
+    if args.vocab is None and n_vocab == 256:
+        tokens, token_types = byte_vocab()
+        world = False
+    else:
+        vocab_path = Path(args.vocab) if args.vocab else default_vocab_path()
+        if not vocab_path.is_file():
+            if args.vocab:
+                raise ConvertError(f"{vocab_path}: no such vocabulary file")
+            raise ConvertError(f"{src}: needs --vocab PATH/{VOCAB_FILE_NAME} "
+                               f"(not found at the default {vocab_path})")
+        tokens, token_types = world_vocab(str(vocab_path), n_vocab)
+        world = True
+    if header_vocab is not None and header_vocab != n_vocab:
+        raise ConvertError(f"{src}: header n_vocab {header_vocab} differs from emb.weight rows {n_vocab}")
+
+    plan = llamacpp_tensors(sd, dtype)
+
+    out_tmp = args.output + ".tmp"
+    w = GGUFWriter(out_tmp, "rwkv7")
+    for name, t, gtype in plan:
+        w.add_tensor(name, (lambda t=t, g=gtype: t.encode(g)), gtype, shape=t.shape)
+    total_params = w.parameter_count()
+
+    # general.* (order as llama.cpp: type, name, version, finetune, basename,
+    # size_label).  The name comes from the input file name, as llama.cpp
+    # takes it from the model directory name.
+    model_id = Path(src).stem
+    parts = model_id_components(model_id, total_params)
+    w.add_string("general.type", "model")
+    w.add_string("general.name", args.name if args.name else id_to_title(model_id))
+    for key in ("version", "finetune", "basename"):
+        if parts[key]:
+            w.add_string(f"general.{key}", parts[key])
+    w.add_string("general.size_label", parts["size_label"] or size_label(total_params))
+
+    # rwkv7.* hyperparameters (Rwkv7Model.set_gguf_parameters order).
+    r = hp["ranks"]
+    w.add_uint32("rwkv7.context_length", 1048576)   # RWKV has no context limit
+    w.add_uint32("rwkv7.embedding_length", hp["n_embd"])
+    w.add_uint32("rwkv7.block_count", hp["n_layer"])
+    w.add_float32("rwkv7.attention.layer_norm_epsilon", 1e-5)
+    w.add_uint32("rwkv7.wkv.head_size", hp["head_size"])
+    w.add_uint32("rwkv7.attention.decay_lora_rank", r["decay"])
+    w.add_uint32("rwkv7.attention.iclr_lora_rank", r["iclr"])
+    w.add_uint32("rwkv7.attention.value_residual_mix_lora_rank", r["value_residual_mix"])
+    w.add_uint32("rwkv7.attention.gate_lora_rank", r["gate"])
+    w.add_uint32("rwkv7.feed_forward_length", hp["n_ffn"])
+    w.add_uint32("general.file_type", FILE_TYPE[dtype])
+    w.add_uint32("rwkv7.attention.head_count", 0)      # required by llama.cpp, unused
+    w.add_uint32("general.quantization_version", 2)
+
+    # Tokenizer.
+    w.add_string("tokenizer.ggml.model", "rwkv")
+    w.add_array("tokenizer.ggml.tokens", tokens)
+    w.add_array("tokenizer.ggml.token_type", token_types)
+    w.add_uint32("tokenizer.ggml.bos_token_id", 0)
+    w.add_uint32("tokenizer.ggml.eos_token_id", 0)
+    if world:
+        w.add_uint32("tokenizer.ggml.eot_token_id", 261)   # "\n\n", ends a chat turn
+        w.add_string("tokenizer.chat_template", RWKV_WORLD_CHAT_TEMPLATE)
+
+    tty = sys.stderr.isatty()
+
+    def progress(i: int, n: int, info) -> None:
+        if tty:
+            shape = "x".join(str(d) for d in reversed(info.shape))
+            print(f"[{i:4d}/{n}] {info.name:42s} {GGMLType.name(info.ggml_type):5s} {shape}",
+                  file=sys.stderr)
+
+    try:
+        nbytes = w.write(progress)
+        os.replace(out_tmp, args.output)
+    except BaseException:
+        if os.path.exists(out_tmp):
+            os.unlink(out_tmp)
+        raise
+    kind = "rwkv.cpp file" if fmt == "rwkvcpp" else ".pth checkpoint"
+    print(f"{PROG}: wrote {args.output}: rwkv7, {hp['n_layer']} layers, n_embd {hp['n_embd']}, "
+          f"vocab {n_vocab}, {len(plan)} tensors, {dtype}, {nbytes / 2**20:.1f} MiB "
+          f"(from {kind} {src})", file=sys.stderr)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(
+        prog=PROG,
+        description="Convert an RWKV-7 model (official .pth or rwkv.cpp file) to GGUF "
+                    "as llama.cpp lays it out.")
+    p.add_argument("input", help="official BlinkDL RWKV-7 .pth, or rwkv.cpp FP32/FP16 model file")
+    p.add_argument("output", help="GGUF file to write")
+    p.add_argument("--vocab", help=f"path to {VOCAB_FILE_NAME} (default: ../shared/data/tokenizer/ "
+                                   "beside the repository; not needed for 256-token byte models)")
+    p.add_argument("--dtype", choices=("f32", "f16", "bf16"),
+                   help="type of the matrices (default: the input's); vectors stay F32")
+    p.add_argument("--name", help="general.name (default: derived from the input file name)")
+    args = p.parse_args(argv)
+    try:
+        if os.path.abspath(args.input) == os.path.abspath(args.output):
+            raise ConvertError(f"{args.output}: output would overwrite the input")
+        convert(args)
+    except ConvertError as e:
+        print(f"{PROG}: error: {e}", file=sys.stderr)
+        return 1
+    except OSError as e:
+        where = e.filename if e.filename else args.output
+        if where == args.output + ".tmp":   # name the file the user asked for
+            where = args.output
+        print(f"{PROG}: error: {where}: {e.strerror or e}", file=sys.stderr)
+        return 1
+    except MemoryError:
+        print(f"{PROG}: error: {args.input}: out of memory", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Install the Debian packages rwkv-cli needs to build and test, if missing.
+# Safe to re-run: it installs nothing when everything is present.
+set -euo pipefail
+
+PACKAGES=(
+  cmake g++ make pkg-config
+  libcxxopts-dev libxsimd-dev        # option parsing, portable SIMD
+  libgtest-dev libbenchmark-dev      # tests, micro-benchmarks
+  python3 python3-numpy python3-torch  # converter, NumPy reference, test scripts
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "setup: all packages present"
+  exit 0
+fi
+echo "setup: installing ${missing[*]}"
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"

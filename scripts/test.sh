@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Set up, build, and run every test (what CI runs).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release
+cmake --build build -j"$(nproc)"
+ctest --test-dir build --output-on-failure

@@ -1,0 +1,79 @@
+#include "cli.h"
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <unistd.h>
+
+#include "../../kernels/kernels.h"
+#include "../common.h"
+
+void cli_load_model(LoadedModel* lm, const std::string& path_in, const std::string& isa) {
+    kernels_init(isa.c_str());
+    std::string path = path_in;
+    if (path.empty()) {
+        const char* env = getenv("RWKV_MODEL");
+        if (!env || !*env) rwkv_fail("no model given: pass -m MODEL.gguf or set RWKV_MODEL");
+        path = env;
+    }
+    model_load(&lm->model, path.c_str());
+    const Model& m = lm->model;
+    try {
+        world_tokenizer_init(&lm->tok, m.token_texts, m.token_types.empty() ? nullptr : m.token_types.data(),
+                             m.token_types.size(), m.byte_level);
+    } catch (const RwkvError& e) {
+        rwkv_fail("%s: bad vocabulary: %s", path.c_str(), e.what());
+    }
+}
+
+std::string cli_read_stdin() {
+    std::string s;
+    char buf[1 << 16];
+    for (;;) {
+        ssize_t n = read(0, buf, sizeof buf);
+        if (n == 0) break;
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            rwkv_fail("cannot read standard input: %s", strerror(errno));
+        }
+        s.append(buf, (size_t)n);
+    }
+    return s;
+}
+
+std::vector<int32_t> cli_parse_token_list(const std::string& s, const char* flag) {
+    std::vector<int32_t> ids;
+    size_t i = 0;
+    while (i < s.size()) {
+        size_t j = i;
+        int64_t v = 0;
+        while (j < s.size() && s[j] >= '0' && s[j] <= '9' && v <= INT32_MAX) v = v * 10 + (s[j++] - '0');
+        if (j == i || v > INT32_MAX || (j < s.size() && s[j] != ','))
+            rwkv_fail("%s: expected comma-separated token ids, got '%s'", flag, s.c_str());
+        ids.push_back((int32_t)v);
+        i = j + 1;
+        if (j + 1 == s.size()) rwkv_fail("%s: trailing comma in '%s'", flag, s.c_str());
+    }
+    if (ids.empty()) rwkv_fail("%s: no token ids given", flag);
+    return ids;
+}
+
+void cli_write(int fd, const void* data, size_t n) {
+    const char* p = (const char*)data;
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0) {
+            if (errno == EINTR) continue;
+            rwkv_fail("write failed: %s", strerror(errno));
+        }
+        p += w;
+        n -= (size_t)w;
+    }
+}
+
+double cli_now() {
+    timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}

@@ -1,0 +1,48 @@
+// info.cpp - rwkv-cli info: what is in a model file.
+#include <cstdio>
+
+#include "../../kernels/kernels.h"
+#include "../common.h"
+#include "cli.h"
+#include "options.h"
+
+int cmd_info(int argc, char** argv) {
+    cxxopts::Options o("rwkv-cli info", "Describe a model file: architecture, sizes, tensor types.");
+    add_model_options(o);
+    o.add_options()("tensors", "also list every tensor with its type and shape");
+    cxxopts::ParseResult r;
+    if (!parse_or_help(o, argc, argv, &r)) return 0;
+    LoadedModel lm;
+    cli_load_model(&lm, r["model"].as<std::string>(), isa_option(r));
+    const Model& m = lm.model;
+    const GgufFile& f = m.file;
+
+    std::string s;
+    s += strprintf("file:          %s\n", f.path.c_str());
+    s += strprintf("file size:     %zu bytes (%.2f MiB)\n", f.size, (double)f.size / (1 << 20));
+    s += strprintf("format:        GGUF v%u, %zu tensors, %zu metadata keys, alignment %llu\n", f.version,
+                   f.tensors.size(), f.kvs.size(), (unsigned long long)f.alignment);
+    s += strprintf("architecture:  %s\n", m.arch_name.c_str());
+    s += strprintf("parameters:    %lld\n", (long long)model_n_params(&m));
+    s += strprintf("weight types:  %s\n", model_type_summary(&m).c_str());
+    s += strprintf("layers:        %lld\n", (long long)m.n_layer);
+    s += strprintf("embedding:     %lld\n", (long long)m.n_embd);
+    s += strprintf("ffn:           %lld\n", (long long)m.n_ffn);
+    s += strprintf("heads:         %lld x %lld\n", (long long)m.n_head, (long long)m.head_size);
+    s += strprintf("lora ranks:    decay %lld, iclr %lld, value %lld, gate %lld\n", (long long)m.lora_w,
+                   (long long)m.lora_a, (long long)m.lora_v, (long long)m.lora_g);
+    s += strprintf("vocabulary:    %lld tokens (%s)\n", (long long)m.n_vocab, m.byte_level ? "bytes" : "world");
+    s += strprintf("state:         %lld floats per sequence\n",
+                   (long long)(m.n_layer * (2 * m.n_embd + m.n_head * m.head_size * m.head_size)));
+    s += strprintf("kernels:       %s\n", kern.isa);
+    if (r.count("tensors")) {
+        for (const GgufTensor& t : f.tensors) {
+            std::string shape;
+            for (int d = 0; d < t.n_dims; d++) shape += strprintf(d ? ", %lld" : "%lld", (long long)t.ne[d]);
+            s += strprintf("  %-40.*s %-5s [%s]\n", (int)t.name.size(), t.name.data(), ggml_type_name(t.type),
+                           shape.c_str());
+        }
+    }
+    cli_write(1, s.data(), s.size());
+    return 0;
+}

@@ -1,0 +1,96 @@
+// gguf.h - read a GGUF (version 2 or 3) file: mmap it, validate every count,
+// offset and size before use, and expose the key/value metadata and the tensors
+// as typed views into the mapping. Nothing is copied: a tensor's data pointer
+// points into the read-only shared mapping, so loading costs no memory until
+// pages are touched.
+//
+// Layout (all little-endian):
+//   magic "GGUF", u32 version, u64 n_tensors, u64 n_kv,
+//   n_kv x { string key, u32 value_type, value }
+//   n_tensors x { string name, u32 n_dims, u64 ne[n_dims], u32 ggml_type, u64 offset }
+//   padding to general.alignment (default 32), then the tensor data section.
+// A string is u64 length + bytes (no terminator).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+// ggml tensor types (the numbering is ggml's; only some are supported by the
+// engine, the rest are recognised so errors can name them).
+enum GgmlType : uint32_t {
+    GGML_TYPE_F32 = 0,
+    GGML_TYPE_F16 = 1,
+    GGML_TYPE_Q4_0 = 2,
+    GGML_TYPE_Q4_1 = 3,
+    GGML_TYPE_Q5_0 = 6,
+    GGML_TYPE_Q5_1 = 7,
+    GGML_TYPE_Q8_0 = 8,
+    GGML_TYPE_BF16 = 30,
+    GGML_TYPE_COUNT = 40,
+};
+
+const char* ggml_type_name(uint32_t type);  // "F32", "Q8_0", ... or "unknown"
+// Bytes of one row of n elements, or 0 if the type is unknown or n does not
+// fit its block size.
+uint64_t ggml_row_size(uint32_t type, int64_t n);
+
+enum GgufValueType : uint32_t {
+    GGUF_UINT8 = 0, GGUF_INT8 = 1, GGUF_UINT16 = 2, GGUF_INT16 = 3,
+    GGUF_UINT32 = 4, GGUF_INT32 = 5, GGUF_FLOAT32 = 6, GGUF_BOOL = 7,
+    GGUF_STRING = 8, GGUF_ARRAY = 9, GGUF_UINT64 = 10, GGUF_INT64 = 11,
+    GGUF_FLOAT64 = 12,
+};
+
+struct GgufKV {
+    std::string_view key;
+    uint32_t type;                 // GgufValueType
+    const uint8_t* value;          // scalar: its bytes in the map; array: first element
+    std::string_view str;          // type == GGUF_STRING
+    uint32_t array_type;           // type == GGUF_ARRAY: element type
+    uint64_t array_count;          // type == GGUF_ARRAY: number of elements
+    std::vector<std::string_view> strs;  // array of strings, parsed and validated
+};
+
+struct GgufTensor {
+    std::string_view name;
+    uint32_t type;        // GgmlType
+    int n_dims;
+    int64_t ne[4];        // ggml order: ne[0] is the fastest-varying dimension; unused = 1
+    uint64_t offset;      // from the start of the data section
+    uint64_t nbytes;
+    const void* data;     // into the mapping
+};
+
+struct GgufFile {
+    std::string path;
+    const uint8_t* map = nullptr;
+    size_t size = 0;
+    uint32_t version = 0;
+    uint64_t alignment = 32;
+    uint64_t data_offset = 0;
+    std::vector<GgufKV> kvs;
+    std::vector<GgufTensor> tensors;
+};
+
+// Map and validate `path`. Fails (rwkv_fail) with a message naming the file and
+// the problem: missing, not a regular file, truncated, bad magic/version, a
+// length or count past the end, an unknown type, a tensor outside the data
+// section or misaligned, duplicate names.
+void gguf_open(GgufFile* f, const char* path);
+void gguf_close(GgufFile* f);
+
+const GgufKV* gguf_find_kv(const GgufFile* f, std::string_view key);
+const GgufTensor* gguf_find_tensor(const GgufFile* f, std::string_view name);
+
+// Typed getters: fail with a message naming the file and key when the key is
+// missing or has another type. Integer getters accept any integer type whose
+// value fits.
+uint64_t gguf_get_u64(const GgufFile* f, std::string_view key);
+uint64_t gguf_get_u64_or(const GgufFile* f, std::string_view key, uint64_t fallback);
+float gguf_get_f32(const GgufFile* f, std::string_view key);
+float gguf_get_f32_or(const GgufFile* f, std::string_view key, float fallback);
+std::string_view gguf_get_str(const GgufFile* f, std::string_view key);
+const std::vector<std::string_view>& gguf_get_str_array(const GgufFile* f, std::string_view key);

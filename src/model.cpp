@@ -1,0 +1,242 @@
+// model.cpp - architecture detection and binding tensors to the weights struct.
+#include "model.h"
+
+#include <cstring>
+#include <set>
+
+#include "../kernels/kernels.h"
+#include "common.h"
+
+namespace {
+
+// Tensor lookup with shape checks; every message names the file and tensor.
+struct Binder {
+    Model* m;
+    const char* path() const { return m->file.path.c_str(); }
+
+    const GgufTensor* need(const std::string& name) {
+        const GgufTensor* t = gguf_find_tensor(&m->file, name);
+        if (!t) rwkv_fail("%s: missing tensor '%s' (required by %s)", path(), name.c_str(), m->arch_name.c_str());
+        return t;
+    }
+
+    static int64_t nel(const GgufTensor* t) { return t->ne[0] * t->ne[1] * t->ne[2] * t->ne[3]; }
+
+    std::string shape_str(const GgufTensor* t) {
+        std::string s = "[";
+        for (int d = 0; d < t->n_dims; d++) s += strprintf(d ? ", %lld" : "%lld", (long long)t->ne[d]);
+        return s + "]";
+    }
+
+    // A vector of n floats (any shape with n elements, as llama.cpp stores
+    // some of them as [n,1,1]). F16/BF16 are widened into an owned buffer.
+    const float* vec(const std::string& name, int64_t n) {
+        const GgufTensor* t = need(name);
+        if (nel(t) != n)
+            rwkv_fail("%s: tensor '%s' has shape %s, expected %lld elements", path(), name.c_str(),
+                      shape_str(t).c_str(), (long long)n);
+        if (t->type == GGML_TYPE_F32) return (const float*)t->data;
+        RowToF32Fn conv = kern.row_to_f32[t->type];
+        if (!conv || (t->type != GGML_TYPE_F16 && t->type != GGML_TYPE_BF16))
+            rwkv_fail("%s: tensor '%s' has type %s; 1-D tensors must be F32, F16 or BF16", path(), name.c_str(),
+                      ggml_type_name(t->type));
+        m->owned.emplace_back((size_t)n);
+        conv(t->data, m->owned.back().data(), n);
+        return m->owned.back().data();
+    }
+
+    // A matrix of n_out rows of n_in (ggml shape [n_in, n_out]).
+    Matrix mat(const std::string& name, int64_t n_in, int64_t n_out) {
+        const GgufTensor* t = need(name);
+        if (t->ne[0] != n_in || t->ne[1] != n_out || t->ne[2] != 1 || t->ne[3] != 1)
+            rwkv_fail("%s: tensor '%s' has shape %s, expected [%lld, %lld]", path(), name.c_str(),
+                      shape_str(t).c_str(), (long long)n_in, (long long)n_out);
+        if (!kern.matmul[t->type])
+            rwkv_fail("%s: tensor '%s' has type %s, which this build cannot multiply (supported: F32, F16, BF16)",
+                      path(), name.c_str(), ggml_type_name(t->type));
+        return Matrix{t->data, t->type, n_in, n_out};
+    }
+
+    // Infer a LoRA rank from the down-projection's shape [C, R].
+    int64_t rank_of(const std::string& name, int64_t C) {
+        const GgufTensor* t = need(name);
+        if (t->n_dims != 2 || t->ne[0] != C)
+            rwkv_fail("%s: tensor '%s' has shape %s, expected [%lld, rank]", path(), name.c_str(),
+                      shape_str(t).c_str(), (long long)C);
+        return t->ne[1];
+    }
+};
+
+int64_t hparam(Model* m, const char* key) {
+    uint64_t v = gguf_get_u64(&m->file, m->arch_name + "." + key);
+    if (v == 0 || v > (1u << 24))
+        rwkv_fail("%s: metadata '%s.%s' = %llu is out of range", m->file.path.c_str(), m->arch_name.c_str(), key,
+                  (unsigned long long)v);
+    return (int64_t)v;
+}
+
+void load_rwkv7(Model* m) {
+    Binder b{m};
+    const char* path = m->file.path.c_str();
+    m->n_embd = hparam(m, "embedding_length");
+    m->n_layer = hparam(m, "block_count");
+    m->n_ffn = hparam(m, "feed_forward_length");
+    m->head_size = hparam(m, "wkv.head_size");
+    m->ln_eps = gguf_get_f32_or(&m->file, m->arch_name + ".attention.layer_norm_epsilon", 1e-5f);
+    if (!(m->ln_eps > 0.0f && m->ln_eps < 1.0f))
+        rwkv_fail("%s: layer_norm_epsilon %g is out of range", path, (double)m->ln_eps);
+    const int64_t C = m->n_embd;
+    if (C % m->head_size != 0)
+        rwkv_fail("%s: embedding_length %lld is not a multiple of head_size %lld", path, (long long)C,
+                  (long long)m->head_size);
+    m->n_head = C / m->head_size;
+
+    const GgufTensor* emb = b.need("token_embd.weight");
+    if (emb->n_dims != 2 || emb->ne[0] != C)
+        rwkv_fail("%s: tensor 'token_embd.weight' has shape %s, expected [%lld, n_vocab]", path,
+                  b.shape_str(emb).c_str(), (long long)C);
+    m->n_vocab = emb->ne[1];
+    m->token_embd = b.mat("token_embd.weight", C, m->n_vocab);
+    m->ln0_w = b.vec("token_embd_norm.weight", C);
+    m->ln0_b = b.vec("token_embd_norm.bias", C);
+    m->ln_out_w = b.vec("output_norm.weight", C);
+    m->ln_out_b = b.vec("output_norm.bias", C);
+    m->head = b.mat("output.weight", C, m->n_vocab);
+
+    // LoRA ranks: from the metadata when present, checked against the shapes.
+    m->lora_w = b.rank_of("blk.0.time_mix_w1.weight", C);
+    m->lora_a = b.rank_of("blk.0.time_mix_a1.weight", C);
+    m->lora_g = b.rank_of("blk.0.time_mix_g1.weight", C);
+    m->lora_v = m->n_layer > 1 ? b.rank_of("blk.1.time_mix_v1.weight", C) : m->lora_a;
+    struct { const char* key; int64_t rank; } ranks[] = {
+        {"attention.decay_lora_rank", m->lora_w},
+        {"attention.iclr_lora_rank", m->lora_a},
+        {"attention.value_residual_mix_lora_rank", m->lora_v},
+        {"attention.gate_lora_rank", m->lora_g},
+    };
+    for (auto& r : ranks) {
+        std::string key = m->arch_name + "." + r.key;
+        if (!gguf_find_kv(&m->file, key)) continue;
+        uint64_t v = gguf_get_u64(&m->file, key);
+        if ((int64_t)v != r.rank)
+            rwkv_fail("%s: metadata '%s' = %llu disagrees with the tensors (rank %lld)", path, key.c_str(),
+                      (unsigned long long)v, (long long)r.rank);
+    }
+
+    m->layers.resize((size_t)m->n_layer);
+    for (int64_t l = 0; l < m->n_layer; l++) {
+        Rwkv7Layer& L = m->layers[(size_t)l];
+        std::string p = strprintf("blk.%lld.", (long long)l);
+        L.ln1_w = b.vec(p + "attn_norm.weight", C);
+        L.ln1_b = b.vec(p + "attn_norm.bias", C);
+        L.ln2_w = b.vec(p + "attn_norm_2.weight", C);
+        L.ln2_b = b.vec(p + "attn_norm_2.bias", C);
+        // The six token-shift mixes are fused as [C, 1, 1, 6] in the order r, w, k, v, a, g.
+        const float* lerp = b.vec(p + "time_mix_lerp_fused.weight", 6 * C);
+        L.x_r = lerp + 0 * C;
+        L.x_w = lerp + 1 * C;
+        L.x_k = lerp + 2 * C;
+        L.x_v = lerp + 3 * C;
+        L.x_a = lerp + 4 * C;
+        L.x_g = lerp + 5 * C;
+        L.w0 = b.vec(p + "time_mix_w0.weight", C);
+        L.a0 = b.vec(p + "time_mix_a0.weight", C);
+        L.k_k = b.vec(p + "time_mix_k_k.weight", C);
+        L.k_a = b.vec(p + "time_mix_k_a.weight", C);
+        L.r_k = b.vec(p + "time_mix_r_k.weight", C);
+        // LoRA down-projections are [C, R] (R rows of C), up-projections [R, C].
+        L.w1 = b.mat(p + "time_mix_w1.weight", C, m->lora_w);
+        L.w2 = b.mat(p + "time_mix_w2.weight", m->lora_w, C);
+        L.a1 = b.mat(p + "time_mix_a1.weight", C, m->lora_a);
+        L.a2 = b.mat(p + "time_mix_a2.weight", m->lora_a, C);
+        L.g1 = b.mat(p + "time_mix_g1.weight", C, m->lora_g);
+        L.g2 = b.mat(p + "time_mix_g2.weight", m->lora_g, C);
+        if (l > 0) {  // layer 0 has no value residual; llama.cpp's dummies there are ignored
+            L.v0 = b.vec(p + "time_mix_v0.weight", C);
+            L.v1 = b.mat(p + "time_mix_v1.weight", C, m->lora_v);
+            L.v2 = b.mat(p + "time_mix_v2.weight", m->lora_v, C);
+        } else {
+            L.v0 = nullptr;
+            L.v1 = L.v2 = Matrix{nullptr, 0, 0, 0};
+        }
+        L.receptance = b.mat(p + "time_mix_receptance.weight", C, C);
+        L.key = b.mat(p + "time_mix_key.weight", C, C);
+        L.value = b.mat(p + "time_mix_value.weight", C, C);
+        L.output = b.mat(p + "time_mix_output.weight", C, C);
+        L.lnx_w = b.vec(p + "time_mix_ln.weight", C);
+        L.lnx_b = b.vec(p + "time_mix_ln.bias", C);
+        L.ffn_x_k = b.vec(p + "channel_mix_lerp_k.weight", C);
+        L.ffn_key = b.mat(p + "channel_mix_key.weight", C, m->n_ffn);
+        L.ffn_value = b.mat(p + "channel_mix_value.weight", m->n_ffn, C);
+    }
+}
+
+void load_vocab(Model* m) {
+    const char* path = m->file.path.c_str();
+    std::string_view model = gguf_get_str(&m->file, "tokenizer.ggml.model");
+    if (model != "rwkv")
+        rwkv_fail("%s: tokenizer.ggml.model is '%.*s'; only the RWKV world tokenizer ('rwkv') is supported", path,
+                  (int)model.size(), model.data());
+    m->token_texts = gguf_get_str_array(&m->file, "tokenizer.ggml.tokens");
+    if ((int64_t)m->token_texts.size() != m->n_vocab)
+        rwkv_fail("%s: the vocabulary has %zu tokens but token_embd.weight has %lld rows", path,
+                  m->token_texts.size(), (long long)m->n_vocab);
+    m->token_types.clear();
+    if (const GgufKV* kv = gguf_find_kv(&m->file, "tokenizer.ggml.token_type")) {
+        if (kv->type != GGUF_ARRAY || (kv->array_type != GGUF_INT32 && kv->array_type != GGUF_UINT32) ||
+            kv->array_count != m->token_texts.size())
+            rwkv_fail("%s: tokenizer.ggml.token_type must be an int32 array of %zu entries", path,
+                      m->token_texts.size());
+        m->token_types.resize(m->token_texts.size());
+        memcpy(m->token_types.data(), kv->value, m->token_types.size() * 4);
+    }
+    m->byte_level = m->n_vocab == 256;
+}
+
+}  // namespace
+
+void model_load(Model* m, const char* path) {
+    gguf_open(&m->file, path);
+    try {
+        std::string_view arch = gguf_get_str(&m->file, "general.architecture");
+        m->arch_name = std::string(arch);
+        if (arch == "rwkv7") {
+            m->arch = ARCH_RWKV7;
+            load_rwkv7(m);
+        } else {
+            rwkv_fail("%s: architecture '%s' is not supported (supported: rwkv7)", path, m->arch_name.c_str());
+        }
+        load_vocab(m);
+    } catch (...) {
+        model_free(m);
+        throw;
+    }
+}
+
+void model_free(Model* m) {
+    gguf_close(&m->file);
+    m->layers.clear();
+    m->owned.clear();
+    m->token_texts.clear();
+}
+
+int64_t model_n_params(const Model* m) {
+    int64_t n = 0;
+    for (const GgufTensor& t : m->file.tensors) {
+        // llama.cpp's layer-0 value-residual dummies are not parameters of the model
+        if (t.name == "blk.0.time_mix_v0.weight" || t.name == "blk.0.time_mix_v1.weight" ||
+            t.name == "blk.0.time_mix_v2.weight")
+            continue;
+        n += t.ne[0] * t.ne[1] * t.ne[2] * t.ne[3];
+    }
+    return n;
+}
+
+std::string model_type_summary(const Model* m) {
+    std::set<std::string> types;
+    for (const GgufTensor& t : m->file.tensors)
+        if (t.n_dims >= 2 && t.ne[1] > 1) types.insert(ggml_type_name(t.type));
+    std::string s;
+    for (const std::string& t : types) s += (s.empty() ? "" : "+") + t;
+    return s.empty() ? "F32" : s;
+}

@@ -1,0 +1,64 @@
+// rwkv.cpp - state, scratch and the architecture-independent driver.
+#include "rwkv.h"
+
+#include <algorithm>
+
+#include "common.h"
+
+void rwkv_state_init(RwkvState* s, const Model* m) {
+    s->n_layer = m->n_layer;
+    s->n_embd = m->n_embd;
+    s->n_head = m->n_head;
+    s->head_size = m->head_size;
+    s->data.assign((size_t)(s->n_layer * rwkv_state_layer_size(s)), 0.0f);
+}
+
+void rwkv_state_reset(RwkvState* s) { std::fill(s->data.begin(), s->data.end(), 0.0f); }
+
+int64_t rwkv_state_layer_size(const RwkvState* s) {
+    return 2 * s->n_embd + s->n_head * s->head_size * s->head_size;
+}
+
+float* rwkv_state_att_shift(RwkvState* s, int64_t layer) { return s->data.data() + layer * rwkv_state_layer_size(s); }
+float* rwkv_state_ffn_shift(RwkvState* s, int64_t layer) { return rwkv_state_att_shift(s, layer) + s->n_embd; }
+float* rwkv_state_wkv(RwkvState* s, int64_t layer) { return rwkv_state_att_shift(s, layer) + 2 * s->n_embd; }
+
+static void scratch_init(RwkvScratch* sc, const Model* m, int64_t max_tokens) {
+    const int64_t C = m->n_embd;
+    const int64_t R = std::max({m->lora_w, m->lora_a, m->lora_v, m->lora_g});
+    const int64_t T = max_tokens;
+    sc->max_tokens = T;
+    sc->buf.assign((size_t)(T * (17 * C + R + m->n_ffn)), 0.0f);
+    float* p = sc->buf.data();
+    float** c_rows[] = {&sc->x, &sc->xn, &sc->xr, &sc->xw, &sc->xk, &sc->xv, &sc->xa, &sc->xg, &sc->r,
+                        &sc->w, &sc->k,  &sc->v,  &sc->a,  &sc->g,  &sc->kk, &sc->y,  &sc->v_first};
+    for (float** v : c_rows) {
+        *v = p;
+        p += T * C;
+    }
+    sc->lora = p;
+    p += T * R;
+    sc->ffn = p;
+}
+
+void rwkv_context_init(RwkvContext* ctx, const Model* m, int64_t max_chunk) {
+    ctx->model = m;
+    rwkv_state_init(&ctx->state, m);
+    scratch_init(&ctx->scratch, m, std::max<int64_t>(1, max_chunk));
+}
+
+void rwkv_eval(RwkvContext* ctx, const int32_t* tokens, int64_t n, float* logits_last, float* logits_all) {
+    const Model* m = ctx->model;
+    if (n <= 0) rwkv_fail("rwkv_eval: no tokens to evaluate");
+    for (int64_t i = 0; i < n; i++)
+        if (tokens[i] < 0 || tokens[i] >= m->n_vocab)
+            rwkv_fail("token id %d at position %lld is outside the vocabulary (0..%lld)", tokens[i], (long long)i,
+                      (long long)m->n_vocab - 1);
+    const int64_t chunk = ctx->scratch.max_tokens;
+    for (int64_t i = 0; i < n; i += chunk) {
+        const int64_t len = std::min(chunk, n - i);
+        const bool last = i + len == n;
+        rwkv7_forward(m, &ctx->state, &ctx->scratch, tokens + i, len, last ? logits_last : nullptr,
+                      logits_all ? logits_all + i * m->n_vocab : nullptr);
+    }
+}

@@ -1,0 +1,64 @@
+// rwkv.h - running a model: the recurrent state and the forward pass.
+//
+// An RWKV model is an RNN: everything it remembers of the text so far is in a
+// fixed-size state (per layer: the previous token's normalised input to
+// time-mix and to channel-mix, and one N x N WKV matrix per head). Feeding
+// tokens updates the state and yields logits; there is no KV cache and the
+// cost per token does not grow with the text.
+//
+//   RwkvContext ctx;
+//   rwkv_context_init(&ctx, &model);
+//   rwkv_eval(&ctx, tokens, n, logits, nullptr);   // prompt, in sequence mode
+//   rwkv_eval(&ctx, &next, 1, logits, nullptr);    // then one token at a time
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "model.h"
+
+// The recurrent state, float32, laid out layer after layer:
+//   att_shift[C]  ffn_shift[C]  wkv[H][N][N]
+struct RwkvState {
+    int64_t n_layer = 0, n_embd = 0, n_head = 0, head_size = 0;
+    std::vector<float> data;
+};
+
+void rwkv_state_init(RwkvState* s, const Model* m);  // zeroed
+void rwkv_state_reset(RwkvState* s);                 // back to zeros
+int64_t rwkv_state_layer_size(const RwkvState* s);
+float* rwkv_state_att_shift(RwkvState* s, int64_t layer);
+float* rwkv_state_ffn_shift(RwkvState* s, int64_t layer);
+float* rwkv_state_wkv(RwkvState* s, int64_t layer);
+
+// Working memory for up to max_tokens tokens per layer pass, allocated once
+// so that the forward pass itself never allocates.
+struct RwkvScratch {
+    int64_t max_tokens = 0;
+    std::vector<float> buf;
+    // views into buf, each max_tokens rows
+    float *x, *xn, *xr, *xw, *xk, *xv, *xa, *xg;
+    float *r, *w, *k, *v, *a, *g, *kk, *y, *v_first;
+    float *lora, *ffn;  // max LoRA rank, n_ffn per row
+};
+
+struct RwkvContext {
+    const Model* model = nullptr;
+    RwkvState state;
+    RwkvScratch scratch;
+};
+
+// max_chunk: tokens processed together in sequence mode (a longer prompt is
+// cut into chunks of this size; results do not depend on it).
+void rwkv_context_init(RwkvContext* ctx, const Model* m, int64_t max_chunk = 64);
+
+// Feed n tokens (n >= 1). If logits_last is not null it receives the n_vocab
+// logits after the last token; if logits_all is not null it receives n rows
+// of n_vocab logits, row t after token t. Token ids are checked against the
+// vocabulary (rwkv_fail on a bad id).
+void rwkv_eval(RwkvContext* ctx, const int32_t* tokens, int64_t n, float* logits_last, float* logits_all);
+
+// The per-architecture forward pass over one chunk (n <= scratch.max_tokens).
+// Declared here so rwkv_eval can dispatch; implemented in rwkv7.cpp.
+void rwkv7_forward(const Model* m, RwkvState* s, RwkvScratch* sc, const int32_t* tokens, int64_t n,
+                   float* logits_last, float* logits_all);

@@ -1,0 +1,203 @@
+// rwkv7.cpp - the RWKV-7 "Goose" (x070) forward pass.
+//
+// One layer, for each token t (x is the residual stream, C = n_embd, H heads
+// of N = head_size channels):
+//
+//   time-mix                                   (rwkv7_time_mix)
+//     xn     = LN1(x)
+//     xx     = xn[t-1] - xn[t]                  token shift (xn[-1] from the state)
+//     x*     = xn + xx * mu_*                   for * in r, w, k, v, a, g
+//     r      = Wr xr,  k = Wk xk,  v = Wv xv
+//     w      = exp(-e^-0.5 * sigmoid(w0 + W2 tanh(W1 xw)))     decay, in (0.545, 1)
+//     a      = sigmoid(a0 + A2 (A1 xa))                        in-context learning rate
+//     g      = G2 sigmoid(G1 xg)                               output gate
+//     v      = v + (v_first - v) * sigmoid(v0 + V2 (V1 xv))    value residual (layers > 0;
+//                                                               layer 0 sets v_first = v)
+//     kk     = normalize(k * k_k) per head                     removal key, unit length
+//     k      = k * (1 + (a - 1) * k_a)
+//     S      = S diag(w) + (S (-kk)) (kk a)^T + v k^T          per head (kernels/wkv_scalar.cpp)
+//     y      = GroupNorm_H(S r) + (sum_head(r * k * r_k)) v    bonus: the current token's own value
+//     x      = x + Wo (y * g)
+//   channel-mix                                (rwkv7_channel_mix)
+//     xn     = LN2(x);  xk = xn + (xn[t-1] - xn[t]) * mu_k
+//     x      = x + Wv relu(Wk xk)^2
+//
+// Sequence mode runs each layer over T tokens at once, so every projection is
+// one matrix product over T rows (the kernels' T argument); only the WKV
+// recurrence itself walks the tokens in order. Token mode is T = 1. Both give
+// the same numbers: the per-row arithmetic is identical.
+#include <cmath>
+#include <cstring>
+
+#include "../kernels/kernels.h"
+#include "rwkv.h"
+
+// exp(-0.5), written as the reference code writes it so the decay matches it.
+static const float DECAY_SCALE = 0.606531f;
+static const float GROUP_NORM_EPS = 64e-5f;
+
+static inline float sigmoidf(float x) { return 1.0f / (1.0f + expf(-x)); }
+
+static void matmul(const Matrix& W, const float* X, int64_t T, float* Y) {
+    kern.matmul[W.type](W.data, W.n_in, W.n_out, 0, W.n_out, X, T, Y);
+}
+
+// xn[t] = LN(x[t]); prev[t] = xn[t-1] with xn[-1] = shift; then shift = xn[T-1].
+// Writes the token-shift difference xx = prev - xn into dx.
+static void norm_and_shift(const float* x, const float* ln_w, const float* ln_b, float eps, int64_t T, int64_t C,
+                           float* shift, float* xn, float* dx) {
+    for (int64_t t = 0; t < T; t++) kern.layer_norm(x + t * C, ln_w, ln_b, C, eps, xn + t * C);
+    for (int64_t t = 0; t < T; t++) {
+        const float* prev = t == 0 ? shift : xn + (t - 1) * C;
+        for (int64_t i = 0; i < C; i++) dx[t * C + i] = prev[i] - xn[t * C + i];
+    }
+    memcpy(shift, xn + (T - 1) * C, (size_t)C * sizeof(float));
+}
+
+// out = xn + dx * mu   (the token-shift mix; mu is per channel)
+static void lerp(const float* xn, const float* dx, const float* mu, int64_t T, int64_t C, float* out) {
+    for (int64_t t = 0; t < T; t++)
+        for (int64_t i = 0; i < C; i++) out[t * C + i] = xn[t * C + i] + dx[t * C + i] * mu[i];
+}
+
+static void rwkv7_time_mix(const Model* m, const Rwkv7Layer& L, int64_t layer, RwkvState* s, RwkvScratch* sc,
+                           int64_t T) {
+    const int64_t C = m->n_embd, H = m->n_head, N = m->head_size;
+    const int64_t n = T * C;
+    float* dx = sc->y;  // y is free until the WKV step
+
+    norm_and_shift(sc->x, L.ln1_w, L.ln1_b, m->ln_eps, T, C, rwkv_state_att_shift(s, layer), sc->xn, dx);
+    lerp(sc->xn, dx, L.x_r, T, C, sc->xr);
+    lerp(sc->xn, dx, L.x_w, T, C, sc->xw);
+    lerp(sc->xn, dx, L.x_k, T, C, sc->xk);
+    lerp(sc->xn, dx, L.x_v, T, C, sc->xv);
+    lerp(sc->xn, dx, L.x_a, T, C, sc->xa);
+    lerp(sc->xn, dx, L.x_g, T, C, sc->xg);
+
+    // r, k, v: the three C x C projections.
+    matmul(L.receptance, sc->xr, T, sc->r);
+    matmul(L.key, sc->xk, T, sc->k);
+    matmul(L.value, sc->xv, T, sc->v);
+
+    // w = exp(-e^-0.5 * sigmoid(w0 + W2 tanh(W1 xw)))
+    matmul(L.w1, sc->xw, T, sc->lora);
+    for (int64_t i = 0; i < T * L.w1.n_out; i++) sc->lora[i] = tanhf(sc->lora[i]);
+    matmul(L.w2, sc->lora, T, sc->w);
+    for (int64_t t = 0; t < T; t++)
+        for (int64_t i = 0; i < C; i++) {
+            float& w = sc->w[t * C + i];
+            w = expf(-DECAY_SCALE * sigmoidf(L.w0[i] + w));
+        }
+
+    // a = sigmoid(a0 + A2 A1 xa)
+    matmul(L.a1, sc->xa, T, sc->lora);
+    matmul(L.a2, sc->lora, T, sc->a);
+    for (int64_t t = 0; t < T; t++)
+        for (int64_t i = 0; i < C; i++) sc->a[t * C + i] = sigmoidf(L.a0[i] + sc->a[t * C + i]);
+
+    // g = G2 sigmoid(G1 xg)
+    matmul(L.g1, sc->xg, T, sc->lora);
+    for (int64_t i = 0; i < T * L.g1.n_out; i++) sc->lora[i] = sigmoidf(sc->lora[i]);
+    matmul(L.g2, sc->lora, T, sc->g);
+
+    // Value residual: layer 0's values are remembered; later layers blend
+    // towards them by a learned, data-dependent amount.
+    if (layer == 0) {
+        memcpy(sc->v_first, sc->v, (size_t)n * sizeof(float));
+    } else {
+        float* mix = sc->kk;  // kk is free until below
+        matmul(L.v1, sc->xv, T, sc->lora);
+        matmul(L.v2, sc->lora, T, mix);
+        for (int64_t t = 0; t < T; t++)
+            for (int64_t i = 0; i < C; i++) {
+                const int64_t j = t * C + i;
+                sc->v[j] += (sc->v_first[j] - sc->v[j]) * sigmoidf(L.v0[i] + mix[j]);
+            }
+    }
+
+    // kk = normalize(k * k_k) per head (F.normalize: divide by max(|x|, 1e-12));
+    // then k = k * (1 + (a - 1) * k_a).
+    for (int64_t t = 0; t < T; t++)
+        for (int64_t h = 0; h < H; h++) {
+            const int64_t o = t * C + h * N;
+            float ss = 0.0f;
+            for (int64_t i = 0; i < N; i++) {
+                const float v = sc->k[o + i] * L.k_k[h * N + i];
+                sc->kk[o + i] = v;
+                ss += v * v;
+            }
+            const float inv = 1.0f / fmaxf(sqrtf(ss), 1e-12f);
+            for (int64_t i = 0; i < N; i++) sc->kk[o + i] *= inv;
+        }
+    for (int64_t t = 0; t < T; t++)
+        for (int64_t i = 0; i < C; i++) {
+            const int64_t j = t * C + i;
+            sc->k[j] *= 1.0f + (sc->a[j] - 1.0f) * L.k_a[i];
+        }
+
+    // The recurrence: the only step that must walk the tokens in order.
+    float* S = rwkv_state_wkv(s, layer);
+    for (int64_t t = 0; t < T; t++) {
+        const int64_t o = t * C;
+        kern.wkv7(H, N, S, sc->r + o, sc->w + o, sc->k + o, sc->v + o, sc->kk + o, sc->a + o, sc->y + o);
+    }
+
+    // y = GroupNorm(y) + (sum_head(r * k * r_k)) * v, then gate.
+    for (int64_t t = 0; t < T; t++) {
+        float* y = sc->y + t * C;
+        kern.group_norm(y, L.lnx_w, L.lnx_b, C, H, GROUP_NORM_EPS, y);
+        for (int64_t h = 0; h < H; h++) {
+            const int64_t o = t * C + h * N;
+            float bonus = 0.0f;
+            for (int64_t i = 0; i < N; i++) bonus += sc->r[o + i] * sc->k[o + i] * L.r_k[h * N + i];
+            for (int64_t i = 0; i < N; i++) sc->y[o + i] += bonus * sc->v[o + i];
+        }
+        for (int64_t i = 0; i < C; i++) y[i] *= sc->g[t * C + i];
+    }
+
+    // x = x + Wo y   (xr is free now: use it for the projection's output)
+    matmul(L.output, sc->y, T, sc->xr);
+    for (int64_t i = 0; i < n; i++) sc->x[i] += sc->xr[i];
+}
+
+static void rwkv7_channel_mix(const Model* m, const Rwkv7Layer& L, int64_t layer, RwkvState* s, RwkvScratch* sc,
+                              int64_t T) {
+    const int64_t C = m->n_embd, F = m->n_ffn;
+    norm_and_shift(sc->x, L.ln2_w, L.ln2_b, m->ln_eps, T, C, rwkv_state_ffn_shift(s, layer), sc->xn, sc->y);
+    lerp(sc->xn, sc->y, L.ffn_x_k, T, C, sc->xk);
+    matmul(L.ffn_key, sc->xk, T, sc->ffn);
+    for (int64_t i = 0; i < T * F; i++) {
+        const float h = fmaxf(sc->ffn[i], 0.0f);
+        sc->ffn[i] = h * h;
+    }
+    matmul(L.ffn_value, sc->ffn, T, sc->xr);
+    for (int64_t i = 0; i < T * C; i++) sc->x[i] += sc->xr[i];
+}
+
+void rwkv7_forward(const Model* m, RwkvState* s, RwkvScratch* sc, const int32_t* tokens, int64_t T,
+                   float* logits_last, float* logits_all) {
+    const int64_t C = m->n_embd;
+    const size_t row_bytes = (size_t)ggml_row_size(m->token_embd.type, C);
+
+    // x = LN0(emb[token])
+    for (int64_t t = 0; t < T; t++) {
+        const uint8_t* row = (const uint8_t*)m->token_embd.data + (size_t)tokens[t] * row_bytes;
+        kern.row_to_f32[m->token_embd.type](row, sc->xn + t * C, C);
+        kern.layer_norm(sc->xn + t * C, m->ln0_w, m->ln0_b, C, m->ln_eps, sc->x + t * C);
+    }
+
+    for (int64_t l = 0; l < m->n_layer; l++) {
+        rwkv7_time_mix(m, m->layers[(size_t)l], l, s, sc, T);
+        rwkv7_channel_mix(m, m->layers[(size_t)l], l, s, sc, T);
+    }
+
+    // logits = head LN_out(x), for the rows asked for
+    if (logits_all) {
+        for (int64_t t = 0; t < T; t++) kern.layer_norm(sc->x + t * C, m->ln_out_w, m->ln_out_b, C, m->ln_eps, sc->xn + t * C);
+        matmul(m->head, sc->xn, T, logits_all);
+        if (logits_last) memcpy(logits_last, logits_all + (T - 1) * m->n_vocab, (size_t)m->n_vocab * sizeof(float));
+    } else if (logits_last) {
+        kern.layer_norm(sc->x + (T - 1) * C, m->ln_out_w, m->ln_out_b, C, m->ln_eps, sc->xn);
+        matmul(m->head, sc->xn, 1, logits_last);
+    }
+}

@@ -1,0 +1,249 @@
+#!/usr/bin/env python3
+"""rwkv-cli end to end: every subcommand, its errors, and its numbers.
+
+Runs the built binary as a user would. Each check prints PASS/FAIL with what
+differed; the last line is "N passed, M failed". Needs the make_test_models
+fixture (build/models) and ../shared/data.
+"""
+import argparse, json, os, random, signal, struct, subprocess, sys
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "scripts"))
+
+results = []
+
+
+def check(name, ok, detail=""):
+    results.append(ok)
+    print(("PASS " if ok else "FAIL ") + name + ("" if ok else ": " + detail), flush=True)
+    return ok
+
+
+def run(args, stdin=b"", timeout=120):
+    p = subprocess.run([CLI] + args, input=stdin, capture_output=True, timeout=timeout)
+    return p.returncode, p.stdout, p.stderr.decode("utf-8", "replace")
+
+
+def expect_error(name, args, needle, stdin=b""):
+    """Exit 1, exactly one line on stderr, naming the problem."""
+    rc, out, err = run(args, stdin)
+    lines = [l for l in err.splitlines() if l.strip()]
+    ok = rc == 1 and len(lines) == 1 and needle in err and "error" in err
+    check(name, ok, f"rc={rc}, stderr={err!r}, wanted one line containing {needle!r}")
+
+
+def rel_diff(got, ref):
+    """max |diff| / std(ref row), worst row."""
+    got = got.reshape(ref.shape)
+    sd = ref.std(axis=-1, keepdims=True)
+    return float((np.abs(got - ref) / sd).max())
+
+
+# ---------------------------------------------------------------- broken files
+
+def patch_tensor_info(src, dst, name, new_type=None, new_ne=None):
+    """Copy a GGUF, changing one tensor's type or shape in its header entry
+    (the data section is left as is: the loader must notice the mismatch)."""
+    data = bytearray(open(src, "rb").read())
+    key = struct.pack("<Q", len(name)) + name.encode()
+    at = data.find(key) + len(key)
+    n_dims = struct.unpack_from("<I", data, at)[0]
+    if new_ne is not None:
+        assert len(new_ne) == n_dims
+        struct.pack_into(f"<{n_dims}Q", data, at + 4, *new_ne)
+    if new_type is not None:
+        struct.pack_into("<I", data, at + 4 + 8 * n_dims, new_type)
+    open(dst, "wb").write(data)
+
+
+def replace_bytes(src, dst, old, new):
+    assert len(old) == len(new)
+    data = open(src, "rb").read()
+    assert old in data, old
+    open(dst, "wb").write(data.replace(old, new, 1))
+
+
+def file_errors(work, gguf):
+    expect_error("missing model file", ["info", "-m", os.path.join(work, "nope.gguf")], "cannot open")
+    expect_error("model is a directory", ["info", "-m", work], "not a regular file")
+    empty = os.path.join(work, "empty.gguf")
+    open(empty, "wb").close()
+    expect_error("empty model file", ["info", "-m", empty], "empty file")
+    garbage = os.path.join(work, "garbage.gguf")
+    open(garbage, "wb").write(bytes(random.Random(1).randrange(256) for _ in range(4096)))
+    expect_error("garbage model file", ["info", "-m", garbage], "not a GGUF file")
+    data = open(gguf, "rb").read()
+    for cut in (10, 1000, 500_000, len(data) // 2, len(data) - 1):
+        t = os.path.join(work, f"trunc{cut}.gguf")
+        open(t, "wb").write(data[:cut])
+        expect_error(f"truncated at {cut} bytes", ["generate", "-m", t, "-n", "1", "x"], "truncated")
+    b = os.path.join(work, "broken.gguf")
+    replace_bytes(gguf, b, b"blk.1.time_mix_key.weight", b"blk.1.time_mix_kez.weight")
+    expect_error("missing tensor", ["info", "-m", b], "missing tensor 'blk.1.time_mix_key.weight'")
+    arch_kv = b"general.architecture" + struct.pack("<IQ", 8, 5)
+    replace_bytes(gguf, b, arch_kv + b"rwkv7", arch_kv + b"llama")
+    expect_error("wrong architecture", ["info", "-m", b], "architecture 'llama' is not supported")
+    patch_tensor_info(gguf, b, "blk.0.time_mix_output.weight", new_ne=(64, 32))
+    expect_error("wrong tensor shape", ["info", "-m", b], "'blk.0.time_mix_output.weight' has shape [64, 32]")
+    patch_tensor_info(gguf, b, "blk.0.time_mix_key.weight", new_type=3)  # Q4_1
+    expect_error("unsupported tensor type", ["info", "-m", b], "'blk.0.time_mix_key.weight' has type Q4_1")
+    patch_tensor_info(gguf, b, "blk.0.time_mix_key.weight", new_type=1234)
+    expect_error("unknown tensor type", ["info", "-m", b], "unknown type 1234")
+
+
+# ---------------------------------------------------------------- flags
+
+def flag_errors(gguf):
+    expect_error("unknown command", ["frobnicate"], "unknown command 'frobnicate'")
+    expect_error("unknown flag", ["generate", "-m", gguf, "--bogus", "x"], "bogus")
+    expect_error("non-numeric -n", ["generate", "-m", gguf, "-n", "abc", "x"], "abc")
+    expect_error("negative -n", ["generate", "-m", gguf, "-n", "-5", "x"], "--n-predict")
+    expect_error("negative temp", ["generate", "-m", gguf, "--temp", "-1", "x"], "--temp")
+    expect_error("top-p > 1", ["generate", "-m", gguf, "--top-p", "1.5", "x"], "--top-p")
+    expect_error("two prompts", ["generate", "-m", gguf, "a", "b"], "one PROMPT")
+    expect_error("bad token list", ["logits", "-m", gguf, "--tokens", "1,,2", "-o", "/dev/null"], "--tokens")
+    expect_error("token out of range", ["logits", "-m", gguf, "--tokens", "1,70000", "-o", "/dev/null"],
+                 "outside the vocabulary")
+    expect_error("logits without output", ["logits", "-m", gguf, "--tokens", "1"], "--output")
+    expect_error("no model", ["generate", "x"], "no model given")
+    for cmd in ("generate", "logits", "tokenize", "info"):
+        rc, out, err = run([cmd, "--help"])
+        check(f"{cmd} --help", rc == 0 and b"--model" in out, f"rc={rc} out={out[:200]!r}")
+    rc, out, _ = run(["--help"])
+    check("top-level --help", rc == 0 and b"generate" in out, f"rc={rc}")
+
+
+# ---------------------------------------------------------------- tokenize
+
+def tokenize(shared, gguf):
+    cases = [json.loads(l) for l in open(os.path.join(shared, "tokenizer", "cases.jsonl"))]
+    bad = []
+    for c in cases[:40]:
+        text = bytes.fromhex(c["hex"])
+        rc, out, err = run(["tokenize", "-m", gguf], stdin=text)
+        got = [int(x) for x in out.split()]
+        if rc != 0 or got != c["ids"]:
+            bad.append(f"{c['name']}: rc={rc} got {got[:10]} expected {c['ids'][:10]} {err}")
+    check("tokenize (stdin) matches the official tokenizer on 40 cases", not bad, "; ".join(bad[:3]))
+    rc, out, _ = run(["tokenize", "-m", gguf, "Hello world"])
+    check("tokenize argument", rc == 0 and out.split() == [b"33155", b"40213"], repr(out))
+
+
+# ---------------------------------------------------------------- generate
+
+def generate(gguf, tiny):
+    base = ["generate", "-m", gguf, "-n", "24", "--no-display-prompt"]
+    r1 = run(base + ["--seed", "7", "The"])
+    r2 = run(base + ["--seed", "7", "The"])
+    r3 = run(base + ["--seed", "8", "The"])
+    check("generate: same seed, same text", r1[0] == 0 and r1[1] == r2[1] and len(r1[1]) > 0, f"{r1[1]!r} vs {r2[1]!r}")
+    check("generate: another seed, other text", r3[0] == 0 and r3[1] != r1[1], f"{r1[1]!r} vs {r3[1]!r}")
+    check("generate: speed on stderr", "t/s" in r1[2], r1[2])
+    rs = run(base + ["--seed", "7"], stdin=b"The")
+    check("generate: prompt from stdin == argument", rs[1] == r1[1], f"{rs[1]!r} vs {r1[1]!r}")
+    rd = run(base + ["--seed", "7", "-"], stdin=b"The")
+    check("generate: '-' reads stdin", rd[1] == r1[1], f"{rd[1]!r}")
+    g1 = run(base + ["--temp", "0", "The"])
+    g2 = run(base + ["--temp", "0", "--seed", "99", "The"])
+    check("generate: --temp 0 is greedy (seed-independent)", g1[0] == 0 and g1[1] == g2[1], f"{g1[1]!r} {g2[1]!r}")
+    rp = run(["generate", "-m", gguf, "-n", "0", "Echo me"])
+    check("generate: -n 0 prints just the prompt", rp[0] == 0 and rp[1] == b"Echo me", repr(rp[1]))
+    # --stop: cut a greedy continuation at a string it contains
+    text = g1[1]
+    if len(text) >= 8:
+        stop = text[4:8]
+        rs = run(base + ["--temp", "0", "--stop", stop.decode("utf-8", "replace"), "The"])
+        want = text[:text.find(stop)]
+        check("generate: --stop ends before the stop string", rs[0] == 0 and rs[1] == want, f"{rs[1]!r} vs {want!r}")
+    # invalid UTF-8 and NUL bytes in the prompt are just bytes
+    rb = run(["generate", "-m", gguf, "-n", "3", "--seed", "1"], stdin=b"ab\xff\xfe\x00cd\xc3")
+    check("generate: invalid UTF-8 prompt accepted", rb[0] == 0 and rb[1].startswith(b"ab\xff\xfe\x00cd\xc3"),
+          f"rc={rb[0]} {rb[2]}")
+    re_ = run(["generate", "-m", gguf, "-n", "3", "--seed", "1", ""])
+    check("generate: empty prompt", re_[0] == 0, re_[2])
+    # a closed pipe ends generation quietly
+    p = subprocess.Popen(f"'{CLI}' generate -m '{gguf}' -n 2000 --seed 3 hello | head -c 1", shell=True,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    out, err = p.communicate(timeout=120)
+    check("generate | head -c 1: quiet", b"error" not in err and len(out) == 1, f"stderr={err!r}")
+    # byte-level tiny model: text in, text out
+    rt = run(["generate", "-m", tiny, "-n", "40", "--temp", "0", "In the"])
+    check("generate on the rwkv.cpp tiny model", rt[0] == 0 and rt[1].startswith(b"In the") and len(rt[1]) > 6,
+          f"rc={rt[0]} {rt[1]!r} {rt[2]}")
+
+
+# ---------------------------------------------------------------- logits
+
+def logits(work, models):
+    import rwkv7_numpy as ref
+    gguf = os.path.join(models, "v7-L3-D128-s11-bf16.gguf")
+    rng = random.Random(5)
+    tokens = [rng.randrange(1, 65536) for _ in range(19)]
+    tl = ",".join(map(str, tokens))
+    out_all = os.path.join(work, "all.f32")
+    out_last = os.path.join(work, "last.f32")
+    out_tok = os.path.join(work, "tok.f32")
+    r1 = run(["logits", "-m", gguf, "--tokens", tl, "--all", "-o", out_all, "--chunk", "8"])
+    r2 = run(["logits", "-m", gguf, "--tokens", tl, "-o", out_last])
+    r3 = run(["logits", "-m", gguf, "--tokens", tl, "--all", "--token-mode", "-o", out_tok])
+    if not check("logits runs", r1[0] == 0 and r2[0] == 0 and r3[0] == 0, r1[2] + r2[2] + r3[2]):
+        return
+    a = np.fromfile(out_all, dtype="<f4")
+    last = np.fromfile(out_last, dtype="<f4")
+    tok = np.fromfile(out_tok, dtype="<f4")
+    V = 65536
+    check("logits --all writes T x V floats", a.size == len(tokens) * V, f"{a.size}")
+    check("logits: last row == --all's last row", np.array_equal(last, a[-V:]), "differ")
+    d = rel_diff(tok, a.reshape(-1, V))
+    check(f"logits: sequence mode == token mode (max rel diff {d:.2g} <= 1e-5)", d <= 1e-5, f"{d}")
+    w = ref.load_gguf(gguf)
+    want = ref.forward_seq(w, tokens, ref.new_state(w))
+    d = rel_diff(a, np.asarray(want, dtype=np.float32))
+    check(f"logits vs NumPy reference, bf16 L3 D128, 19 tokens (max rel diff {d:.2g} <= 1e-4)", d <= 1e-4, f"{d}")
+    rp = run(["logits", "-m", gguf, "--prompt", "Hello world", "-o", out_last])
+    r4 = run(["logits", "-m", gguf, "--tokens", "33155,40213", "-o", out_tok])
+    check("logits --prompt == --tokens of its encoding",
+          rp[0] == 0 and r4[0] == 0 and open(out_last, "rb").read() == open(out_tok, "rb").read(), rp[2] + r4[2])
+
+
+def info(gguf):
+    rc, out, err = run(["info", "-m", gguf, "--tensors"])
+    ok = rc == 0 and b"rwkv7" in out and b"layers:        2" in out and b"blk.1.time_mix_key.weight" in out
+    check("info", ok, f"rc={rc} {out[:300]!r} {err}")
+
+
+def main():
+    global CLI
+    p = argparse.ArgumentParser()
+    p.add_argument("--cli", required=True)
+    p.add_argument("--shared", required=True)
+    p.add_argument("--models", required=True)
+    p.add_argument("--work", required=True)
+    a = p.parse_args()
+    CLI = a.cli
+    os.makedirs(a.work, exist_ok=True)
+    gguf = os.path.join(a.shared, "llamacpp-gguf", "v7-L2-D64-s9-llamacpp-f16.gguf")
+    tiny = os.path.join(a.models, "tiny-rwkv-7v0-834K-f32.gguf")
+    if not os.path.exists(gguf) or not os.path.exists(tiny):
+        msg = f"test_cli: reference files missing ({gguf}, {tiny})"
+        if os.environ.get("CI") in ("true", "1"):
+            sys.exit(msg)
+        print("\n*** SKIPPING: " + msg + " ***\n")
+        print("0 passed, 0 failed")
+        return
+    os.environ.pop("RWKV_MODEL", None)
+    file_errors(a.work, gguf)
+    flag_errors(gguf)
+    tokenize(a.shared, gguf)
+    generate(gguf, tiny)
+    logits(a.work, a.models)
+    info(gguf)
+    n_fail = results.count(False)
+    print(f"{len(results) - n_fail} passed, {n_fail} failed")
+    sys.exit(1 if n_fail else 0)
+
+
+if __name__ == "__main__":
+    main()

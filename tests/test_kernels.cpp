@@ -1,0 +1,208 @@
+// test_kernels.cpp - the scalar kernels against independent, plainly written
+// double-precision formulas (and, for the 16-bit conversions, the compiler's
+// own _Float16). The SIMD kernels of later work are tested against these
+// scalar ones; these are tested against the math.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+#include <vector>
+
+#include "../kernels/half.h"
+#include "../kernels/kernels.h"
+
+namespace {
+
+std::vector<float> randn(size_t n, uint32_t seed, float scale = 1.0f) {
+    std::mt19937 g(seed);
+    std::normal_distribution<float> d(0.0f, scale);
+    std::vector<float> v(n);
+    for (float& x : v) x = d(g);
+    return v;
+}
+
+}  // namespace
+
+TEST(Half, F16ToF32MatchesCompiler) {
+    for (uint32_t h = 0; h < 65536; h++) {
+        _Float16 c;
+        uint16_t bits = (uint16_t)h;
+        memcpy(&c, &bits, 2);
+        const float want = (float)c, got = f16_to_f32(bits);
+        if (std::isnan(want)) {
+            EXPECT_TRUE(std::isnan(got)) << "half 0x" << std::hex << h;
+        } else {
+            ASSERT_EQ(f32_to_bits(want), f32_to_bits(got)) << "half 0x" << std::hex << h << ": got " << got
+                                                           << ", expected " << want;
+        }
+    }
+}
+
+TEST(Half, F32ToF16RoundsLikeCompiler) {
+    std::mt19937 g(1);
+    std::vector<float> xs = {0.0f, -0.0f, 1.0f, 65504.0f, 65520.0f, 1e-8f, 5.96e-8f, 2.98e-8f, 6.1e-5f, INFINITY};
+    for (int i = 0; i < 200000; i++) {
+        // random bit patterns across the whole float range, and near half's range
+        uint32_t u = g();
+        xs.push_back(f32_from_bits(u));
+        xs.push_back(std::ldexp((float)(g() % 4096) / 4096.0f + 1.0f, (int)(g() % 40) - 26));
+    }
+    for (float x : xs) {
+        if (std::isnan(x)) continue;
+        _Float16 c = (_Float16)x;
+        uint16_t want;
+        memcpy(&want, &c, 2);
+        ASSERT_EQ(want, f32_to_f16(x)) << "x = " << x;
+    }
+}
+
+TEST(Half, Bf16) {
+    EXPECT_EQ(bf16_to_f32(0x3f80), 1.0f);
+    EXPECT_EQ(bf16_to_f32(0xc000), -2.0f);
+    EXPECT_EQ(f32_to_bf16(1.0f), 0x3f80);
+    // round to nearest even: 1 + 2^-8 is halfway between 1 and 1 + 2^-7
+    EXPECT_EQ(f32_to_bf16(1.0f + 1.0f / 256), 0x3f80);
+    EXPECT_EQ(f32_to_bf16(1.0f + 3.0f / 256), 0x3f82);
+    for (uint32_t h = 0; h < 65536; h++) {
+        float f = bf16_to_f32((uint16_t)h);
+        if (!std::isnan(f)) {
+            ASSERT_EQ(f32_to_bf16(f), h) << "bf16 0x" << std::hex << h;
+        }
+    }
+}
+
+// The reference matmul: each output a double-precision dot product.
+static void matmul_ref(const std::vector<float>& W, int64_t n_in, int64_t n_out, const std::vector<float>& X, int64_t T,
+                       std::vector<double>* Y) {
+    Y->assign((size_t)(T * n_out), 0.0);
+    for (int64_t t = 0; t < T; t++)
+        for (int64_t o = 0; o < n_out; o++) {
+            double s = 0.0;
+            for (int64_t i = 0; i < n_in; i++) s += (double)W[o * n_in + i] * X[t * n_in + i];
+            (*Y)[t * n_out + o] = s;
+        }
+}
+
+TEST(Matmul, AllTypesMatchDoublePrecision) {
+    // Odd sizes on purpose: rows that are not multiples of any vector width.
+    for (auto [n_in, n_out, T] : std::vector<std::tuple<int64_t, int64_t, int64_t>>{
+             {1, 1, 1}, {7, 3, 2}, {64, 65, 5}, {257, 31, 3}, {1000, 17, 1}}) {
+        std::vector<float> W = randn((size_t)(n_in * n_out), 3, 1.0f / std::sqrt((float)n_in));
+        std::vector<float> X = randn((size_t)(n_in * T), 4);
+        // Round the weights to each type first, so the reference sees exactly
+        // the values the kernel sees.
+        std::vector<uint16_t> wh(W.size()), wb(W.size());
+        std::vector<float> Wh(W.size()), Wb(W.size());
+        for (size_t i = 0; i < W.size(); i++) {
+            wh[i] = f32_to_f16(W[i]);
+            Wh[i] = f16_to_f32(wh[i]);
+            wb[i] = f32_to_bf16(W[i]);
+            Wb[i] = bf16_to_f32(wb[i]);
+        }
+        struct Case { const char* name; MatmulFn fn; const void* w; const std::vector<float>* wf; } cases[] = {
+            {"f32", matmul_f32_scalar, W.data(), &W},
+            {"f16", matmul_f16_scalar, wh.data(), &Wh},
+            {"bf16", matmul_bf16_scalar, wb.data(), &Wb},
+        };
+        for (const Case& c : cases) {
+            std::vector<double> ref;
+            matmul_ref(*c.wf, n_in, n_out, X, T, &ref);
+            std::vector<float> Y((size_t)(T * n_out), NAN);
+            // two row ranges, as a thread pool would split them
+            c.fn(c.w, n_in, n_out, 0, n_out / 2, X.data(), T, Y.data());
+            c.fn(c.w, n_in, n_out, n_out / 2, n_out, X.data(), T, Y.data());
+            for (size_t i = 0; i < Y.size(); i++)
+                ASSERT_NEAR(Y[i], ref[i], 1e-5 * std::sqrt((double)n_in))
+                    << c.name << " n_in=" << n_in << " n_out=" << n_out << " T=" << T << " at " << i;
+        }
+    }
+}
+
+TEST(Norm, LayerAndGroupNormMatchDoublePrecision) {
+    for (int64_t n : {1, 5, 64, 256, 1000}) {
+        std::vector<float> x = randn((size_t)n, 5, 3.0f), w = randn((size_t)n, 6), b = randn((size_t)n, 7);
+        for (float& v : x) v += 10.0f;  // a large mean: the two-pass variance must still be exact
+        for (int64_t G : {1, 2, 4}) {
+            if (n % G) continue;
+            std::vector<float> y((size_t)n);
+            const float eps = G == 1 ? 1e-5f : 64e-5f;
+            if (G == 1)
+                layer_norm_scalar(x.data(), w.data(), b.data(), n, eps, y.data());
+            else
+                group_norm_scalar(x.data(), w.data(), b.data(), n, G, eps, y.data());
+            const int64_t m = n / G;
+            for (int64_t g = 0; g < G; g++) {
+                double mean = 0, var = 0;
+                for (int64_t i = 0; i < m; i++) mean += x[g * m + i];
+                mean /= m;
+                for (int64_t i = 0; i < m; i++) var += (x[g * m + i] - mean) * (x[g * m + i] - mean);
+                var /= m;
+                for (int64_t i = 0; i < m; i++) {
+                    const int64_t j = g * m + i;
+                    const double want = (x[j] - mean) / std::sqrt(var + eps) * w[j] + b[j];
+                    ASSERT_NEAR(y[j], want, 1e-4 * (1 + std::fabs(want))) << "n=" << n << " G=" << G << " i=" << j;
+                }
+            }
+        }
+    }
+}
+
+TEST(Wkv7, MatchesExplicitMatrixForm) {
+    // The reference forms the matrices the kernel avoids:
+    //   S = S diag(w) + S (-kk)(kk*a)^T + v k^T ;  y = S r
+    for (auto [H, N] : std::vector<std::pair<int64_t, int64_t>>{{1, 64}, {2, 64}, {3, 8}, {1, 5}}) {
+        const int64_t C = H * N, steps = 6;
+        std::vector<float> S((size_t)(H * N * N), 0.0f);
+        std::vector<double> Sd(S.size(), 0.0);
+        std::mt19937 g((uint32_t)(H * 100 + N));
+        std::uniform_real_distribution<float> u01(0.0f, 1.0f);
+        std::normal_distribution<float> nd(0.0f, 1.0f);
+        for (int64_t step = 0; step < steps; step++) {
+            std::vector<float> r(C), w(C), k(C), v(C), kk(C), a(C), y(C);
+            for (int64_t i = 0; i < C; i++) {
+                r[i] = nd(g), k[i] = nd(g), v[i] = nd(g), kk[i] = nd(g);
+                w[i] = 0.55f + 0.45f * u01(g), a[i] = u01(g);
+            }
+            for (int64_t h = 0; h < H; h++) {  // kk has unit length per head
+                double ss = 0;
+                for (int64_t i = 0; i < N; i++) ss += kk[h * N + i] * kk[h * N + i];
+                for (int64_t i = 0; i < N; i++) kk[h * N + i] /= (float)std::sqrt(ss);
+            }
+            wkv7_scalar(H, N, S.data(), r.data(), w.data(), k.data(), v.data(), kk.data(), a.data(), y.data());
+            for (int64_t h = 0; h < H; h++) {
+                double* s = Sd.data() + h * N * N;
+                const int64_t o = h * N;
+                std::vector<double> ab((size_t)(N * N)), next((size_t)(N * N));
+                for (int64_t i = 0; i < N; i++)
+                    for (int64_t j = 0; j < N; j++) ab[i * N + j] = -(double)kk[o + i] * kk[o + j] * a[o + j];
+                for (int64_t i = 0; i < N; i++)
+                    for (int64_t j = 0; j < N; j++) {
+                        double sab = 0;
+                        for (int64_t l = 0; l < N; l++) sab += s[i * N + l] * ab[l * N + j];
+                        next[i * N + j] = s[i * N + j] * w[o + j] + sab + (double)v[o + i] * k[o + j];
+                    }
+                for (int64_t i = 0; i < N * N; i++) s[i] = next[i];
+                for (int64_t i = 0; i < N; i++) {
+                    double want = 0;
+                    for (int64_t j = 0; j < N; j++) want += s[i * N + j] * r[o + j];
+                    ASSERT_NEAR(y[o + i], want, 1e-4 * (1 + std::fabs(want)))
+                        << "H=" << H << " N=" << N << " step " << step << " head " << h << " row " << i;
+                }
+            }
+        }
+        for (size_t i = 0; i < S.size(); i++) ASSERT_NEAR(S[i], Sd[i], 1e-4 * (1 + std::fabs(Sd[i]))) << "state " << i;
+    }
+}
+
+TEST(Dispatch, ScalarTableIsComplete) {
+    kernels_init("scalar");
+    EXPECT_STREQ(kern.isa, "scalar");
+    for (uint32_t t : {GGML_TYPE_F32, GGML_TYPE_F16, GGML_TYPE_BF16}) {
+        EXPECT_NE(kern.matmul[t], nullptr) << ggml_type_name(t);
+        EXPECT_NE(kern.row_to_f32[t], nullptr) << ggml_type_name(t);
+    }
+    EXPECT_NE(kern.wkv7, nullptr);
+    EXPECT_NE(kern.layer_norm, nullptr);
+    EXPECT_NE(kern.group_norm, nullptr);
+    EXPECT_THROW(kernels_init("no-such-isa"), std::exception);
+}

@@ -1,0 +1,154 @@
+// test_rwkv7.cpp - the RWKV-7 forward pass against independent references:
+//   - llama.cpp-layout GGUF (F16 matrices) vs the official code's logits
+//   - the seeded official .pth model (converted by scripts/convert.py) vs the
+//     official logits at all 32 positions
+//   - rwkv.cpp's tiny trained model (FP32, FP16) vs rwkv.cpp's expected logits
+// and the engine against itself: sequence mode == token mode, for any chunking,
+// and a state carried across calls == one call.
+#include <gtest/gtest.h>
+
+#include "../kernels/kernels.h"
+#include "../src/common.h"
+#include "../src/rwkv.h"
+#include "test_data.h"
+
+namespace {
+
+struct Loaded {
+    Model m;
+    explicit Loaded(const std::string& path) {
+        kernels_init("scalar");
+        model_load(&m, path.c_str());
+    }
+    ~Loaded() { model_free(&m); }
+};
+
+// All positions' logits, fed one token at a time (chunk 0) or in sequence
+// mode with the given chunk size.
+std::vector<float> run(const Model& m, const std::vector<int32_t>& tokens, int64_t chunk) {
+    const int64_t T = (int64_t)tokens.size(), V = m.n_vocab;
+    std::vector<float> out((size_t)(T * V));
+    RwkvContext ctx;
+    rwkv_context_init(&ctx, &m, chunk > 0 ? chunk : 1);
+    if (chunk == 0)
+        for (int64_t t = 0; t < T; t++) rwkv_eval(&ctx, &tokens[(size_t)t], 1, out.data() + t * V, nullptr);
+    else
+        rwkv_eval(&ctx, tokens.data(), T, nullptr, out.data());
+    return out;
+}
+
+void expect_close(const std::vector<float>& got, const std::vector<float>& ref, int64_t rows, int64_t V,
+                  double bound, const char* what) {
+    ASSERT_EQ(got.size(), ref.size()) << what;
+    std::string where;
+    double d = max_rel_diff(got.data(), ref.data(), rows, V, &where);
+    printf("[ measure  ] %s: max |diff| / std = %.3g (bound %.1g)\n", what, d, bound);
+    EXPECT_LE(d, bound) << what << ": worst at " << where;
+}
+
+}  // namespace
+
+TEST(Rwkv7, LlamacppGgufMatchesOfficialLogits) {
+    const std::string dir = shared_data_dir() + "/llamacpp-gguf/";
+    REQUIRE_FILE(dir + "v7-L2-D64-s9-llamacpp-f16.gguf");
+    Loaded L(dir + "v7-L2-D64-s9-llamacpp-f16.gguf");
+    std::vector<int32_t> tokens = read_token_file(dir + "v7-L2-D64-s9.tokens.txt");
+    std::vector<float> ref = read_f32_file(dir + "v7-L2-D64-s9.logits.f32");
+    ASSERT_EQ(tokens.size(), 26u);
+    ASSERT_EQ(ref.size(), tokens.size() * (size_t)L.m.n_vocab);
+    expect_close(run(L.m, tokens, 0), ref, 26, L.m.n_vocab, 1e-4, "llama.cpp GGUF, token mode");
+    expect_close(run(L.m, tokens, 64), ref, 26, L.m.n_vocab, 1e-4, "llama.cpp GGUF, sequence mode");
+}
+
+TEST(Rwkv7, SequenceModeEqualsTokenMode) {
+    const std::string path = shared_data_dir() + "/llamacpp-gguf/v7-L2-D64-s9-llamacpp-f16.gguf";
+    REQUIRE_FILE(path);
+    Loaded L(path);
+    std::vector<int32_t> tokens = read_token_file(shared_data_dir() + "/llamacpp-gguf/v7-L2-D64-s9.tokens.txt");
+    const std::vector<float> tok = run(L.m, tokens, 0);
+    for (int64_t chunk : {1, 3, 7, 26, 64}) {
+        std::string what = "sequence mode, chunk " + std::to_string(chunk) + " vs token mode";
+        expect_close(run(L.m, tokens, chunk), tok, (int64_t)tokens.size(), L.m.n_vocab, 1e-5, what.c_str());
+    }
+}
+
+TEST(Rwkv7, StateCarriesAcrossCalls) {
+    // Feeding A then B through one context equals feeding A+B at once: the
+    // state is the only memory.
+    const std::string path = shared_data_dir() + "/llamacpp-gguf/v7-L2-D64-s9-llamacpp-f16.gguf";
+    REQUIRE_FILE(path);
+    Loaded L(path);
+    std::vector<int32_t> tokens = read_token_file(shared_data_dir() + "/llamacpp-gguf/v7-L2-D64-s9.tokens.txt");
+    const int64_t V = L.m.n_vocab;
+    std::vector<float> whole(V), split(V);
+    RwkvContext a, b;
+    rwkv_context_init(&a, &L.m, 64);
+    rwkv_context_init(&b, &L.m, 64);
+    rwkv_eval(&a, tokens.data(), (int64_t)tokens.size(), whole.data(), nullptr);
+    rwkv_eval(&b, tokens.data(), 10, split.data(), nullptr);
+    rwkv_eval(&b, tokens.data() + 10, (int64_t)tokens.size() - 10, split.data(), nullptr);
+    EXPECT_EQ(0, memcmp(whole.data(), split.data(), V * sizeof(float)))
+        << "splitting a prompt at a chunk boundary changed the logits";
+    // and a reset state gives the first token's logits again
+    std::vector<float> first(V), again(V);
+    rwkv_state_reset(&b.state);
+    rwkv_eval(&a, tokens.data(), 1, first.data(), nullptr);  // a continues: different
+    rwkv_eval(&b, tokens.data(), 1, again.data(), nullptr);
+    RwkvContext c;
+    rwkv_context_init(&c, &L.m, 64);
+    std::vector<float> fresh(V);
+    rwkv_eval(&c, tokens.data(), 1, fresh.data(), nullptr);
+    EXPECT_EQ(0, memcmp(fresh.data(), again.data(), V * sizeof(float))) << "reset did not restore the zero state";
+    EXPECT_NE(0, memcmp(fresh.data(), first.data(), V * sizeof(float))) << "the state had no effect";
+}
+
+TEST(Rwkv7, RejectsOutOfRangeTokens) {
+    const std::string path = shared_data_dir() + "/llamacpp-gguf/v7-L2-D64-s9-llamacpp-f16.gguf";
+    REQUIRE_FILE(path);
+    Loaded L(path);
+    RwkvContext ctx;
+    rwkv_context_init(&ctx, &L.m, 4);
+    std::vector<float> logits(L.m.n_vocab);
+    int32_t bad[2] = {5, (int32_t)L.m.n_vocab};
+    EXPECT_THROW(rwkv_eval(&ctx, bad, 2, logits.data(), nullptr), RwkvError);
+    int32_t neg = -1;
+    EXPECT_THROW(rwkv_eval(&ctx, &neg, 1, logits.data(), nullptr), RwkvError);
+}
+
+TEST(Rwkv7, OfficialPthModelMatchesOfficialLogits) {
+    // The .pth comes from ../shared/tools/make_v7_pth.py and is converted by
+    // scripts/convert.py in the make_test_models fixture.
+    const std::string model = test_models_dir() + "/v7-L2-D256-s5-f32.gguf";
+    const std::string dir = shared_data_dir() + "/v7-ref/";
+    REQUIRE_FILE(dir + "v7-L2-D256-s5.logits.f32");
+    REQUIRE_FILE(model);
+    Loaded L(model);
+    std::vector<int32_t> tokens = read_token_file(dir + "v7-L2-D256-s5.tokens.txt");
+    std::vector<float> ref = read_f32_file(dir + "v7-L2-D256-s5.logits.f32");
+    ASSERT_EQ(tokens.size(), 32u);
+    ASSERT_EQ(ref.size(), tokens.size() * (size_t)L.m.n_vocab);
+    expect_close(run(L.m, tokens, 0), ref, 32, L.m.n_vocab, 1e-3, "official .pth (fp32), token mode");
+    expect_close(run(L.m, tokens, 16), ref, 32, L.m.n_vocab, 1e-3, "official .pth (fp32), sequence mode");
+}
+
+static void check_tiny(const char* gguf_name, double bound) {
+    const std::string model = test_models_dir() + "/" + gguf_name;
+    const std::string ref_path = shared_data_dir() + "/rwkvcpp-tiny/expected-logits-7v0-834K.bin";
+    REQUIRE_FILE(ref_path);
+    REQUIRE_FILE(model);
+    Loaded L(model);
+    ASSERT_EQ(L.m.n_vocab, 256);
+    std::vector<float> ref = read_f32_file(ref_path);
+    ASSERT_EQ(ref.size(), 256u);
+    // rwkv.cpp's test feeds the bytes '"', 'i', 'n' one at a time.
+    std::vector<int32_t> tokens = {'"', 'i', 'n'};
+    for (int64_t chunk : {0, 3}) {
+        std::vector<float> all = run(L.m, tokens, chunk);
+        std::vector<float> last(all.end() - 256, all.end());
+        std::string what = std::string("rwkv.cpp tiny ") + gguf_name + (chunk ? ", sequence mode" : ", token mode");
+        expect_close(last, ref, 1, 256, bound, what.c_str());
+    }
+}
+
+TEST(Rwkv7, RwkvcppTinyFp32) { check_tiny("tiny-rwkv-7v0-834K-f32.gguf", 1e-4); }
+TEST(Rwkv7, RwkvcppTinyFp16) { check_tiny("tiny-rwkv-7v0-834K-f16.gguf", 1e-2); }
