@@ -1,7 +1,12 @@
-// kernels.cpp - fill the dispatch table.
+// kernels.cpp - fill the dispatch table for the best path this CPU runs.
+//
+// The scalar table comes first and every SIMD path overwrites only what it
+// implements, so a path can be added one kernel at a time and anything it
+// lacks falls back to the scalar reference.
 #include "kernels.h"
 
 #include <cstring>
+#include <string>
 
 #include "../src/common.h"
 
@@ -10,21 +15,80 @@ Kernels kern;
 void kernels_fill_scalar(Kernels* k) {
     memset(k, 0, sizeof(*k));
     k->isa = "scalar";
+    for (uint32_t t = 0; t < GGML_TYPE_COUNT; t++) k->act_type[t] = GGML_TYPE_F32;
     k->matmul[GGML_TYPE_F32] = matmul_f32_scalar;
     k->matmul[GGML_TYPE_F16] = matmul_f16_scalar;
     k->matmul[GGML_TYPE_BF16] = matmul_bf16_scalar;
     k->row_to_f32[GGML_TYPE_F32] = row_f32_to_f32;
     k->row_to_f32[GGML_TYPE_F16] = row_f16_to_f32;
     k->row_to_f32[GGML_TYPE_BF16] = row_bf16_to_f32;
+    matmul_fill_scalar_quant(k);
     k->wkv7 = wkv7_scalar;
     k->layer_norm = layer_norm_scalar;
     k->group_norm = group_norm_scalar;
 }
 
-void kernels_init(const char* isa) {
-    // Only the scalar path exists so far; the SIMD paths plug in here by
-    // overwriting the entries they implement, after a cpuid check.
-    kernels_fill_scalar(&kern);
-    if (isa && *isa && strcmp(isa, "auto") != 0 && strcmp(isa, "scalar") != 0)
-        rwkv_fail("unknown or unavailable instruction set '%s' (available: scalar)", isa);
+enum Isa { ISA_SCALAR, ISA_AVX2, ISA_AVX512, ISA_COUNT };
+static const char* const ISA_NAMES[ISA_COUNT] = {"scalar", "avx2", "avx512"};
+
+static bool cpu_has(Isa isa) {
+#if defined(__x86_64__)
+    __builtin_cpu_init();
+    switch (isa) {
+        case ISA_SCALAR: return true;
+        case ISA_AVX2:
+            return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+        case ISA_AVX512:
+            return cpu_has(ISA_AVX2) && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                   __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
+                   __builtin_cpu_supports("avx512vnni");
+        default: return false;
+    }
+#else
+    return isa == ISA_SCALAR;
+#endif
+}
+
+const char* const* kernels_isa_available(int* n) {
+    static const char* avail[ISA_COUNT];
+    int k = 0;
+    for (int i = 0; i < ISA_COUNT; i++)
+        if (cpu_has((Isa)i)) avail[k++] = ISA_NAMES[i];
+    *n = k;
+    return avail;
+}
+
+static void fill(Kernels* k, Isa isa) {
+    kernels_fill_scalar(k);
+#if defined(__x86_64__)
+    if (isa >= ISA_AVX2) {
+        matmul_fill_avx2(k);
+        wkv_fill_avx2(k);
+        norm_fill_avx2(k);
+        k->isa = "avx2";
+    }
+    if (isa >= ISA_AVX512) {
+        matmul_fill_avx512(k);
+        wkv_fill_avx512(k);
+        norm_fill_avx512(k);
+        k->isa = "avx512";
+    }
+#endif
+}
+
+void kernels_init(const char* name) {
+    int n;
+    const char* const* avail = kernels_isa_available(&n);
+    if (!name || !*name || !strcmp(name, "auto")) {
+        for (int i = ISA_COUNT - 1; i >= 0; i--)
+            if (cpu_has((Isa)i)) return fill(&kern, (Isa)i);
+    }
+    for (int i = 0; i < ISA_COUNT; i++) {
+        if (strcmp(name, ISA_NAMES[i]) != 0) continue;
+        if (!cpu_has((Isa)i)) break;
+        return fill(&kern, (Isa)i);
+    }
+    std::string list;
+    for (int i = 0; i < n; i++) list += std::string(i ? ", " : "") + avail[i];
+    rwkv_fail("unknown or unavailable instruction set '%s' (this CPU runs: %s)", name, list.c_str());
 }

@@ -23,11 +23,19 @@
 //
 // W is a matrix of n_out rows, each row n_in elements of the kernel's weight
 // type, stored row after row exactly as in the GGUF file (ggml's ne[0] = n_in).
-// X is T rows of n_in floats, Y is T rows of n_out floats. The row range lets a
-// thread pool split the output rows without any kernel knowing about threads.
-// Activations and accumulators stay float32 whatever the weight type.
+// X is T rows of n_in activations in the format act_type[weight type] names:
+// float32 rows for F32/F16/BF16 weights, Q8_0 rows (activations quantized on
+// the fly by quantize_row[GGML_TYPE_Q8_0]) for Q8_0/Q4_0 weights. Y is T rows
+// of n_out floats. The row range lets a thread pool split the output rows
+// without any kernel knowing about threads; Y[t][o] must not depend on it (nor
+// on how rows are grouped), so results do not depend on the thread count.
+// Accumulation is float32 (or exact int32 per block for quantized types).
 typedef void (*MatmulFn)(const void* W, int64_t n_in, int64_t n_out, int64_t row0, int64_t row1,
-                         const float* X, int64_t T, float* Y);
+                         const void* X, int64_t T, float* Y);
+
+// Convert one row of n floats to a weight/activation type (F16, BF16, Q8_0,
+// Q4_0). Used for activations (Q8_0) and by `rwkv-cli quantize`.
+typedef void (*RowQuantizeFn)(const float* src, void* dst, int64_t n);
 
 // dst[i] = float(src[i]) for one row of n elements of a weight type.
 typedef void (*RowToF32Fn)(const void* src, float* dst, int64_t n);
@@ -50,7 +58,9 @@ typedef void (*GroupNormFn)(const float* x, const float* weight, const float* bi
 struct Kernels {
     const char* isa;                     // "scalar", later "avx2", "avx512", "neon"
     MatmulFn matmul[GGML_TYPE_COUNT];    // by weight type; null = unsupported
+    uint32_t act_type[GGML_TYPE_COUNT];  // the X format matmul[type] takes: F32 or Q8_0
     RowToF32Fn row_to_f32[GGML_TYPE_COUNT];
+    RowQuantizeFn quantize_row[GGML_TYPE_COUNT];
     Wkv7Fn wkv7;
     LayerNormFn layer_norm;
     GroupNormFn group_norm;
@@ -65,13 +75,29 @@ void kernels_init(const char* isa);
 // The scalar table (always available), used by tests as the reference.
 void kernels_fill_scalar(Kernels* k);
 
+// Each ISA file overwrites the entries it implements (kernels.cpp calls them
+// after checking the CPU). They exist in every build; on a CPU without the
+// ISA they are simply never called.
+void matmul_fill_avx2(Kernels* k);
+void matmul_fill_avx512(Kernels* k);
+void wkv_fill_avx2(Kernels* k);
+void wkv_fill_avx512(Kernels* k);
+void norm_fill_avx2(Kernels* k);
+void norm_fill_avx512(Kernels* k);
+
+// Names of the instruction-set paths this CPU can run, best last
+// ("scalar", "avx2", "avx512").
+const char* const* kernels_isa_available(int* n);
+
 // ---- scalar kernels (the reference implementations) ----
-void matmul_f32_scalar(const void* W, int64_t n_in, int64_t n_out, int64_t row0, int64_t row1, const float* X,
+void matmul_f32_scalar(const void* W, int64_t n_in, int64_t n_out, int64_t row0, int64_t row1, const void* X,
                        int64_t T, float* Y);
-void matmul_f16_scalar(const void* W, int64_t n_in, int64_t n_out, int64_t row0, int64_t row1, const float* X,
+void matmul_f16_scalar(const void* W, int64_t n_in, int64_t n_out, int64_t row0, int64_t row1, const void* X,
                        int64_t T, float* Y);
-void matmul_bf16_scalar(const void* W, int64_t n_in, int64_t n_out, int64_t row0, int64_t row1, const float* X,
+void matmul_bf16_scalar(const void* W, int64_t n_in, int64_t n_out, int64_t row0, int64_t row1, const void* X,
                         int64_t T, float* Y);
+// Q8_0 and Q4_0 (scalar reference): matmul, row conversion, quantization.
+void matmul_fill_scalar_quant(Kernels* k);
 void row_f32_to_f32(const void* src, float* dst, int64_t n);
 void row_f16_to_f32(const void* src, float* dst, int64_t n);
 void row_bf16_to_f32(const void* src, float* dst, int64_t n);

@@ -18,8 +18,9 @@ static inline float dot_row(const LoadFn& load, const float* x, int64_t n) {
     return ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
 }
 
-void matmul_f32_scalar(const void* W, int64_t n_in, int64_t n_out, int64_t row0, int64_t row1, const float* X,
+void matmul_f32_scalar(const void* W, int64_t n_in, int64_t n_out, int64_t row0, int64_t row1, const void* Xv,
                        int64_t T, float* Y) {
+    const float* X = (const float*)Xv;
     for (int64_t o = row0; o < row1; o++) {
         const float* w = (const float*)W + o * n_in;
         auto load = [w](int64_t i) { return w[i]; };
@@ -27,8 +28,9 @@ void matmul_f32_scalar(const void* W, int64_t n_in, int64_t n_out, int64_t row0,
     }
 }
 
-void matmul_f16_scalar(const void* W, int64_t n_in, int64_t n_out, int64_t row0, int64_t row1, const float* X,
+void matmul_f16_scalar(const void* W, int64_t n_in, int64_t n_out, int64_t row0, int64_t row1, const void* Xv,
                        int64_t T, float* Y) {
+    const float* X = (const float*)Xv;
     for (int64_t o = row0; o < row1; o++) {
         const uint16_t* w = (const uint16_t*)W + o * n_in;
         auto load = [w](int64_t i) { return f16_to_f32(w[i]); };
@@ -36,8 +38,9 @@ void matmul_f16_scalar(const void* W, int64_t n_in, int64_t n_out, int64_t row0,
     }
 }
 
-void matmul_bf16_scalar(const void* W, int64_t n_in, int64_t n_out, int64_t row0, int64_t row1, const float* X,
+void matmul_bf16_scalar(const void* W, int64_t n_in, int64_t n_out, int64_t row0, int64_t row1, const void* Xv,
                         int64_t T, float* Y) {
+    const float* X = (const float*)Xv;
     for (int64_t o = row0; o < row1; o++) {
         const uint16_t* w = (const uint16_t*)W + o * n_in;
         auto load = [w](int64_t i) { return bf16_to_f32(w[i]); };
@@ -59,3 +62,6 @@ void row_bf16_to_f32(const void* src, float* dst, int64_t n) {
     const uint16_t* s = (const uint16_t*)src;
     for (int64_t i = 0; i < n; i++) dst[i] = bf16_to_f32(s[i]);
 }
+
+// Placeholder until the Q8_0/Q4_0 reference kernels land.
+void matmul_fill_scalar_quant(Kernels*) {}

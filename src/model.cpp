@@ -10,8 +10,13 @@
 namespace {
 
 // Tensor lookup with shape checks; every message names the file and tensor.
+// Which types are supported is read from the scalar kernel table: every
+// faster path supports the same types, so loading never depends on which
+// path is active (or whether one has been chosen yet).
 struct Binder {
     Model* m;
+    Kernels scalar;
+    explicit Binder(Model* model) : m(model) { kernels_fill_scalar(&scalar); }
     const char* path() const { return m->file.path.c_str(); }
 
     const GgufTensor* need(const std::string& name) {
@@ -36,7 +41,7 @@ struct Binder {
             rwkv_fail("%s: tensor '%s' has shape %s, expected %lld elements", path(), name.c_str(),
                       shape_str(t).c_str(), (long long)n);
         if (t->type == GGML_TYPE_F32) return (const float*)t->data;
-        RowToF32Fn conv = kern.row_to_f32[t->type];
+        RowToF32Fn conv = scalar.row_to_f32[t->type];
         if (!conv || (t->type != GGML_TYPE_F16 && t->type != GGML_TYPE_BF16))
             rwkv_fail("%s: tensor '%s' has type %s; 1-D tensors must be F32, F16 or BF16", path(), name.c_str(),
                       ggml_type_name(t->type));
@@ -51,8 +56,8 @@ struct Binder {
         if (t->ne[0] != n_in || t->ne[1] != n_out || t->ne[2] != 1 || t->ne[3] != 1)
             rwkv_fail("%s: tensor '%s' has shape %s, expected [%lld, %lld]", path(), name.c_str(),
                       shape_str(t).c_str(), (long long)n_in, (long long)n_out);
-        if (!kern.matmul[t->type])
-            rwkv_fail("%s: tensor '%s' has type %s, which this build cannot multiply (supported: F32, F16, BF16)",
+        if (!scalar.matmul[t->type])
+            rwkv_fail("%s: tensor '%s' has type %s, which this build cannot multiply (supported: F32, F16, BF16, Q8_0, Q4_0)",
                       path(), name.c_str(), ggml_type_name(t->type));
         return Matrix{t->data, t->type, n_in, n_out};
     }
@@ -76,7 +81,7 @@ int64_t hparam(Model* m, const char* key) {
 }
 
 void load_rwkv7(Model* m) {
-    Binder b{m};
+    Binder b(m);
     const char* path = m->file.path.c_str();
     m->n_embd = hparam(m, "embedding_length");
     m->n_layer = hparam(m, "block_count");

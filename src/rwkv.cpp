@@ -41,11 +41,16 @@ static void scratch_init(RwkvScratch* sc, const Model* m, int64_t max_tokens) {
     sc->ffn = p;
 }
 
-void rwkv_context_init(RwkvContext* ctx, const Model* m, int64_t max_chunk) {
+void rwkv_context_init(RwkvContext* ctx, const Model* m, int64_t max_chunk, int n_threads) {
     ctx->model = m;
     rwkv_state_init(&ctx->state, m);
     scratch_init(&ctx->scratch, m, std::max<int64_t>(1, max_chunk));
+    pool_destroy(ctx->pool);
+    ctx->pool = pool_create(n_threads > 0 ? n_threads : physical_cores());
+    ctx->scratch.pool = ctx->pool;
 }
+
+RwkvContext::~RwkvContext() { pool_destroy(pool); }
 
 void rwkv_eval(RwkvContext* ctx, const int32_t* tokens, int64_t n, float* logits_last, float* logits_all) {
     const Model* m = ctx->model;

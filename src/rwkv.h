@@ -16,6 +16,8 @@
 #include <vector>
 
 #include "model.h"
+#include "parallel.h"
+#include "threads.h"
 
 // The recurrent state, float32, laid out layer after layer:
 //   att_shift[C]  ffn_shift[C]  wkv[H][N][N]
@@ -40,17 +42,22 @@ struct RwkvScratch {
     float *x, *xn, *xr, *xw, *xk, *xv, *xa, *xg;
     float *r, *w, *k, *v, *a, *g, *kk, *y, *v_first;
     float *lora, *ffn;  // max LoRA rank, n_ffn per row
+    ThreadPool* pool;   // the context's pool (matmul rows are split over it)
+    MatmulScratch mm;   // activations quantized for Q8_0/Q4_0 weights
 };
 
 struct RwkvContext {
     const Model* model = nullptr;
     RwkvState state;
     RwkvScratch scratch;
+    ThreadPool* pool = nullptr;  // owned
+    ~RwkvContext();
 };
 
 // max_chunk: tokens processed together in sequence mode (a longer prompt is
-// cut into chunks of this size; results do not depend on it).
-void rwkv_context_init(RwkvContext* ctx, const Model* m, int64_t max_chunk = 64);
+// cut into chunks of this size). n_threads: the pool's size (0 = one per
+// physical core). Logits do not depend on either.
+void rwkv_context_init(RwkvContext* ctx, const Model* m, int64_t max_chunk = 64, int n_threads = 1);
 
 // Feed n tokens (n >= 1). If logits_last is not null it receives the n_vocab
 // logits after the last token; if logits_all is not null it receives n rows

@@ -38,8 +38,9 @@ static const float GROUP_NORM_EPS = 64e-5f;
 
 static inline float sigmoidf(float x) { return 1.0f / (1.0f + expf(-x)); }
 
-static void matmul(const Matrix& W, const float* X, int64_t T, float* Y) {
-    kern.matmul[W.type](W.data, W.n_in, W.n_out, 0, W.n_out, X, T, Y);
+// Y = W X over T rows, split over the context's threads.
+static void matmul(RwkvScratch* sc, const Matrix& W, const float* X, int64_t T, float* Y) {
+    parallel_matmul(sc->pool, &sc->mm, W, X, T, Y);
 }
 
 // xn[t] = LN(x[t]); prev[t] = xn[t-1] with xn[-1] = shift; then shift = xn[T-1].
@@ -75,14 +76,14 @@ static void rwkv7_time_mix(const Model* m, const Rwkv7Layer& L, int64_t layer, R
     lerp(sc->xn, dx, L.x_g, T, C, sc->xg);
 
     // r, k, v: the three C x C projections.
-    matmul(L.receptance, sc->xr, T, sc->r);
-    matmul(L.key, sc->xk, T, sc->k);
-    matmul(L.value, sc->xv, T, sc->v);
+    matmul(sc, L.receptance, sc->xr, T, sc->r);
+    matmul(sc, L.key, sc->xk, T, sc->k);
+    matmul(sc, L.value, sc->xv, T, sc->v);
 
     // w = exp(-e^-0.5 * sigmoid(w0 + W2 tanh(W1 xw)))
-    matmul(L.w1, sc->xw, T, sc->lora);
+    matmul(sc, L.w1, sc->xw, T, sc->lora);
     for (int64_t i = 0; i < T * L.w1.n_out; i++) sc->lora[i] = tanhf(sc->lora[i]);
-    matmul(L.w2, sc->lora, T, sc->w);
+    matmul(sc, L.w2, sc->lora, T, sc->w);
     for (int64_t t = 0; t < T; t++)
         for (int64_t i = 0; i < C; i++) {
             float& w = sc->w[t * C + i];
@@ -90,15 +91,15 @@ static void rwkv7_time_mix(const Model* m, const Rwkv7Layer& L, int64_t layer, R
         }
 
     // a = sigmoid(a0 + A2 A1 xa)
-    matmul(L.a1, sc->xa, T, sc->lora);
-    matmul(L.a2, sc->lora, T, sc->a);
+    matmul(sc, L.a1, sc->xa, T, sc->lora);
+    matmul(sc, L.a2, sc->lora, T, sc->a);
     for (int64_t t = 0; t < T; t++)
         for (int64_t i = 0; i < C; i++) sc->a[t * C + i] = sigmoidf(L.a0[i] + sc->a[t * C + i]);
 
     // g = G2 sigmoid(G1 xg)
-    matmul(L.g1, sc->xg, T, sc->lora);
+    matmul(sc, L.g1, sc->xg, T, sc->lora);
     for (int64_t i = 0; i < T * L.g1.n_out; i++) sc->lora[i] = sigmoidf(sc->lora[i]);
-    matmul(L.g2, sc->lora, T, sc->g);
+    matmul(sc, L.g2, sc->lora, T, sc->g);
 
     // Value residual: layer 0's values are remembered; later layers blend
     // towards them by a learned, data-dependent amount.
@@ -106,8 +107,8 @@ static void rwkv7_time_mix(const Model* m, const Rwkv7Layer& L, int64_t layer, R
         memcpy(sc->v_first, sc->v, (size_t)n * sizeof(float));
     } else {
         float* mix = sc->kk;  // kk is free until below
-        matmul(L.v1, sc->xv, T, sc->lora);
-        matmul(L.v2, sc->lora, T, mix);
+        matmul(sc, L.v1, sc->xv, T, sc->lora);
+        matmul(sc, L.v2, sc->lora, T, mix);
         for (int64_t t = 0; t < T; t++)
             for (int64_t i = 0; i < C; i++) {
                 const int64_t j = t * C + i;
@@ -156,7 +157,7 @@ static void rwkv7_time_mix(const Model* m, const Rwkv7Layer& L, int64_t layer, R
     }
 
     // x = x + Wo y   (xr is free now: use it for the projection's output)
-    matmul(L.output, sc->y, T, sc->xr);
+    matmul(sc, L.output, sc->y, T, sc->xr);
     for (int64_t i = 0; i < n; i++) sc->x[i] += sc->xr[i];
 }
 
@@ -165,12 +166,12 @@ static void rwkv7_channel_mix(const Model* m, const Rwkv7Layer& L, int64_t layer
     const int64_t C = m->n_embd, F = m->n_ffn;
     norm_and_shift(sc->x, L.ln2_w, L.ln2_b, m->ln_eps, T, C, rwkv_state_ffn_shift(s, layer), sc->xn, sc->y);
     lerp(sc->xn, sc->y, L.ffn_x_k, T, C, sc->xk);
-    matmul(L.ffn_key, sc->xk, T, sc->ffn);
+    matmul(sc, L.ffn_key, sc->xk, T, sc->ffn);
     for (int64_t i = 0; i < T * F; i++) {
         const float h = fmaxf(sc->ffn[i], 0.0f);
         sc->ffn[i] = h * h;
     }
-    matmul(L.ffn_value, sc->ffn, T, sc->xr);
+    matmul(sc, L.ffn_value, sc->ffn, T, sc->xr);
     for (int64_t i = 0; i < T * C; i++) sc->x[i] += sc->xr[i];
 }
 
@@ -194,10 +195,10 @@ void rwkv7_forward(const Model* m, RwkvState* s, RwkvScratch* sc, const int32_t*
     // logits = head LN_out(x), for the rows asked for
     if (logits_all) {
         for (int64_t t = 0; t < T; t++) kern.layer_norm(sc->x + t * C, m->ln_out_w, m->ln_out_b, C, m->ln_eps, sc->xn + t * C);
-        matmul(m->head, sc->xn, T, logits_all);
+        matmul(sc, m->head, sc->xn, T, logits_all);
         if (logits_last) memcpy(logits_last, logits_all + (T - 1) * m->n_vocab, (size_t)m->n_vocab * sizeof(float));
     } else if (logits_last) {
         kern.layer_norm(sc->x + (T - 1) * C, m->ln_out_w, m->ln_out_b, C, m->ln_eps, sc->xn);
-        matmul(m->head, sc->xn, 1, logits_last);
+        matmul(sc, m->head, sc->xn, 1, logits_last);
     }
 }

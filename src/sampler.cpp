@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 
 void sampler_init(Sampler* s, const SamplerParams& p, int64_t n_vocab) {
     s->p = p;
@@ -27,6 +28,36 @@ void sampler_accept(Sampler* s, int32_t token) {
     s->counts[(size_t)token] += 1.0f;
 }
 
+// A superset of the nucleus, cheaply: bucket the probabilities by the top
+// bits of their float representation (monotonic for non-negative floats),
+// walk the buckets from the most likely down until their mass reaches top_p,
+// and return every token in those buckets. The caller sorts only these.
+static int64_t nucleus_candidates(const float* p, int64_t V, float top_p, int32_t* idx) {
+    const int SHIFT = 19, NB = (0x3f800000 >> SHIFT) + 1;  // probabilities are <= 1.0f
+    double mass[NB] = {0};
+    for (int64_t i = 0; i < V; i++) {
+        uint32_t u;
+        memcpy(&u, &p[i], 4);
+        mass[std::min<uint32_t>(u >> SHIFT, NB - 1)] += p[i];
+    }
+    int cut = 0;
+    double cum = 0.0;
+    for (int b = NB - 1; b >= 0; b--) {
+        cum += mass[b];
+        if (cum >= top_p) {
+            cut = b;
+            break;
+        }
+    }
+    int64_t n = 0;
+    for (int64_t i = 0; i < V; i++) {
+        uint32_t u;
+        memcpy(&u, &p[i], 4);
+        if ((int)std::min<uint32_t>(u >> SHIFT, NB - 1) >= cut) idx[n++] = (int32_t)i;
+    }
+    return n;
+}
+
 int32_t sampler_sample(Sampler* s, float* logits) {
     const int64_t V = s->n_vocab;
     for (int64_t i = 0; i < V; i++)
@@ -44,26 +75,33 @@ int32_t sampler_sample(Sampler* s, float* logits) {
         for (int64_t i = 0; i < V; i++) sum += (p[i] = expf(logits[i] - mx));
         for (int64_t i = 0; i < V; i++) p[i] = (float)(p[i] / sum);
 
-        // Candidates, most likely first. Sorting all V tokens every step would
-        // cost more than a small model's forward pass, so sort a prefix and
-        // grow it only while the nucleus is not yet covered.
+        // The candidates, most likely first (ties by id, so the order is
+        // deterministic): the top_k, then the shortest prefix whose mass
+        // reaches top_p. Sorting all V tokens every step would cost more than
+        // a small model's forward pass, so only what can be kept is sorted.
         int32_t* idx = s->order.data();
-        for (int64_t i = 0; i < V; i++) idx[i] = (int32_t)i;
         auto by_prob = [p](int32_t a, int32_t b) { return p[a] > p[b] || (p[a] == p[b] && a < b); };
-        const int64_t limit = s->p.top_k > 0 ? std::min<int64_t>(s->p.top_k, V) : V;
         int64_t n = 0;
-        double mass = 0.0;
-        for (int64_t sorted = std::min<int64_t>(64, limit);; sorted = std::min<int64_t>(sorted * 4, limit)) {
-            std::partial_sort(idx, idx + sorted, idx + V, by_prob);
-            mass = 0.0;
-            for (n = 0; n < sorted; n++) {
-                mass += p[idx[n]];
+        if (s->p.top_k > 0 && s->p.top_k < V) {
+            for (int64_t i = 0; i < V; i++) idx[i] = (int32_t)i;
+            std::nth_element(idx, idx + s->p.top_k, idx + V, by_prob);
+            n = s->p.top_k;
+        } else if (s->p.top_p < 1.0f) {
+            n = nucleus_candidates(p, V, s->p.top_p, idx);
+        } else {
+            for (int64_t i = 0; i < V; i++) idx[i] = (int32_t)i;
+            n = V;
+        }
+        std::sort(idx, idx + n, by_prob);
+        if (s->p.top_p < 1.0f) {
+            double mass = 0.0;
+            for (int64_t i = 0; i < n; i++) {
+                mass += p[idx[i]];
                 if (mass >= s->p.top_p) {
-                    n++;
+                    n = i + 1;
                     break;
                 }
             }
-            if (n < sorted || mass >= s->p.top_p || sorted == limit) break;
         }
         // temperature on the kept candidates: p^(1/temp), renormalised
         double total = 0.0;

@@ -206,3 +206,60 @@ TEST(Dispatch, ScalarTableIsComplete) {
     EXPECT_NE(kern.group_norm, nullptr);
     EXPECT_THROW(kernels_init("no-such-isa"), std::exception);
 }
+
+// Every SIMD path against the scalar reference, on sizes that exercise the
+// vector tails.
+static std::vector<std::string> simd_paths() {
+    int n;
+    const char* const* names = kernels_isa_available(&n);
+    std::vector<std::string> v;
+    for (int i = 0; i < n; i++)
+        if (strcmp(names[i], "scalar") != 0) v.push_back(names[i]);
+    return v;
+}
+
+TEST(Simd, NormsMatchScalar) {
+    for (const std::string& isa : simd_paths()) {
+        kernels_init(isa.c_str());
+        for (int64_t n : {1, 7, 16, 33, 64, 100, 768, 1023}) {
+            std::vector<float> x = randn((size_t)n + 1, 11, 2.0f), w = randn((size_t)n, 12), b = randn((size_t)n, 13);
+            std::vector<float> want((size_t)n), got((size_t)n + 1);
+            const float* xu = x.data() + 1;  // unaligned on purpose
+            layer_norm_scalar(xu, w.data(), b.data(), n, 1e-5f, want.data());
+            kern.layer_norm(xu, w.data(), b.data(), n, 1e-5f, got.data() + 1);
+            for (int64_t i = 0; i < n; i++)
+                ASSERT_NEAR(got[i + 1], want[i], 1e-5f * (1 + std::fabs(want[i]))) << isa << " layer_norm n=" << n << " i=" << i;
+            if (n % 4 == 0) {
+                group_norm_scalar(xu, w.data(), b.data(), n, 4, 64e-5f, want.data());
+                kern.group_norm(xu, w.data(), b.data(), n, 4, 64e-5f, got.data());
+                for (int64_t i = 0; i < n; i++)
+                    ASSERT_NEAR(got[i], want[i], 1e-5f * (1 + std::fabs(want[i]))) << isa << " group_norm n=" << n << " i=" << i;
+            }
+        }
+    }
+    kernels_init("scalar");
+}
+
+TEST(Simd, Wkv7MatchesScalar) {
+    for (const std::string& isa : simd_paths()) {
+        kernels_init(isa.c_str());
+        for (auto [H, N] : std::vector<std::pair<int64_t, int64_t>>{{1, 64}, {3, 64}, {2, 16}, {2, 32}, {1, 5}, {2, 24}}) {
+            const int64_t C = H * N;
+            std::vector<float> S1((size_t)(H * N * N), 0.0f), S2 = S1;
+            for (int step = 0; step < 5; step++) {
+                std::vector<float> r = randn(C, 20 + step), k = randn(C, 30 + step), v = randn(C, 40 + step),
+                                   kk = randn(C, 50 + step, 0.125f), a = randn(C, 60 + step, 0.2f), w = randn(C, 70 + step, 0.05f);
+                for (float& x : w) x = 0.9f + x;
+                for (float& x : a) x = 0.5f + x;
+                std::vector<float> y1(C), y2(C);
+                wkv7_scalar(H, N, S1.data(), r.data(), w.data(), k.data(), v.data(), kk.data(), a.data(), y1.data());
+                kern.wkv7(H, N, S2.data(), r.data(), w.data(), k.data(), v.data(), kk.data(), a.data(), y2.data());
+                for (int64_t i = 0; i < C; i++)
+                    ASSERT_NEAR(y2[i], y1[i], 1e-4f * (1 + std::fabs(y1[i]))) << isa << " H=" << H << " N=" << N << " step " << step << " i=" << i;
+            }
+            for (size_t i = 0; i < S1.size(); i++)
+                ASSERT_NEAR(S2[i], S1[i], 1e-4f * (1 + std::fabs(S1[i]))) << isa << " state " << i;
+        }
+    }
+    kernels_init("scalar");
+}

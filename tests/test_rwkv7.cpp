@@ -16,12 +16,16 @@ namespace {
 
 struct Loaded {
     Model m;
-    explicit Loaded(const std::string& path) {
-        kernels_init("scalar");
-        model_load(&m, path.c_str());
-    }
+    explicit Loaded(const std::string& path) { model_load(&m, path.c_str()); }
     ~Loaded() { model_free(&m); }
 };
+
+// Every reference check runs on every kernel path this CPU has.
+std::vector<std::string> isa_paths() {
+    int n;
+    const char* const* names = kernels_isa_available(&n);
+    return std::vector<std::string>(names, names + n);
+}
 
 // All positions' logits, fed one token at a time (chunk 0) or in sequence
 // mode with the given chunk size.
@@ -56,8 +60,11 @@ TEST(Rwkv7, LlamacppGgufMatchesOfficialLogits) {
     std::vector<float> ref = read_f32_file(dir + "v7-L2-D64-s9.logits.f32");
     ASSERT_EQ(tokens.size(), 26u);
     ASSERT_EQ(ref.size(), tokens.size() * (size_t)L.m.n_vocab);
-    expect_close(run(L.m, tokens, 0), ref, 26, L.m.n_vocab, 1e-4, "llama.cpp GGUF, token mode");
-    expect_close(run(L.m, tokens, 64), ref, 26, L.m.n_vocab, 1e-4, "llama.cpp GGUF, sequence mode");
+    for (const std::string& isa : isa_paths()) {
+        kernels_init(isa.c_str());
+        expect_close(run(L.m, tokens, 0), ref, 26, L.m.n_vocab, 1e-4, ("llama.cpp GGUF, token mode, " + isa).c_str());
+        expect_close(run(L.m, tokens, 64), ref, 26, L.m.n_vocab, 1e-4, ("llama.cpp GGUF, sequence mode, " + isa).c_str());
+    }
 }
 
 TEST(Rwkv7, SequenceModeEqualsTokenMode) {
@@ -65,10 +72,34 @@ TEST(Rwkv7, SequenceModeEqualsTokenMode) {
     REQUIRE_FILE(path);
     Loaded L(path);
     std::vector<int32_t> tokens = read_token_file(shared_data_dir() + "/llamacpp-gguf/v7-L2-D64-s9.tokens.txt");
-    const std::vector<float> tok = run(L.m, tokens, 0);
-    for (int64_t chunk : {1, 3, 7, 26, 64}) {
-        std::string what = "sequence mode, chunk " + std::to_string(chunk) + " vs token mode";
-        expect_close(run(L.m, tokens, chunk), tok, (int64_t)tokens.size(), L.m.n_vocab, 1e-5, what.c_str());
+    for (const std::string& isa : isa_paths()) {
+        kernels_init(isa.c_str());
+        const std::vector<float> tok = run(L.m, tokens, 0);
+        for (int64_t chunk : {1, 3, 7, 26, 64}) {
+            std::string what = "sequence mode, chunk " + std::to_string(chunk) + " vs token mode, " + isa;
+            expect_close(run(L.m, tokens, chunk), tok, (int64_t)tokens.size(), L.m.n_vocab, 1e-5, what.c_str());
+        }
+    }
+}
+
+TEST(Rwkv7, ThreadCountDoesNotChangeLogits) {
+    const std::string path = shared_data_dir() + "/llamacpp-gguf/v7-L2-D64-s9-llamacpp-f16.gguf";
+    REQUIRE_FILE(path);
+    Loaded L(path);
+    std::vector<int32_t> tokens = read_token_file(shared_data_dir() + "/llamacpp-gguf/v7-L2-D64-s9.tokens.txt");
+    const int64_t T = (int64_t)tokens.size(), V = L.m.n_vocab;
+    for (const std::string& isa : isa_paths()) {
+        kernels_init(isa.c_str());
+        std::vector<float> base;
+        for (int threads : {1, 2, 3}) {
+            RwkvContext ctx;
+            rwkv_context_init(&ctx, &L.m, 8, threads);
+            std::vector<float> out((size_t)(T * V));
+            rwkv_eval(&ctx, tokens.data(), T, nullptr, out.data());
+            if (base.empty()) base = out;
+            EXPECT_EQ(0, memcmp(base.data(), out.data(), out.size() * sizeof(float)))
+                << isa << ": " << threads << " threads changed the logits";
+        }
     }
 }
 
@@ -127,8 +158,11 @@ TEST(Rwkv7, OfficialPthModelMatchesOfficialLogits) {
     std::vector<float> ref = read_f32_file(dir + "v7-L2-D256-s5.logits.f32");
     ASSERT_EQ(tokens.size(), 32u);
     ASSERT_EQ(ref.size(), tokens.size() * (size_t)L.m.n_vocab);
-    expect_close(run(L.m, tokens, 0), ref, 32, L.m.n_vocab, 1e-3, "official .pth (fp32), token mode");
-    expect_close(run(L.m, tokens, 16), ref, 32, L.m.n_vocab, 1e-3, "official .pth (fp32), sequence mode");
+    for (const std::string& isa : isa_paths()) {
+        kernels_init(isa.c_str());
+        expect_close(run(L.m, tokens, 0), ref, 32, L.m.n_vocab, 1e-3, ("official .pth (fp32), token mode, " + isa).c_str());
+        expect_close(run(L.m, tokens, 16), ref, 32, L.m.n_vocab, 1e-3, ("official .pth (fp32), sequence mode, " + isa).c_str());
+    }
 }
 
 static void check_tiny(const char* gguf_name, double bound) {
@@ -142,11 +176,14 @@ static void check_tiny(const char* gguf_name, double bound) {
     ASSERT_EQ(ref.size(), 256u);
     // rwkv.cpp's test feeds the bytes '"', 'i', 'n' one at a time.
     std::vector<int32_t> tokens = {'"', 'i', 'n'};
-    for (int64_t chunk : {0, 3}) {
-        std::vector<float> all = run(L.m, tokens, chunk);
-        std::vector<float> last(all.end() - 256, all.end());
-        std::string what = std::string("rwkv.cpp tiny ") + gguf_name + (chunk ? ", sequence mode" : ", token mode");
-        expect_close(last, ref, 1, 256, bound, what.c_str());
+    for (const std::string& isa : isa_paths()) {
+        kernels_init(isa.c_str());
+        for (int64_t chunk : {0, 3}) {
+            std::vector<float> all = run(L.m, tokens, chunk);
+            std::vector<float> last(all.end() - 256, all.end());
+            std::string what = std::string("rwkv.cpp tiny ") + gguf_name + (chunk ? ", sequence mode, " : ", token mode, ") + isa;
+            expect_close(last, ref, 1, 256, bound, what.c_str());
+        }
     }
 }
 

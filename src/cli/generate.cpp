@@ -40,6 +40,7 @@ static std::string stop_filter_push(StopFilter* f, const std::string& bytes) {
 int cmd_generate(int argc, char** argv) {
     cxxopts::Options o("rwkv-cli generate", "Generate text from a prompt (the argument, or stdin if none or '-').");
     add_model_options(o);
+    add_thread_option(o);
     o.add_options()
         ("n,n-predict", "tokens to generate", cxxopts::value<int64_t>()->default_value("128"))
         ("temp", "temperature; 0 = greedy", cxxopts::value<float>()->default_value("1.0"))
@@ -49,7 +50,6 @@ int cmd_generate(int argc, char** argv) {
         ("frequency-penalty", "subtracted per (decayed) occurrence", cxxopts::value<float>()->default_value("0.2"))
         ("penalty-decay", "occurrence counts decay by this per token", cxxopts::value<float>()->default_value("0.996"))
         ("seed", "random seed (same seed, same text)", cxxopts::value<uint64_t>()->default_value("42"))
-        ("t,threads", "threads (the engine is single-threaded so far; only 1 is accepted)", cxxopts::value<int>()->default_value("1"))
         ("stop", "stop when the output contains this string (not printed)", cxxopts::value<std::string>()->default_value(""))
         ("no-display-prompt", "do not echo the prompt")
         ("prompt", "prompt", cxxopts::value<std::vector<std::string>>());
@@ -74,7 +74,7 @@ int cmd_generate(int argc, char** argv) {
     if (!std::isfinite(sp.presence_penalty) || !std::isfinite(sp.frequency_penalty))
         rwkv_fail("--presence-penalty and --frequency-penalty must be finite");
     if (!(sp.penalty_decay >= 0.0f && sp.penalty_decay <= 1.0f)) rwkv_fail("--penalty-decay must be in [0, 1]");
-    if (r["threads"].as<int>() != 1) rwkv_fail("--threads: only 1 is supported so far");
+    const int n_threads = threads_option(r);
 
     std::string prompt;
     if (r.count("prompt")) {
@@ -98,7 +98,7 @@ int cmd_generate(int argc, char** argv) {
     if (!r.count("no-display-prompt")) cli_write(1, prompt.data(), prompt.size());
 
     RwkvContext ctx;
-    rwkv_context_init(&ctx, &m);
+    rwkv_context_init(&ctx, &m, 64, n_threads);
     Sampler sampler;
     sampler_init(&sampler, sp, m.n_vocab);
     std::vector<float> logits((size_t)m.n_vocab);
@@ -137,8 +137,8 @@ int cmd_generate(int argc, char** argv) {
     }
     const double t2 = cli_now();
 
-    fprintf(stderr, "\nrwkv-cli: prompt %zu tokens in %.3f s (%.1f t/s), generated %lld tokens in %.3f s (%.1f t/s), kernels %s\n",
+    fprintf(stderr, "\nrwkv-cli: prompt %zu tokens in %.3f s (%.1f t/s), generated %lld tokens in %.3f s (%.1f t/s), kernels %s, %d threads\n",
             tokens.size(), t1 - t0, (double)tokens.size() / std::max(t1 - t0, 1e-9), (long long)n_gen, t2 - t1,
-            (double)n_gen / std::max(t2 - t1, 1e-9), kern.isa);
+            (double)n_gen / std::max(t2 - t1, 1e-9), kern.isa, pool_size(ctx.pool));
     return 0;
 }

@@ -13,6 +13,7 @@
 int cmd_logits(int argc, char** argv) {
     cxxopts::Options o("rwkv-cli logits", "Write float32 logits of a prompt or a token list to a file.");
     add_model_options(o);
+    add_thread_option(o);
     o.add_options()
         ("prompt", "text to tokenize and evaluate", cxxopts::value<std::string>())
         ("tokens", "comma-separated token ids to evaluate", cxxopts::value<std::string>())
@@ -25,6 +26,7 @@ int cmd_logits(int argc, char** argv) {
     if (r.count("prompt") + r.count("tokens") != 1) rwkv_fail("give exactly one of --prompt TEXT and --tokens IDS");
     if (!r.count("output")) rwkv_fail("missing -o/--output FILE");
     const int64_t chunk = r["chunk"].as<int64_t>();
+    const int n_threads = threads_option(r);
     if (chunk < 1 || chunk > 4096) rwkv_fail("--chunk must be in 1..4096 (got %lld)", (long long)chunk);
 
     LoadedModel lm;
@@ -43,7 +45,7 @@ int cmd_logits(int argc, char** argv) {
     const bool all = r.count("all") > 0;
 
     RwkvContext ctx;
-    rwkv_context_init(&ctx, &m, chunk);
+    rwkv_context_init(&ctx, &m, chunk, n_threads);
     std::vector<float> out((size_t)(all ? T * V : V));
     if (r.count("token-mode")) {
         for (int64_t t = 0; t < T; t++)

@@ -10,7 +10,7 @@
 static inline void add_model_options(cxxopts::Options& o) {
     o.add_options()
         ("m,model", "model file (GGUF); default: $RWKV_MODEL", cxxopts::value<std::string>()->default_value(""))
-        ("isa", "kernel path: auto or scalar (also $RWKV_ISA)", cxxopts::value<std::string>()->default_value(""))
+        ("isa", "kernel path: auto, scalar, avx2, avx512 (also $RWKV_ISA)", cxxopts::value<std::string>()->default_value(""))
         ("h,help", "show this help");
 }
 
@@ -32,4 +32,15 @@ static inline bool parse_or_help(cxxopts::Options& o, int argc, char** argv, cxx
         return false;
     }
     return true;
+}
+
+static inline void add_thread_option(cxxopts::Options& o) {
+    o.add_options()("t,threads", "threads (default: the number of physical cores)", cxxopts::value<int>()->default_value("0"));
+}
+
+// -t: 0 means one per physical core; results do not depend on it.
+static inline int threads_option(const cxxopts::ParseResult& r) {
+    int n = r["threads"].as<int>();
+    if (n < 0 || n > 256) rwkv_fail("--threads must be in 0..256 (got %d)", n);
+    return n;
 }
