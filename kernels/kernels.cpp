@@ -12,6 +12,10 @@
 
 Kernels kern;
 
+double peak_fma_scalar(int64_t iters, float* sink);
+double peak_int8_scalar(int64_t iters, float* sink);
+float read_sum_scalar(const float* p, int64_t n);
+
 void kernels_fill_scalar(Kernels* k) {
     memset(k, 0, sizeof(*k));
     k->isa = "scalar";
@@ -26,6 +30,39 @@ void kernels_fill_scalar(Kernels* k) {
     k->wkv7 = wkv7_scalar;
     k->layer_norm = layer_norm_scalar;
     k->group_norm = group_norm_scalar;
+    k->peak_fma = peak_fma_scalar;
+    k->peak_int8 = peak_int8_scalar;
+    k->read_sum = read_sum_scalar;
+}
+
+// Scalar probes: what the scalar kernels can reach.
+double peak_fma_scalar(int64_t iters, float* sink) {
+    float acc[8];
+    for (int i = 0; i < 8; i++) acc[i] = 0.001f * (float)i;
+    for (int64_t it = 0; it < iters; it++)
+        for (int i = 0; i < 8; i++) acc[i] = acc[i] * 0.999999f + 1e-7f;
+    for (int i = 0; i < 8; i++) *sink += acc[i];
+    return 2.0 * 8 * (double)iters;
+}
+
+double peak_int8_scalar(int64_t iters, float* sink) {
+    int32_t acc[8];
+    for (int i = 0; i < 8; i++) acc[i] = i;
+    volatile int8_t va = 3, vb = -2;
+    const int8_t a = va, b = vb;
+    for (int64_t it = 0; it < iters; it++)
+        for (int i = 0; i < 8; i++) acc[i] += a * b;
+    for (int i = 0; i < 8; i++) *sink += (float)acc[i];
+    return 2.0 * 8 * (double)iters;
+}
+
+float read_sum_scalar(const float* p, int64_t n) {
+    float s[4] = {0, 0, 0, 0};
+    int64_t i = 0;
+    for (; i + 4 <= n; i += 4)
+        for (int j = 0; j < 4; j++) s[j] += p[i + j];
+    for (; i < n; i++) s[0] += p[i];
+    return (s[0] + s[1]) + (s[2] + s[3]);
 }
 
 enum Isa { ISA_SCALAR, ISA_AVX2, ISA_AVX512, ISA_COUNT };
@@ -65,12 +102,14 @@ static void fill(Kernels* k, Isa isa) {
         matmul_fill_avx2(k);
         wkv_fill_avx2(k);
         norm_fill_avx2(k);
+        probe_fill_avx2(k);
         k->isa = "avx2";
     }
     if (isa >= ISA_AVX512) {
         matmul_fill_avx512(k);
         wkv_fill_avx512(k);
         norm_fill_avx512(k);
+        probe_fill_avx512(k);
         k->isa = "avx512";
     }
 #endif

@@ -55,6 +55,11 @@ typedef void (*LayerNormFn)(const float* x, const float* weight, const float* bi
 typedef void (*GroupNormFn)(const float* x, const float* weight, const float* bias, int64_t n, int64_t G,
                             float eps, float* y);
 
+// Machine-limit probes for the bench (kernels/probe_*.cpp): each returns the
+// operations it did; the bench times them.
+typedef double (*PeakProbeFn)(int64_t iters, float* sink);
+typedef float (*ReadSumFn)(const float* p, int64_t n);
+
 struct Kernels {
     const char* isa;                     // "scalar", later "avx2", "avx512", "neon"
     MatmulFn matmul[GGML_TYPE_COUNT];    // by weight type; null = unsupported
@@ -64,6 +69,9 @@ struct Kernels {
     Wkv7Fn wkv7;
     LayerNormFn layer_norm;
     GroupNormFn group_norm;
+    PeakProbeFn peak_fma;   // float32 FMA flops
+    PeakProbeFn peak_int8;  // int8 multiply-add ops (x2), as the Q8_0 kernels use them
+    ReadSumFn read_sum;     // streaming read
 };
 
 extern Kernels kern;
@@ -84,6 +92,8 @@ void wkv_fill_avx2(Kernels* k);
 void wkv_fill_avx512(Kernels* k);
 void norm_fill_avx2(Kernels* k);
 void norm_fill_avx512(Kernels* k);
+void probe_fill_avx2(Kernels* k);
+void probe_fill_avx512(Kernels* k);
 
 // Names of the instruction-set paths this CPU can run, best last
 // ("scalar", "avx2", "avx512").
@@ -106,3 +116,15 @@ void wkv7_scalar(int64_t H, int64_t N, float* S, const float* r, const float* w,
 void layer_norm_scalar(const float* x, const float* weight, const float* bias, int64_t n, float eps, float* y);
 void group_norm_scalar(const float* x, const float* weight, const float* bias, int64_t n, int64_t G, float eps,
                        float* y);
+// Q8_0 / Q4_0 reference kernels (matmul_scalar.cpp; blocks in quant.h).
+// X is Q8_0 rows for both; quantize_row_*: ggml's reference rounding.
+void matmul_q8_0_scalar(const void* W, int64_t n_in, int64_t n_out, int64_t row0, int64_t row1, const void* X,
+                        int64_t T, float* Y);
+void matmul_q4_0_scalar(const void* W, int64_t n_in, int64_t n_out, int64_t row0, int64_t row1, const void* X,
+                        int64_t T, float* Y);
+void quantize_row_q8_0_scalar(const float* src, void* dst, int64_t n);
+void quantize_row_q4_0_scalar(const float* src, void* dst, int64_t n);
+void quantize_row_f16_scalar(const float* src, void* dst, int64_t n);
+void quantize_row_bf16_scalar(const float* src, void* dst, int64_t n);
+void row_q8_0_to_f32(const void* src, float* dst, int64_t n);
+void row_q4_0_to_f32(const void* src, float* dst, int64_t n);

@@ -1,4 +1,489 @@
-// matmul_avx2.cpp - placeholder while the avx2 matmul kernels are written.
-#include "kernels.h"
+// matmul_avx2.cpp - matrix products with AVX2, FMA and F16C.
+//
+// The same design as matmul_avx512.cpp, at 8 lanes and 16 registers:
+//
+// Float weights (F32, F16, BF16): RM x RN register tiles (tinyBLAS style),
+// one 8-lane accumulator per output (o, t), lane l summing k = l mod 8 in
+// increasing k with FMAs; the tail of K is zero-padded, and hsum8() folds the
+// lanes in one fixed tree. Any tile shape, any row range, T = 1 or T > 1:
+// the same bits for the same output.
+//
+// Quantized weights (Q8_0, Q4_0) times Q8_0 activations: 8 weight rows at a
+// time, one row per int32 lane, blocks transposed so vector j holds bytes
+// 4j..4j+3 of each row's block. AVX2 has no vpdpbusd, and vpmaddubsw
+// saturates to int16, so:
+//   Q8_0: |w| (unsigned) times x with w's sign (vpsignb): each int16 pair sum
+//         is at most 2 * 128 * 127 < 32768; vpmaddwd then makes int32.
+//   Q4_0: the 0..15 nibbles times x: eight pair sums fit int16 (8 * 3840),
+//         one vpmaddwd per block, minus 8 * sum(x).
+// Either way each lane holds the exact int32 block dot, and blocks are summed
+// as the scalar reference does (sum += (float)isum * (d_w * d_x), no FMA), so
+// these two types give the scalar kernel's bits.
+#include <immintrin.h>
 
-void matmul_fill_avx2(Kernels*) {}
+#include <cstring>
+#include <vector>
+
+#include "half.h"
+#include "kernels.h"
+#include "quant.h"
+
+namespace {
+
+#define ALWAYS_INLINE inline __attribute__((always_inline))
+
+// ---------------------------------------------------------------- float weights
+
+static inline __m256i tail_mask8(int64_t r) {  // lanes < r all ones
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)r), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+struct LoadF32 {
+    typedef float T;
+    static inline __m256 load(const float* p) { return _mm256_loadu_ps(p); }
+    static inline __m256 load_part(const float* p, int64_t r) { return _mm256_maskload_ps(p, tail_mask8(r)); }
+};
+
+struct LoadF16 {
+    typedef uint16_t T;
+    static inline __m256 load(const uint16_t* p) { return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)p)); }
+    static inline __m256 load_part(const uint16_t* p, int64_t r) {
+        uint16_t tmp[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+        memcpy(tmp, p, (size_t)r * 2);
+        return load(tmp);
+    }
+};
+
+struct LoadBF16 {
+    typedef uint16_t T;
+    static inline __m256 load(const uint16_t* p) {
+        return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i*)p)), 16));
+    }
+    static inline __m256 load_part(const uint16_t* p, int64_t r) {
+        uint16_t tmp[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+        memcpy(tmp, p, (size_t)r * 2);
+        return load(tmp);
+    }
+};
+
+// The one horizontal sum of the float kernels: halves, pairs, lanes.
+static inline float hsum8(__m256 v) {
+    __m128 b = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    b = _mm_add_ps(b, _mm_movehl_ps(b, b));
+    b = _mm_add_ss(b, _mm_movehdup_ps(b));
+    return _mm_cvtss_f32(b);
+}
+
+template <class L, int RM, int RN>
+static void tile_f(const typename L::T* W, const float* X, int64_t n, int64_t n_out, float* Y) {
+    __m256 acc[RM][RN];
+#pragma GCC unroll 8
+    for (int i = 0; i < RM; i++)
+#pragma GCC unroll 8
+        for (int j = 0; j < RN; j++) acc[i][j] = _mm256_setzero_ps();
+    int64_t k = 0;
+    for (; k + 8 <= n; k += 8) {
+        __m256 w[RM];
+#pragma GCC unroll 8
+        for (int i = 0; i < RM; i++) w[i] = L::load(W + i * n + k);
+#pragma GCC unroll 8
+        for (int j = 0; j < RN; j++) {
+            const __m256 x = _mm256_loadu_ps(X + j * n + k);
+#pragma GCC unroll 8
+            for (int i = 0; i < RM; i++) acc[i][j] = _mm256_fmadd_ps(w[i], x, acc[i][j]);
+        }
+    }
+    if (k < n) {
+        const int64_t r = n - k;
+        const __m256i m = tail_mask8(r);
+        __m256 w[RM];
+#pragma GCC unroll 8
+        for (int i = 0; i < RM; i++) w[i] = L::load_part(W + i * n + k, r);
+#pragma GCC unroll 8
+        for (int j = 0; j < RN; j++) {
+            const __m256 x = _mm256_maskload_ps(X + j * n + k, m);
+#pragma GCC unroll 8
+            for (int i = 0; i < RM; i++) acc[i][j] = _mm256_fmadd_ps(w[i], x, acc[i][j]);
+        }
+    }
+#pragma GCC unroll 8
+    for (int j = 0; j < RN; j++)
+#pragma GCC unroll 8
+        for (int i = 0; i < RM; i++) Y[j * n_out + i] = hsum8(acc[i][j]);
+}
+
+constexpr int F_RM = 3, F_RN = 4;  // GEMM tile: 12 accumulators + 3 weight vectors + 1 activation vector
+constexpr int F_RM1 = 6;           // GEMV: rows streamed together
+
+template <class L, int RM>
+static void tile_rn(int rn, const typename L::T* W, const float* X, int64_t n, int64_t n_out, float* Y) {
+    switch (rn) {
+        case 1: return tile_f<L, RM, 1>(W, X, n, n_out, Y);
+        case 2: return tile_f<L, RM, 2>(W, X, n, n_out, Y);
+        case 3: return tile_f<L, RM, 3>(W, X, n, n_out, Y);
+        default: return tile_f<L, RM, 4>(W, X, n, n_out, Y);
+    }
+}
+
+template <class L>
+static void tile_any(int rm, int rn, const typename L::T* W, const float* X, int64_t n, int64_t n_out, float* Y) {
+    switch (rm) {
+        case 1: return tile_rn<L, 1>(rn, W, X, n, n_out, Y);
+        case 2: return tile_rn<L, 2>(rn, W, X, n, n_out, Y);
+        default: return tile_rn<L, 3>(rn, W, X, n, n_out, Y);
+    }
+}
+
+template <class L>
+static void gemv_any(int rm, const typename L::T* W, const float* X, int64_t n, int64_t n_out, float* Y) {
+    switch (rm) {
+        case 1: return tile_f<L, 1, 1>(W, X, n, n_out, Y);
+        case 2: return tile_f<L, 2, 1>(W, X, n, n_out, Y);
+        case 3: return tile_f<L, 3, 1>(W, X, n, n_out, Y);
+        case 4: return tile_f<L, 4, 1>(W, X, n, n_out, Y);
+        case 5: return tile_f<L, 5, 1>(W, X, n, n_out, Y);
+        default: return tile_f<L, 6, 1>(W, X, n, n_out, Y);
+    }
+}
+
+template <class L>
+static void matmul_float(const void* Wv, int64_t n, int64_t n_out, int64_t row0, int64_t row1, const void* Xv,
+                         int64_t T, float* Y) {
+    const typename L::T* W = (const typename L::T*)Wv;
+    const float* X = (const float*)Xv;
+    if (T == 1) {
+        for (int64_t o = row0; o < row1; o += F_RM1) {
+            const int rm = (int)(row1 - o < F_RM1 ? row1 - o : F_RM1);
+            gemv_any<L>(rm, W + o * n, X, n, n_out, Y + o);
+        }
+        return;
+    }
+    int64_t tb = (256 * 1024 / (n * 4)) / F_RN * F_RN;
+    if (tb < F_RN) tb = F_RN;
+    for (int64_t t0 = 0; t0 < T; t0 += tb) {
+        const int64_t t1 = T - t0 < tb ? T : t0 + tb;
+        for (int64_t o = row0; o < row1; o += F_RM) {
+            const int rm = (int)(row1 - o < F_RM ? row1 - o : F_RM);
+            for (int64_t t = t0; t < t1; t += F_RN) {
+                const int rn = (int)(t1 - t < F_RN ? t1 - t : F_RN);
+                tile_any<L>(rm, rn, W + o * n, X + t * n, n, n_out, Y + t * n_out + o);
+            }
+        }
+    }
+}
+
+void matmul_f32_avx2(const void* W, int64_t n_in, int64_t n_out, int64_t row0, int64_t row1, const void* X,
+                     int64_t T, float* Y) {
+    matmul_float<LoadF32>(W, n_in, n_out, row0, row1, X, T, Y);
+}
+void matmul_f16_avx2(const void* W, int64_t n_in, int64_t n_out, int64_t row0, int64_t row1, const void* X,
+                     int64_t T, float* Y) {
+    matmul_float<LoadF16>(W, n_in, n_out, row0, row1, X, T, Y);
+}
+void matmul_bf16_avx2(const void* W, int64_t n_in, int64_t n_out, int64_t row0, int64_t row1, const void* X,
+                      int64_t T, float* Y) {
+    matmul_float<LoadBF16>(W, n_in, n_out, row0, row1, X, T, Y);
+}
+
+// ---------------------------------------------------------------- quantized weights
+
+static inline uint32_t load_u32(const uint8_t* p) {
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
+static inline uint16_t load_u16(const uint8_t* p) {
+    uint16_t v;
+    memcpy(&v, p, 2);
+    return v;
+}
+
+// An opaque copy: GCC contracts a multiply and an add into an FMA in C++
+// (-ffp-contract=fast is its default there), which would round once where
+// the scalar reference rounds twice.
+static inline __m256 no_fma(__m256 v) {
+    __asm__("" : "+v"(v));
+    return v;
+}
+
+// Per activation block: -bias * sum(qs) (bias 0 for the sign trick of Q8_0)
+// and the scale as float.
+// One aligned vector of storage (a vector<__m256i> would lose the alignment attribute).
+struct alignas(32) Vec32 {
+    uint8_t bytes[32];
+};
+
+struct XInfo {
+    int32_t negcorr;
+    float d;
+};
+
+static const XInfo* prepare_x(const block_q8_0* X, int64_t T, int64_t nb, int32_t bias) {
+    thread_local std::vector<XInfo> buf;
+    if (buf.size() < (size_t)(T * nb)) buf.resize((size_t)(T * nb));
+    const __m256i ones8 = _mm256_set1_epi8(1), ones16 = _mm256_set1_epi16(1);
+    for (int64_t i = 0; i < T * nb; i++) {
+        int32_t sum = 0;
+        if (bias) {
+            const __m256i q = _mm256_loadu_si256((const __m256i*)X[i].qs);
+            const __m256i s8 = _mm256_madd_epi16(_mm256_maddubs_epi16(ones8, q), ones16);
+            __m128i s = _mm_add_epi32(_mm256_castsi256_si128(s8), _mm256_extracti128_si256(s8, 1));
+            s = _mm_add_epi32(s, _mm_unpackhi_epi64(s, s));
+            s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 1));
+            sum = _mm_cvtsi128_si32(s);
+        }
+        buf[(size_t)i].negcorr = -bias * sum;
+        buf[(size_t)i].d = f16_to_f32(X[i].d);
+    }
+    return buf.data();
+}
+
+// 8 weight rows (rows past the range repeat the last one; never stored).
+struct Rows8 {
+    const uint8_t* rp[8];
+};
+
+static ALWAYS_INLINE void rows8(Rows8* r, const uint8_t* W, uint64_t row_bytes, int64_t o, int nr) {
+    for (int i = 0; i < 8; i++) r->rp[i] = W + (uint64_t)(o + (i < nr ? i : nr - 1)) * row_bytes;
+}
+
+static ALWAYS_INLINE __m256 load_d8(const Rows8* r, int64_t boff) {
+    const __m128i h = _mm_setr_epi16((short)load_u16(r->rp[0] + boff), (short)load_u16(r->rp[1] + boff),
+                                     (short)load_u16(r->rp[2] + boff), (short)load_u16(r->rp[3] + boff),
+                                     (short)load_u16(r->rp[4] + boff), (short)load_u16(r->rp[5] + boff),
+                                     (short)load_u16(r->rp[6] + boff), (short)load_u16(r->rp[7] + boff));
+    return _mm256_cvtph_ps(h);
+}
+
+// Block b of 8 Q8_0 rows, transposed: w[j] lane i = bytes 4j..4j+3 of row i (signed).
+static ALWAYS_INLINE void load_q8_0_t(const Rows8* r, int64_t b, __m256i w[8], __m256* dw) {
+    const int64_t boff = b * (int64_t)sizeof(block_q8_0);
+    __m256i z[8], t[8], u[8];
+#pragma GCC unroll 8
+    for (int i = 0; i < 8; i++) z[i] = _mm256_loadu_si256((const __m256i*)(r->rp[i] + boff + 2));
+#pragma GCC unroll 4
+    for (int i = 0; i < 8; i += 2) {
+        t[i] = _mm256_unpacklo_epi32(z[i], z[i + 1]);
+        t[i + 1] = _mm256_unpackhi_epi32(z[i], z[i + 1]);
+    }
+#pragma GCC unroll 2
+    for (int h = 0; h < 8; h += 4) {
+        u[h + 0] = _mm256_unpacklo_epi64(t[h + 0], t[h + 2]);
+        u[h + 1] = _mm256_unpackhi_epi64(t[h + 0], t[h + 2]);
+        u[h + 2] = _mm256_unpacklo_epi64(t[h + 1], t[h + 3]);
+        u[h + 3] = _mm256_unpackhi_epi64(t[h + 1], t[h + 3]);
+    }
+    // u[j] (rows 0-3), u[j + 4] (rows 4-7): lane 0 holds dword j, lane 1 dword j + 4
+#pragma GCC unroll 4
+    for (int j = 0; j < 4; j++) {
+        w[j] = _mm256_permute2x128_si256(u[j], u[j + 4], 0x20);
+        w[j + 4] = _mm256_permute2x128_si256(u[j], u[j + 4], 0x31);
+    }
+    *dw = load_d8(r, boff);
+}
+
+// Block b of 8 Q4_0 rows, transposed: w[j] lane i = elements 4j..4j+3 of row i
+// as unsigned nibbles.
+static ALWAYS_INLINE void load_q4_0_t(const Rows8* r, int64_t b, __m256i w[8], __m256* dw) {
+    const int64_t boff = b * (int64_t)sizeof(block_q4_0);
+    __m256i a[4];
+#pragma GCC unroll 4
+    for (int k = 0; k < 4; k++)
+        a[k] = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i*)(r->rp[k] + boff + 2))),
+                                       _mm_loadu_si128((const __m128i*)(r->rp[k + 4] + boff + 2)), 1);
+    // a[k] lane q = row k + 4q; a 4 x 4 transpose per lane puts row 4q + p at dword 4q + p.
+    const __m256i t0 = _mm256_unpacklo_epi32(a[0], a[1]), t1 = _mm256_unpackhi_epi32(a[0], a[1]);
+    const __m256i t2 = _mm256_unpacklo_epi32(a[2], a[3]), t3 = _mm256_unpackhi_epi32(a[2], a[3]);
+    const __m256i b0 = _mm256_unpacklo_epi64(t0, t2), b1 = _mm256_unpackhi_epi64(t0, t2);
+    const __m256i b2 = _mm256_unpacklo_epi64(t1, t3), b3 = _mm256_unpackhi_epi64(t1, t3);
+    const __m256i m4 = _mm256_set1_epi8(15);
+    w[0] = _mm256_and_si256(b0, m4);
+    w[1] = _mm256_and_si256(b1, m4);
+    w[2] = _mm256_and_si256(b2, m4);
+    w[3] = _mm256_and_si256(b3, m4);
+    w[4] = _mm256_and_si256(_mm256_srli_epi16(b0, 4), m4);
+    w[5] = _mm256_and_si256(_mm256_srli_epi16(b1, 4), m4);
+    w[6] = _mm256_and_si256(_mm256_srli_epi16(b2, 4), m4);
+    w[7] = _mm256_and_si256(_mm256_srli_epi16(b3, 4), m4);
+    *dw = load_d8(r, boff);
+}
+
+static ALWAYS_INLINE __m256 finish_block(__m256i isum, __m256 dw, float dx, __m256 acc) {
+    const __m256 scale = _mm256_mul_ps(dw, _mm256_set1_ps(dx));
+    return _mm256_add_ps(acc, no_fma(_mm256_mul_ps(_mm256_cvtepi32_ps(isum), scale)));
+}
+
+// Exact int32 dots of 8 rows with one activation block: Q8_0 weights (signed).
+struct DotQ8 {
+    enum { BIAS = 0, BLOCK_BYTES = sizeof(block_q8_0) };
+    static constexpr void (*load)(const Rows8*, int64_t, __m256i*, __m256*) = load_q8_0_t;
+    static ALWAYS_INLINE __m256i dot(const __m256i w[8], const uint8_t* xq, int32_t negcorr) {
+        const __m256i ones = _mm256_set1_epi16(1);
+        __m256i s = _mm256_set1_epi32(negcorr);
+#pragma GCC unroll 8
+        for (int q = 0; q < 8; q++) {
+            const __m256i x = _mm256_set1_epi32((int)load_u32(xq + 4 * q));
+            const __m256i p = _mm256_maddubs_epi16(_mm256_abs_epi8(w[q]), _mm256_sign_epi8(x, w[q]));
+            s = _mm256_add_epi32(s, _mm256_madd_epi16(p, ones));
+        }
+        return s;
+    }
+};
+
+// Q4_0 weights (unsigned nibbles): the int16 pair sums of all 8 steps fit.
+struct DotQ4 {
+    enum { BIAS = 8, BLOCK_BYTES = sizeof(block_q4_0) };
+    static constexpr void (*load)(const Rows8*, int64_t, __m256i*, __m256*) = load_q4_0_t;
+    static ALWAYS_INLINE __m256i dot(const __m256i w[8], const uint8_t* xq, int32_t negcorr) {
+        __m256i p = _mm256_maddubs_epi16(w[0], _mm256_set1_epi32((int)load_u32(xq)));
+#pragma GCC unroll 8
+        for (int q = 1; q < 8; q++)
+            p = _mm256_add_epi16(p, _mm256_maddubs_epi16(w[q], _mm256_set1_epi32((int)load_u32(xq + 4 * q))));
+        return _mm256_add_epi32(_mm256_madd_epi16(p, _mm256_set1_epi16(1)), _mm256_set1_epi32(negcorr));
+    }
+};
+
+constexpr int Q_RN = 4;  // activation rows per tile (T > 1)
+
+template <class D, int RN>
+static void qtile(const __m256i* panel, int64_t nb, const uint8_t* X, uint64_t xrow, const XInfo* xi, float* Y,
+                  int64_t n_out, int nr) {
+    __m256 acc[RN];
+#pragma GCC unroll 8
+    for (int j = 0; j < RN; j++) acc[j] = _mm256_setzero_ps();
+    for (int64_t b = 0; b < nb; b++) {
+        const __m256i* p = panel + b * 9;
+        __m256i w[8];
+#pragma GCC unroll 8
+        for (int q = 0; q < 8; q++) w[q] = _mm256_load_si256(p + q);
+        const __m256 dw = _mm256_castsi256_ps(_mm256_load_si256(p + 8));
+        const uint8_t* xb = X + b * (int64_t)sizeof(block_q8_0) + 2;
+#pragma GCC unroll 8
+        for (int j = 0; j < RN; j++) {
+            const XInfo& x = xi[j * nb + b];
+            acc[j] = finish_block(D::dot(w, xb + j * xrow, x.negcorr), dw, x.d, acc[j]);
+        }
+    }
+    const __m256i m = tail_mask8(nr);
+#pragma GCC unroll 8
+    for (int j = 0; j < RN; j++) _mm256_maskstore_ps(Y + j * n_out, m, acc[j]);
+}
+
+template <class D>
+static void qtile_any(int rn, const __m256i* panel, int64_t nb, const uint8_t* X, uint64_t xrow, const XInfo* xi,
+                      float* Y, int64_t n_out, int nr) {
+    switch (rn) {
+        case 1: return qtile<D, 1>(panel, nb, X, xrow, xi, Y, n_out, nr);
+        case 2: return qtile<D, 2>(panel, nb, X, xrow, xi, Y, n_out, nr);
+        case 3: return qtile<D, 3>(panel, nb, X, xrow, xi, Y, n_out, nr);
+        default: return qtile<D, 4>(panel, nb, X, xrow, xi, Y, n_out, nr);
+    }
+}
+
+template <class D>
+static void matmul_quant(const void* Wv, int64_t n_in, int64_t n_out, int64_t row0, int64_t row1, const void* Xv,
+                         int64_t T, float* Y) {
+    const uint8_t* W = (const uint8_t*)Wv;
+    const int64_t nb = n_in / 32;
+    const uint64_t row_bytes = (uint64_t)nb * D::BLOCK_BYTES, xrow = (uint64_t)nb * sizeof(block_q8_0);
+    const uint8_t* X = (const uint8_t*)Xv;
+    const XInfo* xi = prepare_x((const block_q8_0*)Xv, T, nb, D::BIAS);
+    Rows8 r;
+    if (T == 1) {
+        for (int64_t o = row0; o < row1; o += 8) {
+            const int nr = (int)(row1 - o < 8 ? row1 - o : 8);
+            rows8(&r, W, row_bytes, o, nr);
+            __m256 acc = _mm256_setzero_ps();
+            for (int64_t b = 0; b < nb; b++) {
+                __m256i w[8];
+                __m256 dw;
+                D::load(&r, b, w, &dw);
+                acc = finish_block(D::dot(w, X + b * (int64_t)sizeof(block_q8_0) + 2, xi[b].negcorr), dw, xi[b].d,
+                                   acc);
+            }
+            _mm256_maskstore_ps(Y + o, tail_mask8(nr), acc);
+        }
+        return;
+    }
+    thread_local std::vector<Vec32> panel_buf;
+    if (panel_buf.size() < (size_t)(nb * 9)) panel_buf.resize((size_t)(nb * 9));
+    __m256i* panel = (__m256i*)panel_buf.data();
+    for (int64_t o = row0; o < row1; o += 8) {
+        const int nr = (int)(row1 - o < 8 ? row1 - o : 8);
+        rows8(&r, W, row_bytes, o, nr);
+        for (int64_t b = 0; b < nb; b++) {
+            __m256 dw;
+            D::load(&r, b, panel + b * 9, &dw);
+            panel[b * 9 + 8] = _mm256_castps_si256(dw);
+        }
+        for (int64_t t = 0; t < T; t += Q_RN) {
+            const int rn = (int)(T - t < Q_RN ? T - t : Q_RN);
+            qtile_any<D>(rn, panel, nb, X + (uint64_t)t * xrow, xrow, xi + t * nb, Y + t * n_out + o, n_out, nr);
+        }
+    }
+}
+
+void matmul_q8_0_avx2(const void* W, int64_t n_in, int64_t n_out, int64_t row0, int64_t row1, const void* X,
+                      int64_t T, float* Y) {
+    matmul_quant<DotQ8>(W, n_in, n_out, row0, row1, X, T, Y);
+}
+void matmul_q4_0_avx2(const void* W, int64_t n_in, int64_t n_out, int64_t row0, int64_t row1, const void* X,
+                      int64_t T, float* Y) {
+    matmul_quant<DotQ4>(W, n_in, n_out, row0, row1, X, T, Y);
+}
+
+// ---------------------------------------------------------------- Q8_0 activations
+
+// roundf: to nearest, ties away from zero (exact: v - trunc(v) is exact).
+static inline __m256 round_away(__m256 v) {
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    const __m256 t = _mm256_round_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+    const __m256 frac = _mm256_andnot_ps(sign, _mm256_sub_ps(v, t));
+    const __m256 up = _mm256_cmp_ps(frac, _mm256_set1_ps(0.5f), _CMP_GE_OQ);
+    const __m256 one = _mm256_or_ps(_mm256_set1_ps(1.0f), _mm256_and_ps(v, sign));
+    return _mm256_add_ps(t, _mm256_and_ps(up, one));
+}
+
+// Bit-identical to quantize_row_q8_0_scalar (ggml's reference rounding).
+void quantize_row_q8_0_avx2(const float* src, void* dst, int64_t n) {
+    block_q8_0* y = (block_q8_0*)dst;
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    const __m256i lowbyte = _mm256_set1_epi32(0xff);
+    for (int64_t b = 0; b < n / QK8_0; b++) {
+        const float* x = src + b * QK8_0;
+        __m256 v[4];
+        for (int i = 0; i < 4; i++) v[i] = _mm256_loadu_ps(x + 8 * i);
+        const __m256 m = _mm256_max_ps(_mm256_max_ps(_mm256_andnot_ps(sign, v[0]), _mm256_andnot_ps(sign, v[1])),
+                                       _mm256_max_ps(_mm256_andnot_ps(sign, v[2]), _mm256_andnot_ps(sign, v[3])));
+        __m128 h = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+        h = _mm_max_ps(h, _mm_movehl_ps(h, h));
+        h = _mm_max_ss(h, _mm_movehdup_ps(h));
+        const float amax = _mm_cvtss_f32(h);
+        const float d = amax / 127.0f;
+        const float id = d != 0.0f ? 1.0f / d : 0.0f;
+        y[b].d = f32_to_f16(d);
+        const __m256 vid = _mm256_set1_ps(id);
+        __m256i q[4];
+        // int8_t conversion keeps the low byte, as the scalar cast does; the
+        // 0..255 values then pack without saturating
+        for (int i = 0; i < 4; i++)
+            q[i] = _mm256_and_si256(_mm256_cvttps_epi32(round_away(_mm256_mul_ps(v[i], vid))), lowbyte);
+        const __m256i p = _mm256_packus_epi16(_mm256_packus_epi32(q[0], q[1]), _mm256_packus_epi32(q[2], q[3]));
+        const __m256i r = _mm256_permutevar8x32_epi32(p, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+        _mm256_storeu_si256((__m256i*)y[b].qs, r);
+    }
+}
+
+}  // namespace
+
+void matmul_fill_avx2(Kernels* k) {
+    k->matmul[GGML_TYPE_F32] = matmul_f32_avx2;
+    k->matmul[GGML_TYPE_F16] = matmul_f16_avx2;
+    k->matmul[GGML_TYPE_BF16] = matmul_bf16_avx2;
+    k->matmul[GGML_TYPE_Q8_0] = matmul_q8_0_avx2;
+    k->matmul[GGML_TYPE_Q4_0] = matmul_q4_0_avx2;
+    k->act_type[GGML_TYPE_Q8_0] = GGML_TYPE_Q8_0;
+    k->act_type[GGML_TYPE_Q4_0] = GGML_TYPE_Q8_0;
+    k->quantize_row[GGML_TYPE_Q8_0] = quantize_row_q8_0_avx2;
+}

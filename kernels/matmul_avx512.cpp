@@ -1,4 +1,472 @@
-// matmul_avx512.cpp - placeholder while the avx512 matmul kernels are written.
-#include "kernels.h"
+// matmul_avx512.cpp - matrix products with AVX-512 (F, BW, VL, DQ, VNNI).
+//
+// Float weights (F32, F16, BF16): a register tile of RM weight rows x RN
+// activation rows, tinyBLAS style (both operands are rows of K). Each output
+// (o, t) owns one 16-lane accumulator; lane l sums W[o][k] * X[t][k] for
+// k = l mod 16 in increasing k with FMAs, the tail of K comes in through
+// masked (zero-filling) loads, and hsum16() folds the lanes in one fixed tree.
+// So the bits of an output depend on neither the tile shape that computed it
+// nor the row range: T = 1 (RM = 8 rows streamed at once) and T > 1 (4 x 6
+// tiles, edges with smaller tiles) give the same bits. 16-bit weights become
+// float32 in registers; activations stay float32.
+//
+// Quantized weights (Q8_0, Q4_0) times Q8_0 activations: 16 weight rows at a
+// time, one row per int32 lane. A block of 16 rows is transposed so that
+// vector j holds bytes 4j..4j+3 of each row's block (as unsigned bytes: Q8_0
+// is biased by +128, Q4_0 keeps its 0..15 nibbles), then 8 vpdpbusd with the
+// activation's 4 bytes broadcast give, in each lane, the exact int32 block
+// dot (the bias times the block's activation sum is subtracted first). The
+// blocks are summed exactly as the scalar reference does - sum += (float)isum
+// * (d_w * d_x), no FMA - so these two types give the scalar kernel's bits.
+// For T > 1 the 16-row panel is transposed once into a per-thread buffer and
+// reused for every activation row.
+// GCC 12's own AVX-512 headers trip -Wuninitialized once inlined (their
+// _mm512_undefined_* idiom, GCC PR 105593); nothing in this file is uninitialised.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+#include <immintrin.h>
 
-void matmul_fill_avx512(Kernels*) {}
+#include <cstring>
+#include <vector>
+
+#include "half.h"
+#include "kernels.h"
+#include "quant.h"
+
+namespace {
+
+#define ALWAYS_INLINE inline __attribute__((always_inline))
+
+// ---------------------------------------------------------------- float weights
+
+struct LoadF32 {
+    typedef float T;
+    static inline __m512 load(const float* p) { return _mm512_loadu_ps(p); }
+    static inline __m512 load_part(const float* p, __mmask16 m) { return _mm512_maskz_loadu_ps(m, p); }
+};
+
+struct LoadF16 {
+    typedef uint16_t T;
+    static inline __m512 load(const uint16_t* p) { return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i*)p)); }
+    static inline __m512 load_part(const uint16_t* p, __mmask16 m) {
+        return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, p));
+    }
+};
+
+struct LoadBF16 {
+    typedef uint16_t T;
+    static inline __m512 widen(__m256i h) { return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16)); }
+    static inline __m512 load(const uint16_t* p) { return widen(_mm256_loadu_si256((const __m256i*)p)); }
+    static inline __m512 load_part(const uint16_t* p, __mmask16 m) { return widen(_mm256_maskz_loadu_epi16(m, p)); }
+};
+
+// The one horizontal sum of the float kernels: halves, quarters, pairs, lanes.
+static inline float hsum16(__m512 v) {
+    __m256 a = _mm256_add_ps(_mm512_castps512_ps256(v), _mm512_extractf32x8_ps(v, 1));
+    __m128 b = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
+    b = _mm_add_ps(b, _mm_movehl_ps(b, b));
+    b = _mm_add_ss(b, _mm_movehdup_ps(b));
+    return _mm_cvtss_f32(b);
+}
+
+// Y[j * n_out + i] = W[i] . X[j] for an RM x RN tile; W, X, Y point at the
+// tile's first row / first activation row / first output.
+template <class L, int RM, int RN>
+static void tile_f(const typename L::T* W, const float* X, int64_t n, int64_t n_out, float* Y) {
+    __m512 acc[RM][RN];
+#pragma GCC unroll 8
+    for (int i = 0; i < RM; i++)
+#pragma GCC unroll 8
+        for (int j = 0; j < RN; j++) acc[i][j] = _mm512_setzero_ps();
+    int64_t k = 0;
+    for (; k + 16 <= n; k += 16) {
+        __m512 w[RM];
+#pragma GCC unroll 8
+        for (int i = 0; i < RM; i++) w[i] = L::load(W + i * n + k);
+#pragma GCC unroll 8
+        for (int j = 0; j < RN; j++) {
+            const __m512 x = _mm512_loadu_ps(X + j * n + k);
+#pragma GCC unroll 8
+            for (int i = 0; i < RM; i++) acc[i][j] = _mm512_fmadd_ps(w[i], x, acc[i][j]);
+        }
+    }
+    if (k < n) {
+        const __mmask16 m = (__mmask16)((1u << (n - k)) - 1u);
+        __m512 w[RM];
+#pragma GCC unroll 8
+        for (int i = 0; i < RM; i++) w[i] = L::load_part(W + i * n + k, m);
+#pragma GCC unroll 8
+        for (int j = 0; j < RN; j++) {
+            const __m512 x = _mm512_maskz_loadu_ps(m, X + j * n + k);
+#pragma GCC unroll 8
+            for (int i = 0; i < RM; i++) acc[i][j] = _mm512_fmadd_ps(w[i], x, acc[i][j]);
+        }
+    }
+#pragma GCC unroll 8
+    for (int j = 0; j < RN; j++)
+#pragma GCC unroll 8
+        for (int i = 0; i < RM; i++) Y[j * n_out + i] = hsum16(acc[i][j]);
+}
+
+constexpr int F_RM = 4, F_RN = 6;  // GEMM tile: 24 accumulators + 4 weight vectors + 1 activation vector
+constexpr int F_RM1 = 8;           // GEMV: rows streamed together
+
+template <class L, int RM>
+static void tile_rn(int rn, const typename L::T* W, const float* X, int64_t n, int64_t n_out, float* Y) {
+    switch (rn) {
+        case 1: return tile_f<L, RM, 1>(W, X, n, n_out, Y);
+        case 2: return tile_f<L, RM, 2>(W, X, n, n_out, Y);
+        case 3: return tile_f<L, RM, 3>(W, X, n, n_out, Y);
+        case 4: return tile_f<L, RM, 4>(W, X, n, n_out, Y);
+        case 5: return tile_f<L, RM, 5>(W, X, n, n_out, Y);
+        default: return tile_f<L, RM, 6>(W, X, n, n_out, Y);
+    }
+}
+
+template <class L>
+static void tile_any(int rm, int rn, const typename L::T* W, const float* X, int64_t n, int64_t n_out, float* Y) {
+    switch (rm) {
+        case 1: return tile_rn<L, 1>(rn, W, X, n, n_out, Y);
+        case 2: return tile_rn<L, 2>(rn, W, X, n, n_out, Y);
+        case 3: return tile_rn<L, 3>(rn, W, X, n, n_out, Y);
+        default: return tile_rn<L, 4>(rn, W, X, n, n_out, Y);
+    }
+}
+
+template <class L>
+static void gemv_any(int rm, const typename L::T* W, const float* X, int64_t n, int64_t n_out, float* Y) {
+    switch (rm) {
+        case 1: return tile_f<L, 1, 1>(W, X, n, n_out, Y);
+        case 2: return tile_f<L, 2, 1>(W, X, n, n_out, Y);
+        case 3: return tile_f<L, 3, 1>(W, X, n, n_out, Y);
+        case 4: return tile_f<L, 4, 1>(W, X, n, n_out, Y);
+        case 5: return tile_f<L, 5, 1>(W, X, n, n_out, Y);
+        case 6: return tile_f<L, 6, 1>(W, X, n, n_out, Y);
+        case 7: return tile_f<L, 7, 1>(W, X, n, n_out, Y);
+        default: return tile_f<L, 8, 1>(W, X, n, n_out, Y);
+    }
+}
+
+template <class L>
+static void matmul_float(const void* Wv, int64_t n, int64_t n_out, int64_t row0, int64_t row1, const void* Xv,
+                         int64_t T, float* Y) {
+    const typename L::T* W = (const typename L::T*)Wv;
+    const float* X = (const float*)Xv;
+    if (T == 1) {
+        for (int64_t o = row0; o < row1; o += F_RM1) {
+            const int rm = (int)(row1 - o < F_RM1 ? row1 - o : F_RM1);
+            gemv_any<L>(rm, W + o * n, X, n, n_out, Y + o);
+        }
+        return;
+    }
+    // Activation rows in chunks that stay in L2 while every weight tile of
+    // the range passes over them.
+    int64_t tb = (256 * 1024 / (n * 4)) / F_RN * F_RN;
+    if (tb < F_RN) tb = F_RN;
+    for (int64_t t0 = 0; t0 < T; t0 += tb) {
+        const int64_t t1 = T - t0 < tb ? T : t0 + tb;
+        for (int64_t o = row0; o < row1; o += F_RM) {
+            const int rm = (int)(row1 - o < F_RM ? row1 - o : F_RM);
+            for (int64_t t = t0; t < t1; t += F_RN) {
+                const int rn = (int)(t1 - t < F_RN ? t1 - t : F_RN);
+                tile_any<L>(rm, rn, W + o * n, X + t * n, n, n_out, Y + t * n_out + o);
+            }
+        }
+    }
+}
+
+void matmul_f32_avx512(const void* W, int64_t n_in, int64_t n_out, int64_t row0, int64_t row1, const void* X,
+                       int64_t T, float* Y) {
+    matmul_float<LoadF32>(W, n_in, n_out, row0, row1, X, T, Y);
+}
+void matmul_f16_avx512(const void* W, int64_t n_in, int64_t n_out, int64_t row0, int64_t row1, const void* X,
+                       int64_t T, float* Y) {
+    matmul_float<LoadF16>(W, n_in, n_out, row0, row1, X, T, Y);
+}
+void matmul_bf16_avx512(const void* W, int64_t n_in, int64_t n_out, int64_t row0, int64_t row1, const void* X,
+                        int64_t T, float* Y) {
+    matmul_float<LoadBF16>(W, n_in, n_out, row0, row1, X, T, Y);
+}
+
+// ---------------------------------------------------------------- quantized weights
+
+static inline uint32_t load_u32(const uint8_t* p) {
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
+// An opaque copy: GCC contracts a multiply and an add into an FMA in C++
+// (-ffp-contract=fast is its default there), which would round once where
+// the scalar reference rounds twice.
+static inline __m512 no_fma(__m512 v) {
+    __asm__("" : "+v"(v));
+    return v;
+}
+
+// Per activation block: minus the weight bias times the sum of its int8
+// values (so the biased unsigned weights give the exact signed dot), and its
+// scale as float.
+// One aligned vector of storage (a vector<__m512i> would lose the alignment attribute).
+struct alignas(64) Vec64 {
+    uint8_t bytes[64];
+};
+
+struct XInfo {
+    int32_t negcorr;
+    float d;
+};
+
+static const XInfo* prepare_x(const block_q8_0* X, int64_t T, int64_t nb, int32_t bias) {
+    thread_local std::vector<XInfo> buf;
+    if (buf.size() < (size_t)(T * nb)) buf.resize((size_t)(T * nb));
+    const __m256i ones = _mm256_set1_epi8(1);
+    for (int64_t i = 0; i < T * nb; i++) {
+        const __m256i q = _mm256_loadu_si256((const __m256i*)X[i].qs);
+        const __m256i s8 = _mm256_dpbusd_epi32(_mm256_setzero_si256(), ones, q);
+        __m128i s = _mm_add_epi32(_mm256_castsi256_si128(s8), _mm256_extracti128_si256(s8, 1));
+        s = _mm_add_epi32(s, _mm_unpackhi_epi64(s, s));
+        s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 1));
+        buf[(size_t)i].negcorr = -bias * _mm_cvtsi128_si32(s);
+        buf[(size_t)i].d = f16_to_f32(X[i].d);
+    }
+    return buf.data();
+}
+
+// 16 weight rows: rp[i] points at row i (rows past the range repeat the last
+// one; their lanes are computed and never stored). goff[i] = rp[i] - rp[0].
+struct Rows16 {
+    const uint8_t* rp[16];
+    __m512i goff;
+};
+
+static ALWAYS_INLINE void rows16(Rows16* r, const uint8_t* W, uint64_t row_bytes, int64_t o, int nr) {
+    alignas(64) int32_t off[16];
+    for (int i = 0; i < 16; i++) {
+        const int ii = i < nr ? i : nr - 1;
+        r->rp[i] = W + (uint64_t)(o + ii) * row_bytes;
+        off[i] = (int32_t)((uint64_t)ii * row_bytes);
+    }
+    r->goff = _mm512_load_si512(off);
+}
+
+// The 16 block scales at byte offset boff of every row, as float.
+static ALWAYS_INLINE __m512 load_d16(const Rows16* r, int64_t boff) {
+    const __m512i g = _mm512_i32gather_epi32(r->goff, (const void*)(r->rp[0] + boff), 1);
+    return _mm512_cvtph_ps(_mm512_cvtepi32_epi16(g));
+}
+
+// Block b of 16 Q8_0 rows, transposed: w[j] lane i = bytes 4j..4j+3 of row i,
+// biased to unsigned (+128).
+static ALWAYS_INLINE void load_q8_0_t(const Rows16* r, int64_t b, __m512i w[8], __m512* dw) {
+    const int64_t boff = b * (int64_t)sizeof(block_q8_0);
+    // z[i] = rows i, i + 4 (i < 4) and rows 8 + i, 12 + i (i >= 4), 32 bytes each
+    __m512i z[8], t[8], u[8];
+#pragma GCC unroll 8
+    for (int i = 0; i < 8; i++) {
+        const int lo = i < 4 ? i : i + 4;
+        z[i] = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i*)(r->rp[lo] + boff + 2))),
+                                  _mm256_loadu_si256((const __m256i*)(r->rp[lo + 4] + boff + 2)), 1);
+    }
+    // 4 x 4 dword transposes within each 128-bit lane
+#pragma GCC unroll 4
+    for (int i = 0; i < 8; i += 2) {
+        t[i] = _mm512_unpacklo_epi32(z[i], z[i + 1]);
+        t[i + 1] = _mm512_unpackhi_epi32(z[i], z[i + 1]);
+    }
+#pragma GCC unroll 2
+    for (int h = 0; h < 8; h += 4) {
+        u[h + 0] = _mm512_unpacklo_epi64(t[h + 0], t[h + 2]);
+        u[h + 1] = _mm512_unpackhi_epi64(t[h + 0], t[h + 2]);
+        u[h + 2] = _mm512_unpacklo_epi64(t[h + 1], t[h + 3]);
+        u[h + 3] = _mm512_unpackhi_epi64(t[h + 1], t[h + 3]);
+    }
+    // u[j]: 128-bit lanes = rows 0-3 dword j, rows 0-3 dword j + 4, rows 4-7
+    // dword j, rows 4-7 dword j + 4; u[j + 4] the same for rows 8-15.
+    const __m512i bias = _mm512_set1_epi8((char)0x80);
+#pragma GCC unroll 4
+    for (int j = 0; j < 4; j++) {
+        w[j] = _mm512_xor_si512(_mm512_shuffle_i64x2(u[j], u[j + 4], 0x88), bias);
+        w[j + 4] = _mm512_xor_si512(_mm512_shuffle_i64x2(u[j], u[j + 4], 0xdd), bias);
+    }
+    *dw = load_d16(r, boff);
+}
+
+// Block b of 16 Q4_0 rows, transposed: w[j] lane i = elements 4j..4j+3 of row
+// i as unsigned nibbles (j < 4: low nibbles of qs[4j..], j >= 4: high ones).
+static ALWAYS_INLINE void load_q4_0_t(const Rows16* r, int64_t b, __m512i w[8], __m512* dw) {
+    const int64_t boff = b * (int64_t)sizeof(block_q4_0);
+    __m512i a[4], t[4];
+#pragma GCC unroll 4
+    for (int k = 0; k < 4; k++) {
+        __m512i v = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i*)(r->rp[k] + boff + 2)));
+        v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i*)(r->rp[k + 4] + boff + 2)), 1);
+        v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i*)(r->rp[k + 8] + boff + 2)), 2);
+        a[k] = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i*)(r->rp[k + 12] + boff + 2)), 3);
+    }
+    // a[k] lane q = row k + 4q; a 4 x 4 transpose per lane puts row 4q + p at dword 4q + p.
+    t[0] = _mm512_unpacklo_epi32(a[0], a[1]);
+    t[1] = _mm512_unpackhi_epi32(a[0], a[1]);
+    t[2] = _mm512_unpacklo_epi32(a[2], a[3]);
+    t[3] = _mm512_unpackhi_epi32(a[2], a[3]);
+    const __m512i b0 = _mm512_unpacklo_epi64(t[0], t[2]), b1 = _mm512_unpackhi_epi64(t[0], t[2]);
+    const __m512i b2 = _mm512_unpacklo_epi64(t[1], t[3]), b3 = _mm512_unpackhi_epi64(t[1], t[3]);
+    const __m512i m4 = _mm512_set1_epi8(15);
+    w[0] = _mm512_and_si512(b0, m4);
+    w[1] = _mm512_and_si512(b1, m4);
+    w[2] = _mm512_and_si512(b2, m4);
+    w[3] = _mm512_and_si512(b3, m4);
+    w[4] = _mm512_and_si512(_mm512_srli_epi16(b0, 4), m4);
+    w[5] = _mm512_and_si512(_mm512_srli_epi16(b1, 4), m4);
+    w[6] = _mm512_and_si512(_mm512_srli_epi16(b2, 4), m4);
+    w[7] = _mm512_and_si512(_mm512_srli_epi16(b3, 4), m4);
+    *dw = load_d16(r, boff);
+}
+
+// acc += (float)(exact block dot) * (dw * dx) for 16 rows and one activation block.
+static ALWAYS_INLINE __m512 qblock(const __m512i w[8], __m512 dw, const uint8_t* xq, const XInfo& xi, __m512 acc) {
+    __m512i s = _mm512_set1_epi32(xi.negcorr);
+#pragma GCC unroll 8
+    for (int q = 0; q < 8; q++) s = _mm512_dpbusd_epi32(s, w[q], _mm512_set1_epi32((int)load_u32(xq + 4 * q)));
+    const __m512 scale = _mm512_mul_ps(dw, _mm512_set1_ps(xi.d));
+    return _mm512_add_ps(acc, no_fma(_mm512_mul_ps(_mm512_cvtepi32_ps(s), scale)));
+}
+
+constexpr int Q_RN = 8;  // activation rows per tile (T > 1)
+
+// RN activation rows against a transposed 16-row panel (9 vectors per block).
+template <int RN>
+static void qtile(const __m512i* panel, int64_t nb, const uint8_t* X, uint64_t xrow, const XInfo* xi, float* Y,
+                  int64_t n_out, __mmask16 m) {
+    __m512 acc[RN];
+#pragma GCC unroll 16
+    for (int j = 0; j < RN; j++) acc[j] = _mm512_setzero_ps();
+    for (int64_t b = 0; b < nb; b++) {
+        const __m512i* p = panel + b * 9;
+        __m512i w[8];
+#pragma GCC unroll 8
+        for (int q = 0; q < 8; q++) w[q] = _mm512_load_si512(p + q);
+        const __m512 dw = _mm512_castsi512_ps(_mm512_load_si512(p + 8));
+        const uint8_t* xb = X + b * (int64_t)sizeof(block_q8_0) + 2;
+#pragma GCC unroll 16
+        for (int j = 0; j < RN; j++) acc[j] = qblock(w, dw, xb + j * xrow, xi[j * nb + b], acc[j]);
+    }
+#pragma GCC unroll 16
+    for (int j = 0; j < RN; j++) _mm512_mask_storeu_ps(Y + j * n_out, m, acc[j]);
+}
+
+static void qtile_any(int rn, const __m512i* panel, int64_t nb, const uint8_t* X, uint64_t xrow, const XInfo* xi,
+                      float* Y, int64_t n_out, __mmask16 m) {
+    switch (rn) {
+        case 1: return qtile<1>(panel, nb, X, xrow, xi, Y, n_out, m);
+        case 2: return qtile<2>(panel, nb, X, xrow, xi, Y, n_out, m);
+        case 3: return qtile<3>(panel, nb, X, xrow, xi, Y, n_out, m);
+        case 4: return qtile<4>(panel, nb, X, xrow, xi, Y, n_out, m);
+        case 5: return qtile<5>(panel, nb, X, xrow, xi, Y, n_out, m);
+        case 6: return qtile<6>(panel, nb, X, xrow, xi, Y, n_out, m);
+        case 7: return qtile<7>(panel, nb, X, xrow, xi, Y, n_out, m);
+        default: return qtile<8>(panel, nb, X, xrow, xi, Y, n_out, m);
+    }
+}
+
+typedef void (*LoadBlockT)(const Rows16*, int64_t, __m512i*, __m512*);
+
+template <LoadBlockT LOAD, int BLOCK_BYTES, int BIAS>
+static void matmul_quant(const void* Wv, int64_t n_in, int64_t n_out, int64_t row0, int64_t row1, const void* Xv,
+                         int64_t T, float* Y) {
+    const uint8_t* W = (const uint8_t*)Wv;
+    const int64_t nb = n_in / 32;
+    const uint64_t row_bytes = (uint64_t)nb * BLOCK_BYTES, xrow = (uint64_t)nb * sizeof(block_q8_0);
+    const uint8_t* X = (const uint8_t*)Xv;
+    const XInfo* xi = prepare_x((const block_q8_0*)Xv, T, nb, BIAS);
+    Rows16 r;
+    if (T == 1) {
+        for (int64_t o = row0; o < row1; o += 16) {
+            const int nr = (int)(row1 - o < 16 ? row1 - o : 16);
+            rows16(&r, W, row_bytes, o, nr);
+            __m512 acc = _mm512_setzero_ps();
+            for (int64_t b = 0; b < nb; b++) {
+                if ((b & 1) == 0) {
+                    const int64_t pf = (b + 16) * BLOCK_BYTES;
+#pragma GCC unroll 16
+                    for (int i = 0; i < 16; i++) _mm_prefetch((const char*)(r.rp[i] + pf), _MM_HINT_T0);
+                }
+                __m512i w[8];
+                __m512 dw;
+                LOAD(&r, b, w, &dw);
+                acc = qblock(w, dw, X + b * (int64_t)sizeof(block_q8_0) + 2, xi[b], acc);
+            }
+            _mm512_mask_storeu_ps(Y + o, (__mmask16)((1u << nr) - 1u), acc);
+        }
+        return;
+    }
+    thread_local std::vector<Vec64> panel_buf;
+    if (panel_buf.size() < (size_t)(nb * 9)) panel_buf.resize((size_t)(nb * 9));
+    __m512i* panel = (__m512i*)panel_buf.data();
+    for (int64_t o = row0; o < row1; o += 16) {
+        const int nr = (int)(row1 - o < 16 ? row1 - o : 16);
+        rows16(&r, W, row_bytes, o, nr);
+        for (int64_t b = 0; b < nb; b++) {
+            __m512 dw;
+            LOAD(&r, b, panel + b * 9, &dw);
+            panel[b * 9 + 8] = _mm512_castps_si512(dw);
+        }
+        const __mmask16 m = (__mmask16)((1u << nr) - 1u);
+        for (int64_t t = 0; t < T; t += Q_RN) {
+            const int rn = (int)(T - t < Q_RN ? T - t : Q_RN);
+            qtile_any(rn, panel, nb, X + (uint64_t)t * xrow, xrow, xi + t * nb, Y + t * n_out + o, n_out, m);
+        }
+    }
+}
+
+void matmul_q8_0_avx512(const void* W, int64_t n_in, int64_t n_out, int64_t row0, int64_t row1, const void* X,
+                        int64_t T, float* Y) {
+    matmul_quant<load_q8_0_t, sizeof(block_q8_0), 128>(W, n_in, n_out, row0, row1, X, T, Y);
+}
+void matmul_q4_0_avx512(const void* W, int64_t n_in, int64_t n_out, int64_t row0, int64_t row1, const void* X,
+                        int64_t T, float* Y) {
+    matmul_quant<load_q4_0_t, sizeof(block_q4_0), 8>(W, n_in, n_out, row0, row1, X, T, Y);
+}
+
+// ---------------------------------------------------------------- Q8_0 activations
+
+// roundf: to nearest, ties away from zero (exact: v - trunc(v) is exact).
+static inline __m512 round_away(__m512 v) {
+    const __m512 t = _mm512_roundscale_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+    const __mmask16 m = _mm512_cmp_ps_mask(_mm512_abs_ps(_mm512_sub_ps(v, t)), _mm512_set1_ps(0.5f), _CMP_GE_OQ);
+    const __m512 one = _mm512_or_ps(_mm512_set1_ps(1.0f), _mm512_and_ps(v, _mm512_set1_ps(-0.0f)));
+    return _mm512_mask_add_ps(t, m, t, one);
+}
+
+// Bit-identical to quantize_row_q8_0_scalar (ggml's reference rounding).
+void quantize_row_q8_0_avx512(const float* src, void* dst, int64_t n) {
+    block_q8_0* y = (block_q8_0*)dst;
+    for (int64_t b = 0; b < n / QK8_0; b++) {
+        const __m512 v0 = _mm512_loadu_ps(src + b * QK8_0), v1 = _mm512_loadu_ps(src + b * QK8_0 + 16);
+        const float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(v0), _mm512_abs_ps(v1)));
+        const float d = amax / 127.0f;
+        const float id = d != 0.0f ? 1.0f / d : 0.0f;
+        y[b].d = f32_to_f16(d);
+        const __m512 vid = _mm512_set1_ps(id);
+        // int8_t conversion keeps the low byte, as the scalar cast does
+        const __m128i q0 = _mm512_cvtepi32_epi8(_mm512_cvttps_epi32(round_away(_mm512_mul_ps(v0, vid))));
+        const __m128i q1 = _mm512_cvtepi32_epi8(_mm512_cvttps_epi32(round_away(_mm512_mul_ps(v1, vid))));
+        _mm_storeu_si128((__m128i*)y[b].qs, q0);
+        _mm_storeu_si128((__m128i*)(y[b].qs + 16), q1);
+    }
+}
+
+}  // namespace
+
+void matmul_fill_avx512(Kernels* k) {
+    k->matmul[GGML_TYPE_F32] = matmul_f32_avx512;
+    k->matmul[GGML_TYPE_F16] = matmul_f16_avx512;
+    k->matmul[GGML_TYPE_BF16] = matmul_bf16_avx512;
+    k->matmul[GGML_TYPE_Q8_0] = matmul_q8_0_avx512;
+    k->matmul[GGML_TYPE_Q4_0] = matmul_q4_0_avx512;
+    k->act_type[GGML_TYPE_Q8_0] = GGML_TYPE_Q8_0;
+    k->act_type[GGML_TYPE_Q4_0] = GGML_TYPE_Q8_0;
+    k->quantize_row[GGML_TYPE_Q8_0] = quantize_row_q8_0_avx512;
+}

@@ -5,8 +5,11 @@
 // sum stay float32. Sums use 8 interleaved partial accumulators: it keeps the
 // rounding error of long rows low (closer to the pairwise sums of BLAS) and it
 // is the summation order the SIMD versions (8 float lanes) can reproduce.
+#include <cmath>
+
 #include "kernels.h"
 #include "half.h"
+#include "quant.h"
 
 template <typename LoadFn>
 static inline float dot_row(const LoadFn& load, const float* x, int64_t n) {
@@ -63,5 +66,143 @@ void row_bf16_to_f32(const void* src, float* dst, int64_t n) {
     for (int64_t i = 0; i < n; i++) dst[i] = bf16_to_f32(s[i]);
 }
 
-// Placeholder until the Q8_0/Q4_0 reference kernels land.
-void matmul_fill_scalar_quant(Kernels*) {}
+// ---- Q8_0 and Q4_0 -------------------------------------------------------
+//
+// Quantized weights are multiplied by activations quantized to Q8_0 rows.
+// Each block of 32 gives an exact int32 dot product of the int8 values; the
+// blocks are summed in float32, in block order, as
+//     sum += (float)isum * (d_w * d_x)
+// (a multiply, a multiply and an add: no fused multiply-add). The SIMD
+// kernels compute exactly this sequence per output, so for these two types
+// every ISA gives the same bits as this reference.
+
+static inline int32_t dot_q8_0_q8_0(const block_q8_0* w, const block_q8_0* x) {
+    int32_t s = 0;
+    for (int j = 0; j < QK8_0; j++) s += (int32_t)w->qs[j] * (int32_t)x->qs[j];
+    return s;
+}
+
+static inline int32_t dot_q4_0_q8_0(const block_q4_0* w, const block_q8_0* x) {
+    int32_t s = 0;
+    for (int j = 0; j < QK4_0 / 2; j++) {
+        s += ((int32_t)(w->qs[j] & 15) - 8) * (int32_t)x->qs[j];
+        s += ((int32_t)(w->qs[j] >> 4) - 8) * (int32_t)x->qs[j + QK4_0 / 2];
+    }
+    return s;
+}
+
+template <typename Block, int32_t (*Dot)(const Block*, const block_q8_0*)>
+static void matmul_quant(const void* W, int64_t n_in, int64_t n_out, int64_t row0, int64_t row1, const void* Xv,
+                         int64_t T, float* Y) {
+    const int64_t nb = n_in / QK8_0;
+    const block_q8_0* X = (const block_q8_0*)Xv;
+    for (int64_t o = row0; o < row1; o++) {
+        const Block* w = (const Block*)W + o * nb;
+        for (int64_t t = 0; t < T; t++) {
+            const block_q8_0* x = X + t * nb;
+            float sum = 0.0f;
+            for (int64_t b = 0; b < nb; b++) {
+                const float scale = f16_to_f32(w[b].d) * f16_to_f32(x[b].d);
+                const float prod = (float)Dot(w + b, x + b) * scale;
+                sum += prod;
+            }
+            Y[t * n_out + o] = sum;
+        }
+    }
+}
+
+void matmul_q8_0_scalar(const void* W, int64_t n_in, int64_t n_out, int64_t row0, int64_t row1, const void* X,
+                        int64_t T, float* Y) {
+    matmul_quant<block_q8_0, dot_q8_0_q8_0>(W, n_in, n_out, row0, row1, X, T, Y);
+}
+
+void matmul_q4_0_scalar(const void* W, int64_t n_in, int64_t n_out, int64_t row0, int64_t row1, const void* X,
+                        int64_t T, float* Y) {
+    matmul_quant<block_q4_0, dot_q4_0_q8_0>(W, n_in, n_out, row0, row1, X, T, Y);
+}
+
+// ggml's quantize_row_q8_0_ref: d = amax / 127, q = roundf(x / d) (ties away
+// from zero), d stored as half (round to nearest even).
+void quantize_row_q8_0_scalar(const float* src, void* dst, int64_t n) {
+    block_q8_0* y = (block_q8_0*)dst;
+    for (int64_t b = 0; b < n / QK8_0; b++) {
+        const float* x = src + b * QK8_0;
+        float amax = 0.0f;
+        for (int j = 0; j < QK8_0; j++) {
+            const float a = fabsf(x[j]);
+            amax = amax > a ? amax : a;  // ggml's MAX(amax, a)
+        }
+        const float d = amax / 127.0f;
+        const float id = d != 0.0f ? 1.0f / d : 0.0f;
+        y[b].d = f32_to_f16(d);
+        for (int j = 0; j < QK8_0; j++) y[b].qs[j] = (int8_t)roundf(x[j] * id);
+    }
+}
+
+// ggml's quantize_row_q4_0_ref: d = (the value of largest magnitude) / -8,
+// q = min(15, (int8_t)(x / d + 8.5)).
+void quantize_row_q4_0_scalar(const float* src, void* dst, int64_t n) {
+    block_q4_0* y = (block_q4_0*)dst;
+    for (int64_t b = 0; b < n / QK4_0; b++) {
+        const float* x = src + b * QK4_0;
+        float amax = 0.0f, max = 0.0f;
+        for (int j = 0; j < QK4_0; j++) {
+            if (amax < fabsf(x[j])) {
+                amax = fabsf(x[j]);
+                max = x[j];
+            }
+        }
+        const float d = max / -8.0f;
+        const float id = d != 0.0f ? 1.0f / d : 0.0f;
+        y[b].d = f32_to_f16(d);
+        for (int j = 0; j < QK4_0 / 2; j++) {
+            const int8_t q0 = (int8_t)(x[j] * id + 8.5f);
+            const int8_t q1 = (int8_t)(x[j + QK4_0 / 2] * id + 8.5f);
+            const uint8_t lo = (uint8_t)(q0 < 15 ? q0 : 15);
+            const uint8_t hi = (uint8_t)(q1 < 15 ? q1 : 15);
+            y[b].qs[j] = (uint8_t)(lo | (hi << 4));
+        }
+    }
+}
+
+void quantize_row_f16_scalar(const float* src, void* dst, int64_t n) {
+    uint16_t* d = (uint16_t*)dst;
+    for (int64_t i = 0; i < n; i++) d[i] = f32_to_f16(src[i]);
+}
+
+void quantize_row_bf16_scalar(const float* src, void* dst, int64_t n) {
+    uint16_t* d = (uint16_t*)dst;
+    for (int64_t i = 0; i < n; i++) d[i] = f32_to_bf16(src[i]);
+}
+
+void row_q8_0_to_f32(const void* src, float* dst, int64_t n) {
+    const block_q8_0* x = (const block_q8_0*)src;
+    for (int64_t b = 0; b < n / QK8_0; b++) {
+        const float d = f16_to_f32(x[b].d);
+        for (int j = 0; j < QK8_0; j++) dst[b * QK8_0 + j] = (float)x[b].qs[j] * d;
+    }
+}
+
+void row_q4_0_to_f32(const void* src, float* dst, int64_t n) {
+    const block_q4_0* x = (const block_q4_0*)src;
+    for (int64_t b = 0; b < n / QK4_0; b++) {
+        const float d = f16_to_f32(x[b].d);
+        for (int j = 0; j < QK4_0 / 2; j++) {
+            dst[b * QK4_0 + j] = (float)((int)(x[b].qs[j] & 15) - 8) * d;
+            dst[b * QK4_0 + j + QK4_0 / 2] = (float)((int)(x[b].qs[j] >> 4) - 8) * d;
+        }
+    }
+}
+
+void matmul_fill_scalar_quant(Kernels* k) {
+    k->matmul[GGML_TYPE_Q8_0] = matmul_q8_0_scalar;
+    k->matmul[GGML_TYPE_Q4_0] = matmul_q4_0_scalar;
+    k->act_type[GGML_TYPE_Q8_0] = GGML_TYPE_Q8_0;
+    k->act_type[GGML_TYPE_Q4_0] = GGML_TYPE_Q8_0;
+    k->row_to_f32[GGML_TYPE_Q8_0] = row_q8_0_to_f32;
+    k->row_to_f32[GGML_TYPE_Q4_0] = row_q4_0_to_f32;
+    k->quantize_row[GGML_TYPE_Q8_0] = quantize_row_q8_0_scalar;
+    k->quantize_row[GGML_TYPE_Q4_0] = quantize_row_q4_0_scalar;
+    k->quantize_row[GGML_TYPE_F16] = quantize_row_f16_scalar;
+    k->quantize_row[GGML_TYPE_BF16] = quantize_row_bf16_scalar;
+}

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -79,6 +80,7 @@ static uint64_t scalar_size(uint32_t t) {
 
 static void read_kv(Cursor* c, GgufKV* kv) {
     const GgufFile* f = c->f;
+    kv->raw_offset = c->pos;
     kv->key = c->str("metadata key");
     kv->type = c->u32("metadata value type");
     std::string what = strprintf("value of '%.*s'", (int)kv->key.size(), kv->key.data());
@@ -113,6 +115,7 @@ static void read_kv(Cursor* c, GgufKV* kv) {
             rwkv_fail("%s: corrupt GGUF: %s has unknown type %u", f->path.c_str(), what.c_str(), kv->type);
         kv->value = c->take(n, what.c_str());
     }
+    kv->raw_size = c->pos - kv->raw_offset;
 }
 
 // ---------------------------------------------------------------- open / close
@@ -320,4 +323,79 @@ const std::vector<std::string_view>& gguf_get_str_array(const GgufFile* f, std::
     if (kv->type != GGUF_ARRAY || kv->array_type != GGUF_STRING)
         rwkv_fail("%s: metadata '%.*s' is not an array of strings", f->path.c_str(), (int)key.size(), key.data());
     return kv->strs;
+}
+
+// ---------------------------------------------------------------- writing
+
+namespace {
+struct Out {
+    FILE* f;
+    const char* path;
+    uint64_t pos = 0;
+    void put(const void* p, size_t n) {
+        if (n && fwrite(p, 1, n, f) != n) rwkv_fail("%s: write failed: %s", path, strerror(errno));
+        pos += n;
+    }
+    void u32(uint32_t v) { put(&v, 4); }
+    void u64(uint64_t v) { put(&v, 8); }
+    void str(std::string_view s) { u64(s.size()); put(s.data(), s.size()); }
+    void pad(uint64_t a) {
+        static const uint8_t zeros[256] = {0};
+        while (pos % a) put(zeros, std::min<uint64_t>(a - pos % a, sizeof zeros));
+    }
+};
+}  // namespace
+
+void gguf_write(const char* path, const GgufFile* meta, const std::vector<std::string>& drop,
+                const std::vector<std::pair<std::string, uint32_t>>& extra_u32,
+                const std::vector<GgufOutTensor>& tensors) {
+    std::vector<const GgufKV*> kvs;
+    for (const GgufKV& kv : meta->kvs) {
+        bool dropped = false;
+        for (const std::string& d : drop) dropped |= kv.key == d;
+        if (!dropped) kvs.push_back(&kv);
+    }
+    FILE* f = fopen(path, "wb");
+    if (!f) rwkv_fail("%s: cannot create: %s", path, strerror(errno));
+    Out o{f, path};
+    try {
+        o.put("GGUF", 4);
+        o.u32(3);
+        o.u64(tensors.size());
+        o.u64(kvs.size() + extra_u32.size());
+        for (const GgufKV* kv : kvs) o.put(meta->map + kv->raw_offset, kv->raw_size);
+        for (const auto& e : extra_u32) {
+            o.str(e.first);
+            o.u32(GGUF_UINT32);
+            o.u32(e.second);
+        }
+        const uint64_t a = meta->alignment;
+        uint64_t offset = 0;
+        std::vector<uint64_t> sizes;
+        for (const GgufOutTensor& t : tensors) {
+            uint64_t n = ggml_row_size(t.type, t.ne[0]);
+            for (int d = 1; d < t.n_dims; d++) n *= (uint64_t)t.ne[d];
+            if (n == 0) rwkv_fail("%s: tensor '%s' cannot be stored as %s", path, t.name.c_str(), ggml_type_name(t.type));
+            sizes.push_back(n);
+            o.str(t.name);
+            o.u32((uint32_t)t.n_dims);
+            for (int d = 0; d < t.n_dims; d++) o.u64((uint64_t)t.ne[d]);
+            o.u32(t.type);
+            o.u64(offset);
+            offset = (offset + n + a - 1) / a * a;
+        }
+        o.pad(a);
+        for (size_t i = 0; i < tensors.size(); i++) {
+            o.put(tensors[i].data, sizes[i]);
+            o.pad(a);
+        }
+    } catch (...) {
+        fclose(f);
+        remove(path);
+        throw;
+    }
+    if (fclose(f) != 0) {
+        remove(path);
+        rwkv_fail("%s: write failed", path);
+    }
 }

@@ -46,6 +46,7 @@ enum GgufValueType : uint32_t {
 
 struct GgufKV {
     std::string_view key;
+    uint64_t raw_offset, raw_size;  // the whole entry (key, type, value) in the file
     uint32_t type;                 // GgufValueType
     const uint8_t* value;          // scalar: its bytes in the map; array: first element
     std::string_view str;          // type == GGUF_STRING
@@ -94,3 +95,20 @@ float gguf_get_f32(const GgufFile* f, std::string_view key);
 float gguf_get_f32_or(const GgufFile* f, std::string_view key, float fallback);
 std::string_view gguf_get_str(const GgufFile* f, std::string_view key);
 const std::vector<std::string_view>& gguf_get_str_array(const GgufFile* f, std::string_view key);
+
+// ---------------------------------------------------------------- writing
+
+struct GgufOutTensor {
+    std::string name;
+    uint32_t type;  // GgmlType
+    int n_dims;
+    int64_t ne[4];
+    const void* data;  // ggml_row_size(type, ne[0]) * ne[1] * ne[2] * ne[3] bytes
+};
+
+// Write a GGUF v3 file: the metadata of `meta` copied entry by entry in its
+// order (entries named in `drop` left out), then `extra_u32` entries, then
+// the tensors, each aligned to meta's alignment. Fails naming the file.
+void gguf_write(const char* path, const GgufFile* meta, const std::vector<std::string>& drop,
+                const std::vector<std::pair<std::string, uint32_t>>& extra_u32,
+                const std::vector<GgufOutTensor>& tensors);

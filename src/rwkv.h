@@ -54,6 +54,9 @@ struct RwkvContext {
     ~RwkvContext();
 };
 
+// Tokens per sequence-mode pass unless a caller picks another size.
+const int64_t RWKV_DEFAULT_CHUNK = 128;
+
 // max_chunk: tokens processed together in sequence mode (a longer prompt is
 // cut into chunks of this size). n_threads: the pool's size (0 = one per
 // physical core). Logits do not depend on either.

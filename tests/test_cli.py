@@ -208,6 +208,95 @@ def logits(work, models):
           rp[0] == 0 and r4[0] == 0 and open(out_last, "rb").read() == open(out_tok, "rb").read(), rp[2] + r4[2])
 
 
+def state_files(work, models, tiny):
+    gguf = os.path.join(models, "v7-L2-D256-s5-f32.gguf")
+    a, b = "11,22,33,44,55", "66,77,88"
+    st = os.path.join(work, "a.state")
+    outs = [os.path.join(work, f"s{i}.f32") for i in range(3)]
+    r1 = run(["logits", "-m", gguf, "--tokens", a, "--state-out", st, "-o", outs[0]])
+    r2 = run(["logits", "-m", gguf, "--tokens", b, "--state-in", st, "-o", outs[1]])
+    r3 = run(["logits", "-m", gguf, "--tokens", a + "," + b, "-o", outs[2]])
+    same = all(x[0] == 0 for x in (r1, r2, r3)) and open(outs[1], "rb").read() == open(outs[2], "rb").read()
+    check("state: A, save, load, B == A+B, bit for bit", same, r1[2] + r2[2] + r3[2])
+    expect_error("state: for another model", ["logits", "-m", tiny, "--tokens", "1", "--state-in", st, "-o", outs[0]],
+                 "another model shape")
+    data = open(st, "rb").read()
+    bad = os.path.join(work, "bad.state")
+    open(bad, "wb").write(data[:len(data) // 2])
+    expect_error("state: truncated", ["logits", "-m", gguf, "--tokens", "1", "--state-in", bad, "-o", outs[0]], "truncated")
+    open(bad, "wb").write(b"garbage" * 100)
+    expect_error("state: not a state file", ["logits", "-m", gguf, "--tokens", "1", "--state-in", bad, "-o", outs[0]],
+                 "not an rwkv-cli state file")
+    # same weights, other shape of file: the F16 conversion of the tiny model shares the identity
+    t16 = os.path.join(models, "tiny-rwkv-7v0-834K-f16.gguf")
+    st2 = os.path.join(work, "tiny.state")
+    rr = run(["logits", "-m", tiny, "--tokens", "65,66", "--state-out", st2, "-o", outs[0]])
+    r16 = run(["logits", "-m", t16, "--tokens", "67", "--state-in", st2, "-o", outs[0]])
+    check("state: loads into another weight type of the same model", rr[0] == 0 and r16[0] == 0, rr[2] + r16[2])
+    # generate: the saved state holds everything printed
+    sg = os.path.join(work, "gen.state")
+    g1 = run(["generate", "-m", gguf, "-n", "5", "--temp", "0", "--state-out", sg, "--no-display-prompt", "The cat"])
+    g2 = run(["generate", "-m", gguf, "-n", "5", "--temp", "0", "--state-in", sg, "--no-display-prompt", " and"])
+    check("generate: --state-out then --state-in continues the text", g1[0] == 0 and g2[0] == 0 and len(g2[1]) > 0, g1[2] + g2[2])
+
+
+def perplexity(work, tiny):
+    text = (b"In the beginning God created the heaven and the earth. And the earth was without form, and void; "
+            b"and darkness was upon the face of the deep. And the Spirit of God moved upon the face of the waters.")
+    path = os.path.join(work, "ppl.txt")
+    open(path, "wb").write(text)
+    r1 = run(["perplexity", "-m", tiny, "-f", path])
+    r2 = run(["perplexity", "-m", tiny, "-f", path, "--chunk", "7"])
+    if not check("perplexity runs", r1[0] == 0 and r2[0] == 0, r1[2] + r2[2]):
+        return
+    def field(out, name):
+        for line in out.decode().splitlines():
+            if line.startswith(name + ":"):
+                return float(line.split(":")[1].split()[0])
+    # the same from the logits of every position, in NumPy
+    lo = os.path.join(work, "ppl.f32")
+    run(["logits", "-m", tiny, "--tokens", ",".join(str(b) for b in text), "--all", "-o", lo])
+    L = np.fromfile(lo, dtype="<f4").reshape(len(text), 256).astype(np.float64)
+    logp = L - L.max(axis=1, keepdims=True)
+    logp -= np.log(np.exp(logp).sum(axis=1, keepdims=True))
+    nll = -sum(logp[t, text[t + 1]] for t in range(len(text) - 1))
+    want_bpb = nll / np.log(2) / (len(text) - 1)
+    got_bpb = field(r1[1], "bits per byte")
+    check(f"perplexity: bits per byte {got_bpb} == NumPy over logits {want_bpb:.4f}", abs(got_bpb - want_bpb) < 1e-3,
+          f"{got_bpb} vs {want_bpb}")
+    check("perplexity: independent of the chunk size", field(r1[1], "perplexity") == field(r2[1], "perplexity"),
+          f"{r1[1]!r} vs {r2[1]!r}")
+    check("perplexity: scores every token but the first", field(r1[1], "tokens scored") == len(text) - 1, r1[1].decode())
+    expect_error("perplexity: missing file", ["perplexity", "-m", tiny, "-f", os.path.join(work, "nope.txt")], "cannot open")
+
+
+def chat(work, tiny):
+    st = os.path.join(work, "chat.state")
+    lines = b"Hello there\n/save " + st.encode() + b"\nHow are you?\n"
+    greedy = ["--temp", "0", "--presence-penalty", "0", "--frequency-penalty", "0"]  # no sampler memory
+    rc, out, err = run(["chat", "-m", tiny, "-n", "30"] + greedy, stdin=lines)
+    ok = rc == 0 and out.count(b"Assistant:") == 2 and out.startswith(b"User: Hello there\n\nAssistant:") \
+        and err.count("[turn ") == 2 and os.path.exists(st)
+    check("chat: two turns from a pipe, /save", ok, f"rc={rc} out={out[:200]!r} err={err!r}")
+    # the state after a turn continues like the conversation so far
+    rc2, out2, err2 = run(["chat", "-m", tiny, "-n", "30", "--state-in", st] + greedy, stdin=b"How are you?\n")
+    second = out.split(b"User: How are you?")[1]
+    check("chat: --state-in resumes the conversation exactly", rc2 == 0 and out2.endswith(second), f"{out2!r} vs {second!r}")
+
+
+def bench(tiny):
+    rc, out, err = run(["bench", "-m", tiny, "-p", "16", "-n", "4", "-r", "2", "-o", "json"])
+    try:
+        rows = json.loads(out)
+    except Exception as e:
+        rows = []
+    ok = rc == 0 and [r["test"] for r in rows] == ["pp16", "tg4"] and all(
+        r["avg_ts"] > 0 and len(r["samples_ts"]) == 2 and 0 < r["efficiency"] for r in rows)
+    check("bench -o json: pp16, tg4 with t/s and efficiencies", ok, f"rc={rc} {out[:300]!r} {err}")
+    rc, out, err = run(["bench", "-m", tiny, "-p", "8", "-n", "2", "-r", "1"])
+    check("bench -o md", rc == 0 and b"| pp8 |" in out and b"| tg2 |" in out, f"{out!r} {err}")
+
+
 def info(gguf):
     rc, out, err = run(["info", "-m", gguf, "--tensors"])
     ok = rc == 0 and b"rwkv7" in out and b"layers:        2" in out and b"blk.1.time_mix_key.weight" in out
@@ -239,6 +328,10 @@ def main():
     tokenize(a.shared, gguf)
     generate(gguf, tiny)
     logits(a.work, a.models)
+    state_files(a.work, a.models, tiny)
+    perplexity(a.work, tiny)
+    chat(a.work, tiny)
+    bench(tiny)
     info(gguf)
     n_fail = results.count(False)
     print(f"{len(results) - n_fail} passed, {n_fail} failed")

@@ -8,6 +8,8 @@
 
 #include "../../tokenizer/world.h"
 #include "../model.h"
+#include "../rwkv.h"
+#include "../sampler.h"
 
 struct LoadedModel {
     Model model;
@@ -32,7 +34,24 @@ void cli_write(int fd, const void* data, size_t n);
 // Seconds from a monotonic clock.
 double cli_now();
 
+// Sample, print and feed up to n_predict tokens, starting from `logits` (the
+// logits after the last token fed). Stops at token 0 (end of text, not fed),
+// at `stop` (not printed; empty = none), or after n_predict tokens. Output is
+// UTF-8 safe (see Utf8Stream). On return every printed token has been fed, so
+// the state holds the whole reply, and `logits` are the logits after it.
+// The printed bytes are also appended to *text_out when it is not null.
+struct GenerateResult {
+    int64_t n_gen;
+    bool hit_stop, hit_eot;
+};
+GenerateResult cli_generate_stream(RwkvContext* ctx, Sampler* sampler, const WorldTokenizer* tok, float* logits,
+                                   int64_t n_predict, const std::string& stop, std::string* text_out);
+
 int cmd_generate(int argc, char** argv);
 int cmd_logits(int argc, char** argv);
 int cmd_tokenize(int argc, char** argv);
 int cmd_info(int argc, char** argv);
+int cmd_quantize(int argc, char** argv);
+int cmd_bench(int argc, char** argv);
+int cmd_perplexity(int argc, char** argv);
+int cmd_chat(int argc, char** argv);

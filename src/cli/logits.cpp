@@ -7,6 +7,7 @@
 
 #include "../common.h"
 #include "../rwkv.h"
+#include "../state_file.h"
 #include "cli.h"
 #include "options.h"
 
@@ -14,12 +15,13 @@ int cmd_logits(int argc, char** argv) {
     cxxopts::Options o("rwkv-cli logits", "Write float32 logits of a prompt or a token list to a file.");
     add_model_options(o);
     add_thread_option(o);
+    add_state_options(o);
     o.add_options()
         ("prompt", "text to tokenize and evaluate", cxxopts::value<std::string>())
         ("tokens", "comma-separated token ids to evaluate", cxxopts::value<std::string>())
         ("all", "write a row per position (row t after token t), not just the last")
         ("token-mode", "evaluate one token at a time instead of in sequence mode")
-        ("chunk", "tokens per sequence-mode chunk", cxxopts::value<int64_t>()->default_value("64"))
+        ("chunk", "tokens per sequence-mode chunk", cxxopts::value<int64_t>()->default_value("128"))
         ("o,output", "output file ('-' for stdout)", cxxopts::value<std::string>());
     cxxopts::ParseResult r;
     if (!parse_or_help(o, argc, argv, &r)) return 0;
@@ -46,6 +48,8 @@ int cmd_logits(int argc, char** argv) {
 
     RwkvContext ctx;
     rwkv_context_init(&ctx, &m, chunk, n_threads);
+    const std::string state_in = r["state-in"].as<std::string>(), state_out = r["state-out"].as<std::string>();
+    if (!state_in.empty()) state_load(state_in.c_str(), &m, &ctx.state);
     std::vector<float> out((size_t)(all ? T * V : V));
     if (r.count("token-mode")) {
         for (int64_t t = 0; t < T; t++)
@@ -54,6 +58,7 @@ int cmd_logits(int argc, char** argv) {
         rwkv_eval(&ctx, tokens.data(), T, all ? nullptr : out.data(), all ? out.data() : nullptr);
     }
 
+    if (!state_out.empty()) state_save(state_out.c_str(), &m, &ctx.state);
     const std::string& path = r["output"].as<std::string>();
     if (path == "-") {
         cli_write(1, out.data(), out.size() * sizeof(float));

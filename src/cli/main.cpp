@@ -16,6 +16,10 @@ static const char* USAGE =
     "  logits     write the logits of a prompt or token list as float32\n"
     "  tokenize   print the token ids of a text\n"
     "  info       describe a model file\n"
+    "  quantize   rewrite a model's weights as f32, f16, bf16, q8_0 or q4_0\n"
+    "  bench      measure prompt and generation speed against the machine's limits\n"
+    "  perplexity perplexity and bits per byte of a model on a text file\n"
+    "  chat       an interactive chat that keeps its state between turns\n"
     "\n"
     "Run 'rwkv-cli COMMAND --help' for a command's options.\n";
 
@@ -31,6 +35,10 @@ int main(int argc, char** argv) {
     }
     struct { const char* name; int (*fn)(int, char**); } commands[] = {
         {"generate", cmd_generate}, {"logits", cmd_logits}, {"tokenize", cmd_tokenize}, {"info", cmd_info},
+        {"quantize", cmd_quantize},
+        {"bench", cmd_bench},
+        {"perplexity", cmd_perplexity},
+        {"chat", cmd_chat},
     };
     for (auto& c : commands) {
         if (strcmp(cmd, c.name) != 0) continue;

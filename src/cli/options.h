@@ -1,11 +1,13 @@
 // options.h - the flags several subcommands share, declared once.
 #pragma once
 
+#include <cmath>
 #include <string>
 
 #include <cxxopts.hpp>
 
 #include "../common.h"
+#include "../sampler.h"
 
 static inline void add_model_options(cxxopts::Options& o) {
     o.add_options()
@@ -43,4 +45,41 @@ static inline int threads_option(const cxxopts::ParseResult& r) {
     int n = r["threads"].as<int>();
     if (n < 0 || n > 256) rwkv_fail("--threads must be in 0..256 (got %d)", n);
     return n;
+}
+
+static inline void add_state_options(cxxopts::Options& o) {
+    o.add_options()
+        ("state-in", "start from the recurrent state saved in FILE", cxxopts::value<std::string>()->default_value(""))
+        ("state-out", "save the recurrent state to FILE at the end", cxxopts::value<std::string>()->default_value(""));
+}
+
+// Sampling flags; `d` gives the defaults (generate and chat differ).
+static inline void add_sampling_options(cxxopts::Options& o, const SamplerParams& d) {
+    auto f = [](float v) { return strprintf("%g", (double)v); };
+    o.add_options()
+        ("temp", "temperature; 0 = greedy", cxxopts::value<float>()->default_value(f(d.temp)))
+        ("top-p", "nucleus sampling mass", cxxopts::value<float>()->default_value(f(d.top_p)))
+        ("top-k", "keep only the k most likely tokens (0 = off)", cxxopts::value<int32_t>()->default_value(std::to_string(d.top_k)))
+        ("presence-penalty", "subtracted from a generated token's logit", cxxopts::value<float>()->default_value(f(d.presence_penalty)))
+        ("frequency-penalty", "subtracted per (decayed) occurrence", cxxopts::value<float>()->default_value(f(d.frequency_penalty)))
+        ("penalty-decay", "occurrence counts decay by this per token", cxxopts::value<float>()->default_value(f(d.penalty_decay)))
+        ("seed", "random seed (same seed, same text)", cxxopts::value<uint64_t>()->default_value(std::to_string(d.seed)));
+}
+
+static inline SamplerParams sampling_options(const cxxopts::ParseResult& r) {
+    SamplerParams sp;
+    sp.temp = r["temp"].as<float>();
+    sp.top_p = r["top-p"].as<float>();
+    sp.top_k = r["top-k"].as<int32_t>();
+    sp.presence_penalty = r["presence-penalty"].as<float>();
+    sp.frequency_penalty = r["frequency-penalty"].as<float>();
+    sp.penalty_decay = r["penalty-decay"].as<float>();
+    sp.seed = r["seed"].as<uint64_t>();
+    if (!(sp.temp >= 0.0f && std::isfinite(sp.temp))) rwkv_fail("--temp must be a finite number >= 0");
+    if (!(sp.top_p > 0.0f && sp.top_p <= 1.0f)) rwkv_fail("--top-p must be in (0, 1]");
+    if (sp.top_k < 0) rwkv_fail("--top-k must be >= 0");
+    if (!std::isfinite(sp.presence_penalty) || !std::isfinite(sp.frequency_penalty))
+        rwkv_fail("--presence-penalty and --frequency-penalty must be finite");
+    if (!(sp.penalty_decay >= 0.0f && sp.penalty_decay <= 1.0f)) rwkv_fail("--penalty-decay must be in [0, 1]");
+    return sp;
 }

@@ -1,0 +1,196 @@
+// bench_matmul.cpp - the matmul kernels, single thread, every weight type on
+// every instruction-set path this CPU runs, beside the machine's limits
+// measured in the same run (the machine is shared: compare ratios).
+//
+//   ./build/bench/bench_matmul                                    # everything (minutes)
+//   ./build/bench/bench_matmul --benchmark_filter='avx512/q8_0'   # one path, one type
+//   ./build/bench/bench_matmul --benchmark_filter='T:1$|peak'     # GEMV and the limits
+//
+// Names: matmul/<isa>/<type>/<n_in>x<n_out>/T:<T>. Counters:
+//   T = 1 (token generation, memory bound): W = bytes of weights read per second
+//   T > 1 (prompt, compute bound):          FLOP = 2 n_in n_out T per second
+//   peak/<isa>/fma, peak/<isa>/int8:         the best FLOP (int8 multiply-adds x 2) per second
+//   peak/read_256MB:                          a streaming read much larger than the caches
+// The Q8_0 activations are quantized outside the timed loop (once per call in
+// the engine, see quantize_q8_0/<isa> for its cost).
+#include <benchmark/benchmark.h>
+
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "../kernels/half.h"
+#include "../kernels/kernels.h"
+
+namespace {
+
+struct Isa {
+    std::string name;
+    Kernels k;
+};
+
+std::vector<Isa> g_isas;
+
+const uint32_t kTypes[] = {GGML_TYPE_F32, GGML_TYPE_F16, GGML_TYPE_BF16, GGML_TYPE_Q8_0, GGML_TYPE_Q4_0};
+
+std::string lower(const char* s) {
+    std::string r(s);
+    for (char& c : r) c = (char)((c >= 'A' && c <= 'Z') ? c - 'A' + 'a' : c);
+    return r;
+}
+
+// Fast deterministic values, roughly N(0, 1) (sum of 4 uniforms).
+void fill_random(float* v, size_t n, uint64_t seed) {
+    uint64_t s = seed * 0x9E3779B97F4A7C15ull + 1;
+    for (size_t i = 0; i < n; i++) {
+        float acc = 0;
+        for (int k = 0; k < 4; k++) {
+            s ^= s << 13, s ^= s >> 7, s ^= s << 17;
+            acc += (float)(s >> 40) * (1.0f / 16777216.0f) - 0.5f;
+        }
+        v[i] = acc * 1.7f;
+    }
+}
+
+// Rows of floats in `type`, converted with the scalar quantizers.
+std::vector<uint8_t> convert(uint32_t type, const float* f, int64_t rows, int64_t n) {
+    Kernels s;
+    kernels_fill_scalar(&s);
+    const uint64_t rb = ggml_row_size(type, n);
+    std::vector<uint8_t> out((size_t)(rb * (uint64_t)rows));
+    for (int64_t r = 0; r < rows; r++) {
+        if (type == GGML_TYPE_F32)
+            memcpy(out.data() + r * rb, f + r * n, rb);
+        else
+            s.quantize_row[type](f + r * n, out.data() + r * rb, n);
+    }
+    return out;
+}
+
+// The weights of the last shape and type asked for (benchmarks of one shape
+// and type run back to back over the paths, so one slot is enough).
+struct Weights {
+    uint32_t type = ~0u;
+    int64_t n_in = 0, n_out = 0;
+    std::vector<uint8_t> data;
+};
+
+const std::vector<uint8_t>& weights(uint32_t type, int64_t n_in, int64_t n_out) {
+    static Weights w;
+    if (w.type != type || w.n_in != n_in || w.n_out != n_out) {
+        std::vector<float> f((size_t)(n_in * n_out));
+        fill_random(f.data(), f.size(), 1);
+        for (float& x : f) x *= 0.04f;
+        w.data = convert(type, f.data(), n_out, n_in);
+        w.type = type, w.n_in = n_in, w.n_out = n_out;
+    }
+    return w.data;
+}
+
+void bm_matmul(benchmark::State& st, const Isa* isa, uint32_t type, int64_t n_in, int64_t n_out, int64_t T) {
+    const std::vector<uint8_t>& W = weights(type, n_in, n_out);
+    std::vector<float> xf((size_t)(n_in * T));
+    fill_random(xf.data(), xf.size(), 2);
+    const std::vector<uint8_t> X = convert(isa->k.act_type[type], xf.data(), T, n_in);
+    std::vector<float> Y((size_t)(n_out * T));
+    const MatmulFn fn = isa->k.matmul[type];
+    for (auto _ : st) {
+        fn(W.data(), n_in, n_out, 0, n_out, X.data(), T, Y.data());
+        benchmark::DoNotOptimize(Y.data());
+        benchmark::ClobberMemory();
+    }
+    if (T == 1)
+        st.counters["W"] = benchmark::Counter((double)W.size(), benchmark::Counter::kIsIterationInvariantRate,
+                                              benchmark::Counter::kIs1000);
+    else
+        st.counters["FLOP"] = benchmark::Counter(2.0 * (double)n_in * (double)n_out * (double)T,
+                                                 benchmark::Counter::kIsIterationInvariantRate,
+                                                 benchmark::Counter::kIs1000);
+}
+
+void bm_quantize_q8_0(benchmark::State& st, const Isa* isa, int64_t n, int64_t T) {
+    std::vector<float> xf((size_t)(n * T));
+    fill_random(xf.data(), xf.size(), 3);
+    std::vector<uint8_t> q((size_t)(ggml_row_size(GGML_TYPE_Q8_0, n) * (uint64_t)T));
+    const RowQuantizeFn fn = isa->k.quantize_row[GGML_TYPE_Q8_0];
+    for (auto _ : st) {
+        for (int64_t t = 0; t < T; t++) fn(xf.data() + t * n, q.data() + t * ggml_row_size(GGML_TYPE_Q8_0, n), n);
+        benchmark::DoNotOptimize(q.data());
+    }
+    st.counters["x"] = benchmark::Counter((double)(n * T) * 4.0, benchmark::Counter::kIsIterationInvariantRate,
+                                          benchmark::Counter::kIs1000);
+}
+
+void bm_peak(benchmark::State& st, const Isa* isa, bool int8) {
+    const PeakProbeFn fn = int8 ? isa->k.peak_int8 : isa->k.peak_fma;
+    float sink = 0;
+    double ops = 0;
+    for (auto _ : st) ops += fn(1 << 20, &sink);
+    benchmark::DoNotOptimize(sink);
+    st.counters[int8 ? "OP" : "FLOP"] = benchmark::Counter(ops, benchmark::Counter::kIsRate, benchmark::Counter::kIs1000);
+}
+
+void bm_read(benchmark::State& st, const Isa* isa) {
+    const int64_t n = (256 << 20) / 4;
+    std::unique_ptr<float[]> buf(new float[(size_t)n]);
+    for (int64_t i = 0; i < n; i++) buf[(size_t)i] = (float)(i & 255);
+    float s = 0;
+    for (auto _ : st) s += isa->k.read_sum(buf.get(), n);
+    benchmark::DoNotOptimize(s);
+    st.counters["bytes"] = benchmark::Counter((double)n * 4.0, benchmark::Counter::kIsIterationInvariantRate,
+                                              benchmark::Counter::kIs1000);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    int n = 0;
+    const char* const* names = kernels_isa_available(&n);
+    g_isas.resize((size_t)n);  // stable addresses from here on
+    for (int i = 0; i < n; i++) {
+        kernels_init(names[i]);
+        g_isas[(size_t)i] = {names[i], kern};
+    }
+    const Isa* best = &g_isas.back();
+
+    for (const Isa& isa : g_isas) {
+        if (isa.k.peak_fma) benchmark::RegisterBenchmark(("peak/" + isa.name + "/fma").c_str(), bm_peak, &isa, false);
+        if (isa.k.peak_int8)
+            benchmark::RegisterBenchmark(("peak/" + isa.name + "/int8").c_str(), bm_peak, &isa, true);
+    }
+    if (best->k.read_sum) benchmark::RegisterBenchmark("peak/read_256MB", bm_read, best);
+
+    // RWKV-7 0.1B: C = 768, F = 3072; the head is 768 x 65536 (streams from memory).
+    struct Shape {
+        int64_t n_in, n_out;
+    };
+    const Shape shapes[] = {{768, 768}, {768, 3072}, {3072, 768}};
+    const int64_t Ts[] = {1, 64, 512};
+    for (uint32_t type : kTypes) {
+        const std::string tn = lower(ggml_type_name(type));
+        for (const Shape& s : shapes)
+            for (int64_t T : Ts)
+                for (const Isa& isa : g_isas) {
+                    if (isa.name == "scalar" && T == 512) continue;  // seconds per call
+                    const std::string name = "matmul/" + isa.name + "/" + tn + "/" + std::to_string(s.n_in) + "x" +
+                                             std::to_string(s.n_out) + "/T:" + std::to_string(T);
+                    benchmark::RegisterBenchmark(name.c_str(), bm_matmul, &isa, type, s.n_in, s.n_out, T)
+                        ->Unit(benchmark::kMicrosecond);
+                }
+        for (const Isa& isa : g_isas)
+            benchmark::RegisterBenchmark(("matmul/" + isa.name + "/" + tn + "/768x65536/T:1").c_str(), bm_matmul,
+                                         &isa, type, (int64_t)768, (int64_t)65536, (int64_t)1)
+                ->Unit(benchmark::kMicrosecond);
+    }
+    for (const Isa& isa : g_isas)
+        benchmark::RegisterBenchmark(("quantize_q8_0/" + isa.name + "/768x64").c_str(), bm_quantize_q8_0, &isa,
+                                     (int64_t)768, (int64_t)64)
+            ->Unit(benchmark::kMicrosecond);
+
+    benchmark::Initialize(&argc, argv);
+    if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+    benchmark::RunSpecifiedBenchmarks();
+    benchmark::Shutdown();
+    return 0;
+}

@@ -1,0 +1,253 @@
+// bench.cpp - rwkv-cli bench: tokens per second, as llama-bench reports them,
+// and how close they come to what this machine can do.
+//
+//   pp<P>  prompt processing: P tokens in sequence mode from a zero state
+//   tg<N>  token generation: N tokens one at a time (with the head), from a zero state
+//
+// Beside t/s, two efficiencies, each against a limit measured in the same run:
+//   tg: bytes read per token (every weight but the embedding, one embedding
+//       row, the state) x t/s / memory read bandwidth (streaming read, -t threads)
+//   pp: flops per token (2 per weight multiply-add, 9 per WKV state element;
+//       the head counts once per prompt, as only the last logits are computed)
+//       x t/s / peak throughput (independent FMA chains, or int8 dot products
+//       for Q8_0/Q4_0 models, -t threads)
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <vector>
+
+#include "../../kernels/kernels.h"
+#include "../common.h"
+#include "../rwkv.h"
+#include "cli.h"
+#include "options.h"
+
+namespace {
+
+struct Stat {
+    double mean = 0, sd = 0;
+    std::vector<double> samples;
+};
+
+Stat stat_of(const std::vector<double>& v) {
+    Stat s;
+    s.samples = v;
+    for (double x : v) s.mean += x;
+    s.mean /= (double)v.size();
+    for (double x : v) s.sd += (x - s.mean) * (x - s.mean);
+    s.sd = v.size() > 1 ? std::sqrt(s.sd / (double)(v.size() - 1)) : 0.0;
+    return s;
+}
+
+// ---- machine limits, on the same pool the model runs on
+
+struct ProbeJob {
+    PeakProbeFn fn;
+    int64_t iters;
+    double ops[256];
+    float sink[256];
+};
+
+void probe_task(void* ctx, int64_t t) {
+    ProbeJob* j = (ProbeJob*)ctx;
+    j->ops[t] = j->fn(j->iters, &j->sink[t]);
+}
+
+// ops/s over all threads, best of 3
+double measure_peak(ThreadPool* pool, PeakProbeFn fn) {
+    const int n = pool_size(pool);
+    ProbeJob job{fn, 2000000, {0}, {0}};
+    double best = 0;
+    for (int rep = 0; rep < 3; rep++) {
+        const double t0 = cli_now();
+        pool_run(pool, n, probe_task, &job);
+        const double dt = cli_now() - t0;
+        double ops = 0;
+        for (int i = 0; i < n; i++) ops += job.ops[i];
+        best = std::max(best, ops / dt);
+    }
+    return best;
+}
+
+struct ReadJob {
+    const float* buf;
+    int64_t per_task;
+    float sink[256];
+};
+
+void read_task(void* ctx, int64_t t) {
+    ReadJob* j = (ReadJob*)ctx;
+    j->sink[t] = kern.read_sum(j->buf + t * j->per_task, j->per_task);
+}
+
+// bytes/s of a streaming read of 512 MiB split over the threads, best of 5
+double measure_bandwidth(ThreadPool* pool) {
+    const int n = pool_size(pool);
+    const int64_t total = (512ll << 20) / 4 / (64 * n) * (64 * n);
+    std::vector<float> buf((size_t)total, 1.0f);
+    ReadJob job{buf.data(), total / n, {0}};
+    double best = 0;
+    for (int rep = 0; rep < 5; rep++) {
+        const double t0 = cli_now();
+        pool_run(pool, n, read_task, &job);
+        best = std::max(best, (double)total * 4 / (cli_now() - t0));
+    }
+    return best;
+}
+
+bool model_is_quantized(const Model& m) {
+    for (const GgufTensor& t : m.file.tensors)
+        if (t.type == GGML_TYPE_Q8_0 || t.type == GGML_TYPE_Q4_0) return true;
+    return false;
+}
+
+bool is_unused(const GgufTensor& t) {
+    return t.name == "blk.0.time_mix_v0.weight" || t.name == "blk.0.time_mix_v1.weight" ||
+           t.name == "blk.0.time_mix_v2.weight";
+}
+
+struct Row {
+    std::string test;
+    int64_t n_prompt, n_gen;
+    Stat ts;
+    double eff;          // fraction of the limit
+    std::string limit;   // "39.1 GB/s read" / "350 GFLOP/s FMA"
+};
+
+}  // namespace
+
+int cmd_bench(int argc, char** argv) {
+    cxxopts::Options o("rwkv-cli bench", "Measure prompt processing (pp) and generation (tg) speed.");
+    add_model_options(o);
+    add_thread_option(o);
+    o.add_options()
+        ("p,n-prompt", "prompt tokens for the pp test (0 = skip)", cxxopts::value<int64_t>()->default_value("512"))
+        ("n,n-gen", "generated tokens for the tg test (0 = skip)", cxxopts::value<int64_t>()->default_value("128"))
+        ("r,repetitions", "repetitions of each test", cxxopts::value<int>()->default_value("5"))
+        ("chunk", "tokens per sequence-mode chunk", cxxopts::value<int64_t>()->default_value("128"))
+        ("o,output", "md, json or csv", cxxopts::value<std::string>()->default_value("md"));
+    cxxopts::ParseResult r;
+    if (!parse_or_help(o, argc, argv, &r)) return 0;
+    const int64_t n_prompt = r["n-prompt"].as<int64_t>(), n_gen = r["n-gen"].as<int64_t>();
+    const int reps = r["repetitions"].as<int>();
+    const int64_t chunk = r["chunk"].as<int64_t>();
+    const std::string fmt = r["output"].as<std::string>();
+    if (n_prompt < 0 || n_prompt > 1000000) rwkv_fail("--n-prompt must be in 0..1000000");
+    if (n_gen < 0 || n_gen > 1000000) rwkv_fail("--n-gen must be in 0..1000000");
+    if (reps < 1 || reps > 1000) rwkv_fail("--repetitions must be in 1..1000");
+    if (chunk < 1 || chunk > 4096) rwkv_fail("--chunk must be in 1..4096");
+    if (fmt != "md" && fmt != "json" && fmt != "csv") rwkv_fail("--output must be md, json or csv (got '%s')", fmt.c_str());
+    const int n_threads_opt = threads_option(r);
+
+    LoadedModel lm;
+    cli_load_model(&lm, r["model"].as<std::string>(), isa_option(r));
+    const Model& m = lm.model;
+    RwkvContext ctx;
+    rwkv_context_init(&ctx, &m, chunk, n_threads_opt);
+    const int n_threads = pool_size(ctx.pool);
+
+    // What one token costs.
+    double weight_bytes = 0, macs = 0, head_macs = 0;
+    for (const GgufTensor& t : m.file.tensors) {
+        if (is_unused(t)) continue;
+        if (t.name == "token_embd.weight") {
+            weight_bytes += (double)ggml_row_size(t.type, t.ne[0]);
+            continue;
+        }
+        weight_bytes += (double)t.nbytes;
+        if (t.n_dims >= 2 && t.ne[1] > 1 && t.name != "blk.0.time_mix_lerp_fused.weight" &&
+            t.name.find("lerp_fused") == std::string_view::npos)
+            macs += (double)t.ne[0] * (double)t.ne[1];
+        if (t.name == "output.weight") head_macs = (double)t.ne[0] * (double)t.ne[1];
+    }
+    const double state_bytes = (double)ctx.state.data.size() * 4;
+    const double bytes_per_token = weight_bytes + state_bytes;
+    // In pp the head runs once per prompt (only the last logits are needed).
+    const double flops_per_token = 2 * (macs - head_macs) + 9.0 * (double)(m.n_layer * m.n_embd * m.head_size) +
+                                   2 * head_macs / (double)std::max<int64_t>(n_prompt, 1);
+    const bool quant = model_is_quantized(m);
+
+    fprintf(stderr, "rwkv-cli bench: measuring this machine's limits with %d threads...\n", n_threads);
+    const double bandwidth = measure_bandwidth(ctx.pool);
+    const double peak = measure_peak(ctx.pool, quant ? kern.peak_int8 : kern.peak_fma);
+
+    // Deterministic pseudo-random tokens (never 0, the end-of-text token).
+    std::vector<int32_t> tokens((size_t)std::max<int64_t>(n_prompt, 1));
+    uint64_t rng = 12345;
+    for (int32_t& t : tokens) {
+        rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+        t = (int32_t)(1 + (rng >> 33) % (uint64_t)(m.n_vocab - 1));
+    }
+    std::vector<float> logits((size_t)m.n_vocab);
+
+    std::vector<Row> rows;
+    if (n_prompt > 0) {
+        std::vector<double> ts;
+        for (int rep = -1; rep < reps; rep++) {  // rep -1 warms the caches and the pool up
+            rwkv_state_reset(&ctx.state);
+            const double t0 = cli_now();
+            rwkv_eval(&ctx, tokens.data(), n_prompt, logits.data(), nullptr);
+            if (rep >= 0) ts.push_back((double)n_prompt / (cli_now() - t0));
+        }
+        Row row{"pp" + std::to_string(n_prompt), n_prompt, 0, stat_of(ts), 0, ""};
+        row.eff = flops_per_token * row.ts.mean / peak;
+        row.limit = strprintf("%.0f %s", peak / 1e9, quant ? "GOP/s int8" : "GFLOP/s FMA");
+        rows.push_back(row);
+    }
+    if (n_gen > 0) {
+        std::vector<double> ts;
+        for (int rep = -1; rep < reps; rep++) {
+            rwkv_state_reset(&ctx.state);
+            int32_t tok = tokens[0];
+            const double t0 = cli_now();
+            for (int64_t i = 0; i < n_gen; i++) {
+                rwkv_eval(&ctx, &tok, 1, logits.data(), nullptr);
+                tok = tokens[(size_t)(i + 1) % tokens.size()];
+            }
+            if (rep >= 0) ts.push_back((double)n_gen / (cli_now() - t0));
+        }
+        Row row{"tg" + std::to_string(n_gen), 0, n_gen, stat_of(ts), 0, ""};
+        row.eff = bytes_per_token * row.ts.mean / bandwidth;
+        row.limit = strprintf("%.1f GB/s read", bandwidth / 1e9);
+        rows.push_back(row);
+    }
+
+    const std::string type = model_type_summary(&m);
+    const int64_t n_params = model_n_params(&m);
+    const double size = (double)m.file.size;
+    const std::string name = strprintf("%s %.0fM %s", m.arch_name.c_str(), (double)n_params / 1e6, type.c_str());
+    std::string out;
+    if (fmt == "md") {
+        out += "| model | size | params | isa | threads | test | t/s | efficiency |\n";
+        out += "| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: |\n";
+        for (const Row& row : rows)
+            out += strprintf("| %s | %.2f MiB | %.2f M | %s | %d | %s | %.2f ± %.2f | %.1f%% of %s |\n", name.c_str(),
+                             size / (1 << 20), (double)n_params / 1e6, kern.isa, n_threads, row.test.c_str(),
+                             row.ts.mean, row.ts.sd, 100 * row.eff, row.limit.c_str());
+    } else if (fmt == "csv") {
+        out += "model_type,model_size,model_n_params,isa,n_threads,n_prompt,n_gen,test,avg_ts,stddev_ts,efficiency,limit\n";
+        for (const Row& row : rows)
+            out += strprintf("\"%s\",%.0f,%lld,%s,%d,%lld,%lld,%s,%.6f,%.6f,%.4f,\"%s\"\n", name.c_str(), size,
+                             (long long)n_params, kern.isa, n_threads, (long long)row.n_prompt, (long long)row.n_gen,
+                             row.test.c_str(), row.ts.mean, row.ts.sd, row.eff, row.limit.c_str());
+    } else {
+        out += "[\n";
+        for (size_t i = 0; i < rows.size(); i++) {
+            const Row& row = rows[i];
+            std::string samples;
+            for (size_t k = 0; k < row.ts.samples.size(); k++) samples += strprintf(k ? ", %.6f" : "%.6f", row.ts.samples[k]);
+            out += strprintf(
+                "  {\"model_type\": \"%s\", \"model_size\": %.0f, \"model_n_params\": %lld, \"isa\": \"%s\", "
+                "\"n_threads\": %d, \"n_prompt\": %lld, \"n_gen\": %lld, \"test\": \"%s\", \"avg_ts\": %.6f, "
+                "\"stddev_ts\": %.6f, \"samples_ts\": [%s], \"efficiency\": %.4f, \"limit\": \"%s\", "
+                "\"bytes_per_token\": %.0f, \"flops_per_token\": %.0f, \"bandwidth_bytes_per_s\": %.0f, "
+                "\"peak_ops_per_s\": %.0f}%s\n",
+                name.c_str(), size, (long long)n_params, kern.isa, n_threads, (long long)row.n_prompt,
+                (long long)row.n_gen, row.test.c_str(), row.ts.mean, row.ts.sd, samples.c_str(), row.eff,
+                row.limit.c_str(), bytes_per_token, flops_per_token, bandwidth, peak, i + 1 < rows.size() ? "," : "");
+        }
+        out += "]\n";
+    }
+    cli_write(1, out.data(), out.size());
+    return 0;
+}

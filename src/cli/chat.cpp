@@ -1,0 +1,134 @@
+// chat.cpp - rwkv-cli chat: a conversation in the RWKV world template
+//
+//   System: ...\n\n            (optional, once)
+//   User: ...\n\nAssistant: ...\n\n   (per turn)
+//
+// The recurrent state is kept between turns, so each turn processes only its
+// own new text: the time per turn does not grow with the conversation (stderr
+// shows it after each turn). The reply stops at "\n\n", the turn separator.
+// Commands: /save FILE, /load FILE, /reset, /quit, /help. From a pipe, each
+// input line is one user turn.
+#include <unistd.h>
+
+#include <cstdio>
+#include <iostream>
+#include <string>
+
+#include "../common.h"
+#include "../rwkv.h"
+#include "../state_file.h"
+#include "cli.h"
+#include "options.h"
+
+// "\n\n" ends a turn, so a message may not contain it: collapse blank lines,
+// trim the ends (as ChatRWKV does).
+static std::string clean_message(const std::string& in) {
+    std::string s;
+    for (char c : in) {
+        if (c == '\r') continue;
+        if (c == '\n' && !s.empty() && s.back() == '\n') continue;
+        s += c;
+    }
+    size_t a = s.find_first_not_of(" \t\n"), b = s.find_last_not_of(" \t\n");
+    return a == std::string::npos ? "" : s.substr(a, b - a + 1);
+}
+
+int cmd_chat(int argc, char** argv) {
+    cxxopts::Options o("rwkv-cli chat", "Chat with a model; the state is kept between turns.");
+    add_model_options(o);
+    add_thread_option(o);
+    add_state_options(o);
+    SamplerParams chat_defaults;  // ChatRWKV's chat settings
+    chat_defaults.top_p = 0.3f;
+    chat_defaults.presence_penalty = 0.5f;
+    chat_defaults.frequency_penalty = 0.5f;
+    add_sampling_options(o, chat_defaults);
+    o.add_options()
+        ("system", "a system prompt, before the first turn", cxxopts::value<std::string>()->default_value(""))
+        ("n,n-predict", "at most this many tokens per reply", cxxopts::value<int64_t>()->default_value("500"));
+    cxxopts::ParseResult r;
+    if (!parse_or_help(o, argc, argv, &r)) return 0;
+    const SamplerParams sp = sampling_options(r);
+    const int64_t n_predict = r["n-predict"].as<int64_t>();
+    if (n_predict < 1) rwkv_fail("--n-predict must be >= 1");
+    const int n_threads = threads_option(r);
+
+    LoadedModel lm;
+    cli_load_model(&lm, r["model"].as<std::string>(), isa_option(r));
+    const Model& m = lm.model;
+    RwkvContext ctx;
+    rwkv_context_init(&ctx, &m, RWKV_DEFAULT_CHUNK, n_threads);
+    const std::string state_in = r["state-in"].as<std::string>(), state_out = r["state-out"].as<std::string>();
+    if (!state_in.empty()) state_load(state_in.c_str(), &m, &ctx.state);
+    Sampler sampler;
+    sampler_init(&sampler, sp, m.n_vocab);
+    std::vector<float> logits((size_t)m.n_vocab);
+    std::vector<int32_t> tokens;
+
+    const bool interactive = isatty(0);
+    std::string pending = clean_message(r["system"].as<std::string>());
+    if (!pending.empty()) pending = "System: " + pending + "\n\n";
+    if (interactive)
+        fprintf(stderr, "rwkv-cli chat: %s, %lld layers x %lld. Commands: /save FILE, /load FILE, /reset, /quit.\n",
+                m.arch_name.c_str(), (long long)m.n_layer, (long long)m.n_embd);
+
+    auto feed = [&](const std::string& text) {
+        tokens.clear();
+        world_tokenizer_encode(&lm.tok, (const uint8_t*)text.data(), text.size(), &tokens);
+        if (!tokens.empty()) rwkv_eval(&ctx, tokens.data(), (int64_t)tokens.size(), logits.data(), nullptr);
+        return tokens.size();
+    };
+
+    std::string line;
+    for (int turn = 1;; turn++) {
+        if (interactive) cli_write(1, "User: ", 6);
+        if (!std::getline(std::cin, line)) break;
+        if (line.size() > 0 && line[0] == '/') {
+            std::string cmd = line.substr(0, line.find(' ')), arg;
+            if (line.find(' ') != std::string::npos) arg = clean_message(line.substr(line.find(' ') + 1));
+            try {
+                if (cmd == "/quit" || cmd == "/exit") break;
+                if (cmd == "/reset") {
+                    rwkv_state_reset(&ctx.state);
+                    sampler_init(&sampler, sp, m.n_vocab);
+                    fprintf(stderr, "[state reset]\n");
+                } else if (cmd == "/save" && !arg.empty()) {
+                    state_save(arg.c_str(), &m, &ctx.state);
+                    fprintf(stderr, "[state saved to %s]\n", arg.c_str());
+                } else if (cmd == "/load" && !arg.empty()) {
+                    state_load(arg.c_str(), &m, &ctx.state);
+                    fprintf(stderr, "[state loaded from %s]\n", arg.c_str());
+                } else {
+                    fprintf(stderr, "commands: /save FILE, /load FILE, /reset, /quit\n");
+                }
+            } catch (const RwkvError& e) {
+                fprintf(stderr, "rwkv-cli chat: %s\n", e.what());  // a bad file must not end the conversation
+            }
+            turn--;
+            continue;
+        }
+        const std::string msg = clean_message(line);
+        if (msg.empty()) {
+            turn--;
+            continue;
+        }
+        if (!interactive) {
+            std::string echo = "User: " + msg + "\n\n";
+            cli_write(1, echo.data(), echo.size());
+        }
+        const double t0 = cli_now();
+        const size_t n_prompt = feed(pending + "User: " + msg + "\n\nAssistant:");
+        pending.clear();
+        const double t1 = cli_now();
+        cli_write(1, "Assistant:", 10);
+        GenerateResult g = cli_generate_stream(&ctx, &sampler, &lm.tok, logits.data(), n_predict, "\n\n", nullptr);
+        // Close the turn in the state if the reply did not end with "\n\n".
+        if (!g.hit_stop) feed("\n\n");
+        cli_write(1, "\n\n", 2);
+        const double t2 = cli_now();
+        fprintf(stderr, "[turn %d: %zu prompt tokens in %.3f s, %lld reply tokens in %.3f s]\n", turn, n_prompt,
+                t1 - t0, (long long)g.n_gen, t2 - t1);
+    }
+    if (!state_out.empty()) state_save(state_out.c_str(), &m, &ctx.state);
+    return 0;
+}

@@ -1,0 +1,29 @@
+// state_file.h - save and restore the whole recurrent state.
+//
+// An RWKV state is everything the model remembers, so saving it saves a
+// conversation, a long prompt or a tuned "state prompt" for later. The file:
+//
+//   "RWKVSTAT"  u32 version (1)  u32 arch (7 = RWKV-7)
+//   u64 n_layer, n_embd, n_head, head_size     the shape
+//   u64 model_id                               model_identity() below
+//   n_layer x { att_shift[C], ffn_shift[C], wkv[H][N][N] }   float32, little-endian
+//
+// The wkv matrices are [head][value][key], as the kernels use them.
+// A state is only loaded into a model of the same architecture, shape and
+// identity; anything else fails with a message naming the file.
+#pragma once
+
+#include <cstdint>
+
+#include "model.h"
+#include "rwkv.h"
+
+// A 64-bit identity of a model's weights that does not change with the weight
+// type: a hash of the architecture, the shape and the 1-D float32 tensors
+// (norms, token-shift mixes, decay and learning-rate biases), which every
+// weight type (F32 ... Q4_0) keeps as they are. A state made with the F16
+// file of a model loads into its Q8_0 file, not into another model.
+uint64_t model_identity(const Model* m);
+
+void state_save(const char* path, const Model* m, const RwkvState* s);
+void state_load(const char* path, const Model* m, RwkvState* s);

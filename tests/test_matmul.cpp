@@ -1,0 +1,358 @@
+// test_matmul.cpp - every SIMD matmul path this CPU runs against the scalar
+// reference (tests/test_kernels.cpp checks the scalar kernels against the
+// math), plus the quantizers and the GGML block layouts.
+//
+//   float weights (F32, F16, BF16): within float32 reassociation of the scalar sum
+//   quantized (Q8_0, Q4_0):         the same bits as scalar (these kernels form the
+//                                   exact int32 block dot and sum blocks in the
+//                                   scalar order)
+//   every path, every type:         the bits of Y[t][o] do not depend on the row
+//                                   range, on how it is split, nor on pointer alignment
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <iomanip>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "../kernels/half.h"
+#include "../kernels/kernels.h"
+#include "../kernels/quant.h"
+
+namespace {
+
+struct Isa {
+    std::string name;
+    Kernels k;
+};
+
+// One table per instruction set this CPU runs (scalar first).
+const std::vector<Isa>& isas() {
+    static std::vector<Isa> v;
+    if (v.empty()) {
+        int n = 0;
+        const char* const* names = kernels_isa_available(&n);
+        for (int i = 0; i < n; i++) {
+            kernels_init(names[i]);
+            v.push_back({names[i], kern});
+        }
+        kernels_init(nullptr);
+    }
+    return v;
+}
+
+const Kernels& scalar() {
+    static Kernels k;
+    static bool done = false;
+    if (!done) kernels_fill_scalar(&k), done = true;
+    return k;
+}
+
+const uint32_t kTypes[] = {GGML_TYPE_F32, GGML_TYPE_F16, GGML_TYPE_BF16, GGML_TYPE_Q8_0, GGML_TYPE_Q4_0};
+
+bool is_quant(uint32_t type) { return type == GGML_TYPE_Q8_0 || type == GGML_TYPE_Q4_0; }
+
+std::vector<float> randn(size_t n, uint32_t seed, float scale = 1.0f) {
+    std::mt19937 g(seed);
+    std::normal_distribution<float> d(0.0f, scale);
+    std::vector<float> v(n);
+    for (float& x : v) x = d(g);
+    return v;
+}
+
+// rows x n floats converted to `type` with the scalar quantizers.
+std::vector<uint8_t> to_type(uint32_t type, const std::vector<float>& f, int64_t rows, int64_t n) {
+    const uint64_t rb = ggml_row_size(type, n);
+    std::vector<uint8_t> out((size_t)(rb * (uint64_t)rows));
+    for (int64_t r = 0; r < rows; r++) {
+        if (type == GGML_TYPE_F32)
+            memcpy(out.data() + r * rb, f.data() + r * n, rb);
+        else
+            scalar().quantize_row[type](f.data() + r * n, out.data() + r * rb, n);
+    }
+    return out;
+}
+
+// A weight matrix and T activation rows in the format the kernel takes.
+struct Problem {
+    uint32_t type;
+    int64_t n_in, n_out, T;
+    std::vector<float> wf, xf;
+    std::vector<uint8_t> w, x;  // weights in `type`; activations in act_type[type]
+};
+
+Problem make_problem(uint32_t type, int64_t n_in, int64_t n_out, int64_t T, uint32_t seed) {
+    Problem p{type, n_in, n_out, T, {}, {}, {}, {}};
+    p.wf = randn((size_t)(n_in * n_out), seed, 1.0f / std::sqrt((float)n_in));
+    p.xf = randn((size_t)(n_in * T), seed + 1000);
+    // a few rows with a much larger scale, and an all-zero row
+    for (int64_t i = 0; i < n_in; i++) {
+        if (n_out > 2) p.wf[(size_t)(2 * n_in + i)] *= 100.0f;
+        if (n_out > 1) p.wf[(size_t)(1 * n_in + i)] = 0.0f;
+    }
+    p.w = to_type(type, p.wf, n_out, n_in);
+    p.x = to_type(scalar().act_type[type], p.xf, T, n_in);
+    return p;
+}
+
+// Y = NaN, then the kernel over each consecutive range given by `cuts`.
+std::vector<float> run(const Kernels& k, const Problem& p, const std::vector<int64_t>& cuts, const void* w = nullptr,
+                       const void* x = nullptr, float* y = nullptr) {
+    std::vector<float> Y((size_t)(p.T * p.n_out), NAN);
+    float* out = y ? y : Y.data();
+    if (y) std::fill(y, y + p.T * p.n_out, NAN);
+    int64_t r0 = 0;
+    for (size_t i = 0; i <= cuts.size(); i++) {
+        const int64_t r1 = i < cuts.size() ? std::min(cuts[i], p.n_out) : p.n_out;
+        if (r1 > r0) k.matmul[p.type](w ? w : p.w.data(), p.n_in, p.n_out, r0, r1, x ? x : p.x.data(), p.T, out);
+        r0 = std::max(r0, r1);
+    }
+    if (y) Y.assign(y, y + p.T * p.n_out);
+    return Y;
+}
+
+// sum_i |w_i x_i| for output (t, o), from the values the kernel sees: the scale
+// of the rounding error of any summation order.
+double abs_dot(const Kernels& s, const Problem& p, int64_t t, int64_t o) {
+    std::vector<float> w((size_t)p.n_in), x((size_t)p.n_in);
+    const uint32_t at = s.act_type[p.type];
+    s.row_to_f32[p.type](p.w.data() + (uint64_t)o * ggml_row_size(p.type, p.n_in), w.data(), p.n_in);
+    s.row_to_f32[at](p.x.data() + (uint64_t)t * ggml_row_size(at, p.n_in), x.data(), p.n_in);
+    double a = 0;
+    for (int64_t i = 0; i < p.n_in; i++) a += std::fabs((double)w[(size_t)i] * x[(size_t)i]);
+    return a;
+}
+
+std::string describe(const std::string& isa, const Problem& p) {
+    return isa + " " + ggml_type_name(p.type) + " n_in=" + std::to_string(p.n_in) +
+           " n_out=" + std::to_string(p.n_out) + " T=" + std::to_string(p.T);
+}
+
+bool same_bits(const std::vector<float>& a, const std::vector<float>& b, size_t* first) {
+    for (size_t i = 0; i < a.size(); i++)
+        if (f32_to_bits(a[i]) != f32_to_bits(b[i])) {
+            *first = i;
+            return false;
+        }
+    return true;
+}
+
+}  // namespace
+
+TEST(MatmulIsa, TablesAreComplete) {
+    for (const Isa& isa : isas()) {
+        for (uint32_t t : kTypes) {
+            EXPECT_NE(isa.k.matmul[t], nullptr) << isa.name << " " << ggml_type_name(t);
+            EXPECT_NE(isa.k.row_to_f32[t], nullptr) << isa.name << " " << ggml_type_name(t);
+            EXPECT_EQ(isa.k.act_type[t], is_quant(t) ? (uint32_t)GGML_TYPE_Q8_0 : (uint32_t)GGML_TYPE_F32)
+                << isa.name << " " << ggml_type_name(t);
+        }
+        for (uint32_t t : {GGML_TYPE_F16, GGML_TYPE_BF16, GGML_TYPE_Q8_0, GGML_TYPE_Q4_0})
+            EXPECT_NE(isa.k.quantize_row[t], nullptr) << isa.name << " " << ggml_type_name(t);
+    }
+}
+
+TEST(MatmulIsa, MatchesScalar) {
+    const int64_t float_n_in[] = {1, 7, 16, 33, 257};
+    const int64_t quant_n_in[] = {32, 64, 96, 288};
+    const int64_t n_outs[] = {1, 3, 17, 64, 100};
+    const int64_t Ts[] = {1, 2, 3, 5, 16, 33};
+    uint32_t seed = 1;
+    for (uint32_t type : kTypes) {
+        for (int64_t n_in : is_quant(type) ? std::vector<int64_t>(std::begin(quant_n_in), std::end(quant_n_in))
+                                           : std::vector<int64_t>(std::begin(float_n_in), std::end(float_n_in))) {
+            for (int64_t n_out : n_outs) {
+                for (int64_t T : Ts) {
+                    const Problem p = make_problem(type, n_in, n_out, T, seed++);
+                    const std::vector<float> ref = run(scalar(), p, {});
+                    for (const Isa& isa : isas()) {
+                        // a split inside a tile, as no pool would do, on top of the full range
+                        const std::vector<float> Y = run(isa.k, p, {n_out / 3});
+                        double max_diff = 0, max_ratio = 0;
+                        size_t worst = 0;
+                        for (int64_t t = 0; t < T; t++)
+                            for (int64_t o = 0; o < n_out; o++) {
+                                const size_t i = (size_t)(t * n_out + o);
+                                const double diff = std::fabs((double)Y[i] - ref[i]);
+                                const double tol = is_quant(type) ? 0.0 : 1e-5 * abs_dot(scalar(), p, t, o) + 1e-30;
+                                if (std::isnan(Y[i]) || diff > max_diff) max_diff = std::isnan(Y[i]) ? INFINITY : diff;
+                                const double ratio = std::isnan(Y[i]) ? INFINITY
+                                                     : tol > 0        ? diff / tol
+                                                     : diff > 0       ? INFINITY
+                                                                      : 0.0;
+                                if (!(ratio <= max_ratio)) max_ratio = ratio, worst = i;
+                            }
+                        EXPECT_LE(max_ratio, 1.0) << std::setprecision(9) << describe(isa.name, p) << ": max |diff| " << max_diff
+                                                  << ", worst at " << worst << ": " << Y[worst] << " vs scalar "
+                                                  << ref[worst];
+                    }
+                }
+            }
+        }
+    }
+}
+
+TEST(MatmulIsa, RowSplitDoesNotChangeBits) {
+    for (const Isa& isa : isas()) {
+        for (uint32_t type : kTypes) {
+            for (int64_t T : {1, 3, 5, 16, 33}) {
+                const int64_t n_in = is_quant(type) ? 160 : 75, n_out = 71;
+                const Problem p = make_problem(type, n_in, n_out, T, 77);
+                const std::vector<float> full = run(isa.k, p, {});
+                std::vector<int64_t> each;
+                for (int64_t o = 1; o < n_out; o++) each.push_back(o);
+                const std::vector<std::vector<int64_t>> splits = {{16}, {32}, {48}, {16, 32, 48, 64}, {5, 21, 22}, each};
+                for (const auto& cuts : splits) {
+                    size_t at = 0;
+                    const std::vector<float> Y = run(isa.k, p, cuts);
+                    EXPECT_TRUE(same_bits(full, Y, &at))
+                        << describe(isa.name, p) << " split at " << (cuts.size() > 6 ? std::string("every row")
+                                                                                       : std::to_string(cuts[0]) + "...")
+                        << ": output " << at << " = " << Y[at] << " vs " << full[at] << " in one range";
+                }
+            }
+        }
+    }
+}
+
+TEST(MatmulIsa, UnalignedPointersDoNotChangeBits) {
+    for (const Isa& isa : isas()) {
+        for (uint32_t type : kTypes) {
+            for (int64_t T : {1, 7}) {
+                const int64_t n_in = is_quant(type) ? 96 : 45, n_out = 37;
+                const Problem p = make_problem(type, n_in, n_out, T, 5);
+                const std::vector<float> ref = run(isa.k, p, {});
+                // F32: 4 bytes past a 64-byte boundary; F16/BF16 and the 2-byte blocks: 2 bytes
+                const size_t wo = type == GGML_TYPE_F32 ? 4 : 2, xo = is_quant(type) ? 2 : 4;
+                std::vector<uint8_t> wbuf(p.w.size() + 128), xbuf(p.x.size() + 128);
+                std::vector<float> ybuf((size_t)(T * n_out) + 32);
+                uint8_t* w = wbuf.data() + (64 - (uintptr_t)wbuf.data() % 64) + wo;
+                uint8_t* x = xbuf.data() + (64 - (uintptr_t)xbuf.data() % 64) + xo;
+                float* y = ybuf.data() + (16 - ((uintptr_t)ybuf.data() / 4) % 16) + 1;
+                memcpy(w, p.w.data(), p.w.size());
+                memcpy(x, p.x.data(), p.x.size());
+                size_t at = 0;
+                const std::vector<float> Y = run(isa.k, p, {16}, w, x, y);
+                EXPECT_TRUE(same_bits(ref, Y, &at)) << describe(isa.name, p) << ": output " << at;
+            }
+        }
+    }
+}
+
+TEST(Quantize, Q8_0ActivationsAreIdenticalOnEveryPath) {
+    std::mt19937 g(3);
+    const int64_t n = 32 * 64;
+    for (float scale : {1e-6f, 1e-2f, 1.0f, 37.0f, 3e4f}) {
+        std::vector<float> x = randn((size_t)n, (uint32_t)(scale * 1000) + 1, scale);
+        // ties: a block whose amax is 127 has d = 1 and id = 1, so k + 0.5 is a tie
+        for (int j = 0; j < 32; j++) x[(size_t)j] = j == 0 ? 127.0f : (float)(j - 16) + 0.5f;
+        for (int j = 32; j < 64; j++) x[(size_t)j] = j == 32 ? -127.0f : -(float)(j - 48) - 0.5f;
+        for (int j = 64; j < 96; j++) x[(size_t)j] = 0.0f;  // d = 0
+        for (int j = 96; j < 128; j++) x[(size_t)j] = j == 96 ? -0.0f : 0.0f;
+        std::vector<uint8_t> ref((size_t)ggml_row_size(GGML_TYPE_Q8_0, n));
+        scalar().quantize_row[GGML_TYPE_Q8_0](x.data(), ref.data(), n);
+        for (const Isa& isa : isas()) {
+            std::vector<uint8_t> q(ref.size());
+            isa.k.quantize_row[GGML_TYPE_Q8_0](x.data(), q.data(), n);
+            for (size_t i = 0; i < q.size(); i++)
+                ASSERT_EQ(q[i], ref[i]) << isa.name << " scale " << scale << ": byte " << i << " (block " << i / 34
+                                        << ")";
+        }
+    }
+}
+
+TEST(Quantize, RoundTripErrorBounds) {
+    const int64_t n = 32 * 200;
+    std::vector<float> x = randn((size_t)n, 11, 2.0f);
+    for (int64_t i = 0; i < n; i += 97) x[(size_t)i] *= 50.0f;  // outliers
+    std::vector<float> back((size_t)n);
+    for (uint32_t type : {GGML_TYPE_Q8_0, GGML_TYPE_Q4_0}) {
+        std::vector<uint8_t> q((size_t)ggml_row_size(type, n));
+        scalar().quantize_row[type](x.data(), q.data(), n);
+        scalar().row_to_f32[type](q.data(), back.data(), n);
+        for (int64_t b = 0; b < n / 32; b++) {
+            float amax = 0;
+            for (int j = 0; j < 32; j++) amax = std::max(amax, std::fabs(x[(size_t)(b * 32 + j)]));
+            // Q8_0: half a step (d = amax/127) plus the half rounding of d over 127 steps;
+            // Q4_0: the far side of the range is clamped at 7 of 8 steps, so one step (amax/8)
+            const double bound = type == GGML_TYPE_Q8_0 ? amax / 127.0 * (0.5 + 127.0 / 2048) : amax / 8.0 * 1.001;
+            for (int j = 0; j < 32; j++) {
+                const size_t i = (size_t)(b * 32 + j);
+                ASSERT_LE(std::fabs(back[i] - x[i]), bound) << ggml_type_name(type) << " element " << i;
+            }
+        }
+    }
+    // 16-bit types: exactly the half.h rounding
+    std::vector<uint16_t> h((size_t)n);
+    scalar().quantize_row[GGML_TYPE_F16](x.data(), h.data(), n);
+    for (int64_t i = 0; i < n; i++) ASSERT_EQ(h[(size_t)i], f32_to_f16(x[(size_t)i]));
+    scalar().quantize_row[GGML_TYPE_BF16](x.data(), h.data(), n);
+    for (int64_t i = 0; i < n; i++) ASSERT_EQ(h[(size_t)i], f32_to_bf16(x[(size_t)i]));
+}
+
+// The layouts, pinned by hand: these bytes are what ggml writes.
+TEST(Quantize, HandComputedQ8_0Block) {
+    // amax = 127, so d = 1 (half 0x3c00) and q = roundf(x), ties away from zero
+    float x[32];
+    for (int j = 0; j < 32; j++) x[j] = 0.0f;
+    x[0] = 127.0f, x[1] = -127.0f, x[2] = 0.5f, x[3] = -0.5f, x[4] = 1.5f, x[5] = -2.5f, x[6] = 3.49f, x[31] = 100.2f;
+    uint8_t got[34];
+    scalar().quantize_row[GGML_TYPE_Q8_0](x, got, 32);
+    uint8_t want[34] = {0x00, 0x3c, 127, (uint8_t)-127, 1, (uint8_t)-1, 2, (uint8_t)-3, 3};
+    want[33] = 100;
+    for (int i = 0; i < 34; i++) EXPECT_EQ(got[i], want[i]) << "byte " << i;
+    EXPECT_EQ(offsetof(block_q8_0, qs), 2u);
+    // and back
+    float back[32];
+    scalar().row_to_f32[GGML_TYPE_Q8_0](want, back, 32);
+    EXPECT_EQ(back[0], 127.0f);
+    EXPECT_EQ(back[5], -3.0f);
+    EXPECT_EQ(back[31], 100.0f);
+    // a Q8_0 row times a Q8_0 row: x_j = j - 16 (d_x = 1)
+    uint8_t xq[34] = {0x00, 0x3c};
+    double want_dot = 0;
+    for (int j = 0; j < 32; j++) xq[2 + j] = (uint8_t)(int8_t)(j - 16), want_dot += (double)back[j] * (j - 16);
+    for (const Isa& isa : isas()) {
+        float y = NAN;
+        isa.k.matmul[GGML_TYPE_Q8_0](want, 32, 1, 0, 1, xq, 1, &y);
+        EXPECT_EQ(y, (float)want_dot) << isa.name;
+    }
+}
+
+TEST(Quantize, HandComputedQ4_0Block) {
+    // the element of largest magnitude is -8: d = -8 / -8 = 1 (half 0x3c00),
+    // q = min(15, (int8_t)(x + 8.5)); element j in the low nibble of qs[j],
+    // element j + 16 in the high nibble
+    float x[32];
+    for (int j = 0; j < 32; j++) x[j] = 0.0f;  // q = 8
+    x[0] = -8.0f;                              // q = 0
+    x[16] = 7.9f;                              // 16.4 -> 16 -> clamped to 15
+    x[1] = 3.5f;                               // 12
+    x[17] = 2.4f;                              // 10.9 -> 10
+    x[2] = -0.6f;                              // 7.9 -> 7
+    x[18] = -3.0f;                             // 5
+    uint8_t got[18];
+    scalar().quantize_row[GGML_TYPE_Q4_0](x, got, 32);
+    uint8_t want[18] = {0x00, 0x3c, 0xf0, 0xac, 0x57};
+    for (int i = 5; i < 18; i++) want[i] = 0x88;
+    for (int i = 0; i < 18; i++) EXPECT_EQ(got[i], want[i]) << "byte " << i;
+    EXPECT_EQ(offsetof(block_q4_0, qs), 2u);
+    float back[32];
+    scalar().row_to_f32[GGML_TYPE_Q4_0](want, back, 32);
+    EXPECT_EQ(back[0], -8.0f);
+    EXPECT_EQ(back[16], 7.0f);
+    EXPECT_EQ(back[1], 4.0f);
+    EXPECT_EQ(back[17], 2.0f);
+    EXPECT_EQ(back[5], 0.0f);
+    // a Q4_0 row times a Q8_0 row: sum_j w_j x_j with x_j = j - 16 (d_x = 1)
+    uint8_t xq[34] = {0x00, 0x3c};
+    double want_dot = 0;
+    for (int j = 0; j < 32; j++) xq[2 + j] = (uint8_t)(int8_t)(j - 16), want_dot += (double)back[j] * (j - 16);
+    for (const Isa& isa : isas()) {
+        float y = NAN;
+        isa.k.matmul[GGML_TYPE_Q4_0](want, 32, 1, 0, 1, xq, 1, &y);
+        EXPECT_EQ(y, (float)want_dot) << isa.name;
+    }
+}
