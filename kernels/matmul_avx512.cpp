@@ -235,40 +235,55 @@ static const XInfo* prepare_x(const block_q8_0* X, int64_t T, int64_t nb, int32_
     return buf.data();
 }
 
-// 16 weight rows: rp[i] points at row i (rows past the range repeat the last
-// one; their lanes are computed and never stored). goff[i] = rp[i] - rp[0].
+// 16 weight rows at a constant stride: row i starts at p + i * rb (a last,
+// partial group is copied to a buffer first, its last row repeated; the
+// repeated lanes are computed and never stored).
 struct Rows16 {
-    const uint8_t* rp[16];
-    __m512i goff;
+    const uint8_t* p;
+    int64_t rb;
 };
 
-static ALWAYS_INLINE void rows16(Rows16* r, const uint8_t* W, uint64_t row_bytes, int64_t o, int nr) {
-    alignas(64) int32_t off[16];
-    for (int i = 0; i < 16; i++) {
-        const int ii = i < nr ? i : nr - 1;
-        r->rp[i] = W + (uint64_t)(o + ii) * row_bytes;
-        off[i] = (int32_t)((uint64_t)ii * row_bytes);
+static ALWAYS_INLINE void rows16(Rows16* r, const uint8_t* W, int64_t row_bytes, int64_t o, int nr) {
+    r->rb = row_bytes;
+    if (nr == 16) {
+        r->p = W + o * row_bytes;
+        return;
     }
-    r->goff = _mm512_load_si512(off);
+    thread_local std::vector<uint8_t> pad;
+    pad.resize((size_t)(16 * row_bytes));
+    for (int i = 0; i < 16; i++) memcpy(pad.data() + i * row_bytes, W + (o + (i < nr ? i : nr - 1)) * row_bytes, (size_t)row_bytes);
+    r->p = pad.data();
 }
 
-// The 16 block scales at byte offset boff of every row, as float.
-static ALWAYS_INLINE __m512 load_d16(const Rows16* r, int64_t boff) {
-    const __m512i g = _mm512_i32gather_epi32(r->goff, (const void*)(r->rp[0] + boff), 1);
-    return _mm512_cvtph_ps(_mm512_cvtepi32_epi16(g));
+// Row i of the group, at byte offset off.
+static ALWAYS_INLINE const uint8_t* at(const Rows16* r, int i, int64_t off) { return r->p + off + i * r->rb; }
+
+// The scales of the 16 rows for blocks 0..nb-1: dtab[16 b + i] = d of row i,
+// block b. Plain loads and stores in a pass of its own: a vector gather costs
+// more than the block's whole dot product, and the pass also brings the
+// group's cache lines in for the block loop.
+static void load_dtab(const Rows16* r, int64_t nb, int64_t block_bytes, uint16_t* dtab) {
+    for (int i = 0; i < 16; i++) {
+        const uint8_t* p = at(r, i, 0);
+        for (int64_t b = 0; b < nb; b++) memcpy(&dtab[16 * b + i], p + b * block_bytes, 2);
+    }
+}
+
+static ALWAYS_INLINE __m512 dw16(const uint16_t* dtab, int64_t b) {
+    return _mm512_cvtph_ps(_mm256_load_si256((const __m256i*)(dtab + 16 * b)));
 }
 
 // Block b of 16 Q8_0 rows, transposed: w[j] lane i = bytes 4j..4j+3 of row i,
 // biased to unsigned (+128).
-static ALWAYS_INLINE void load_q8_0_t(const Rows16* r, int64_t b, __m512i w[8], __m512* dw) {
+static ALWAYS_INLINE void load_q8_0_t(const Rows16* r, int64_t b, __m512i w[8]) {
     const int64_t boff = b * (int64_t)sizeof(block_q8_0);
     // z[i] = rows i, i + 4 (i < 4) and rows 8 + i, 12 + i (i >= 4), 32 bytes each
     __m512i z[8], t[8], u[8];
 #pragma GCC unroll 8
     for (int i = 0; i < 8; i++) {
         const int lo = i < 4 ? i : i + 4;
-        z[i] = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i*)(r->rp[lo] + boff + 2))),
-                                  _mm256_loadu_si256((const __m256i*)(r->rp[lo + 4] + boff + 2)), 1);
+        z[i] = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i*)at(r, lo, boff + 2))),
+                                  _mm256_loadu_si256((const __m256i*)at(r, lo + 4, boff + 2)), 1);
     }
     // 4 x 4 dword transposes within each 128-bit lane
 #pragma GCC unroll 4
@@ -291,20 +306,19 @@ static ALWAYS_INLINE void load_q8_0_t(const Rows16* r, int64_t b, __m512i w[8], 
         w[j] = _mm512_xor_si512(_mm512_shuffle_i64x2(u[j], u[j + 4], 0x88), bias);
         w[j + 4] = _mm512_xor_si512(_mm512_shuffle_i64x2(u[j], u[j + 4], 0xdd), bias);
     }
-    *dw = load_d16(r, boff);
 }
 
 // Block b of 16 Q4_0 rows, transposed: w[j] lane i = elements 4j..4j+3 of row
 // i as unsigned nibbles (j < 4: low nibbles of qs[4j..], j >= 4: high ones).
-static ALWAYS_INLINE void load_q4_0_t(const Rows16* r, int64_t b, __m512i w[8], __m512* dw) {
+static ALWAYS_INLINE void load_q4_0_t(const Rows16* r, int64_t b, __m512i w[8]) {
     const int64_t boff = b * (int64_t)sizeof(block_q4_0);
     __m512i a[4], t[4];
 #pragma GCC unroll 4
     for (int k = 0; k < 4; k++) {
-        __m512i v = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i*)(r->rp[k] + boff + 2)));
-        v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i*)(r->rp[k + 4] + boff + 2)), 1);
-        v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i*)(r->rp[k + 8] + boff + 2)), 2);
-        a[k] = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i*)(r->rp[k + 12] + boff + 2)), 3);
+        __m512i v = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i*)at(r, k, boff + 2)));
+        v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i*)at(r, k + 4, boff + 2)), 1);
+        v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i*)at(r, k + 8, boff + 2)), 2);
+        a[k] = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i*)at(r, k + 12, boff + 2)), 3);
     }
     // a[k] lane q = row k + 4q; a 4 x 4 transpose per lane puts row 4q + p at dword 4q + p.
     t[0] = _mm512_unpacklo_epi32(a[0], a[1]);
@@ -322,14 +336,18 @@ static ALWAYS_INLINE void load_q4_0_t(const Rows16* r, int64_t b, __m512i w[8], 
     w[5] = _mm512_and_si512(_mm512_srli_epi16(b1, 4), m4);
     w[6] = _mm512_and_si512(_mm512_srli_epi16(b2, 4), m4);
     w[7] = _mm512_and_si512(_mm512_srli_epi16(b3, 4), m4);
-    *dw = load_d16(r, boff);
 }
 
 // acc += (float)(exact block dot) * (dw * dx) for 16 rows and one activation block.
 static ALWAYS_INLINE __m512 qblock(const __m512i w[8], __m512 dw, const uint8_t* xq, const XInfo& xi, __m512 acc) {
-    __m512i s = _mm512_set1_epi32(xi.negcorr);
-#pragma GCC unroll 8
-    for (int q = 0; q < 8; q++) s = _mm512_dpbusd_epi32(s, w[q], _mm512_set1_epi32((int)load_u32(xq + 4 * q)));
+    // two independent chains of vpdpbusd (exact int32 either way)
+    __m512i s0 = _mm512_set1_epi32(xi.negcorr), s1 = _mm512_setzero_si512();
+#pragma GCC unroll 4
+    for (int q = 0; q < 8; q += 2) {
+        s0 = _mm512_dpbusd_epi32(s0, w[q], _mm512_set1_epi32((int)load_u32(xq + 4 * q)));
+        s1 = _mm512_dpbusd_epi32(s1, w[q + 1], _mm512_set1_epi32((int)load_u32(xq + 4 * q + 4)));
+    }
+    const __m512i s = _mm512_add_epi32(s0, s1);
     const __m512 scale = _mm512_mul_ps(dw, _mm512_set1_ps(xi.d));
     return _mm512_add_ps(acc, no_fma(_mm512_mul_ps(_mm512_cvtepi32_ps(s), scale)));
 }
@@ -371,32 +389,31 @@ static void qtile_any(int rn, const __m512i* panel, int64_t nb, const uint8_t* X
     }
 }
 
-typedef void (*LoadBlockT)(const Rows16*, int64_t, __m512i*, __m512*);
+typedef void (*LoadBlockT)(const Rows16*, int64_t, __m512i*);
 
 template <LoadBlockT LOAD, int BLOCK_BYTES, int BIAS>
 static void matmul_quant(const void* Wv, int64_t n_in, int64_t n_out, int64_t row0, int64_t row1, const void* Xv,
                          int64_t T, float* Y) {
     const uint8_t* W = (const uint8_t*)Wv;
     const int64_t nb = n_in / 32;
-    const uint64_t row_bytes = (uint64_t)nb * BLOCK_BYTES, xrow = (uint64_t)nb * sizeof(block_q8_0);
+    const int64_t row_bytes = nb * BLOCK_BYTES;
+    const uint64_t xrow = (uint64_t)nb * sizeof(block_q8_0);
     const uint8_t* X = (const uint8_t*)Xv;
     const XInfo* xi = prepare_x((const block_q8_0*)Xv, T, nb, BIAS);
     Rows16 r;
+    thread_local std::vector<Vec64> dtab_buf;
+    if (dtab_buf.size() < (size_t)((nb + 1) / 2)) dtab_buf.resize((size_t)((nb + 1) / 2));
+    uint16_t* dtab = (uint16_t*)dtab_buf.data();
     if (T == 1) {
         for (int64_t o = row0; o < row1; o += 16) {
             const int nr = (int)(row1 - o < 16 ? row1 - o : 16);
             rows16(&r, W, row_bytes, o, nr);
+            load_dtab(&r, nb, BLOCK_BYTES, dtab);
             __m512 acc = _mm512_setzero_ps();
             for (int64_t b = 0; b < nb; b++) {
-                if ((b & 1) == 0) {
-                    const int64_t pf = (b + 16) * BLOCK_BYTES;
-#pragma GCC unroll 16
-                    for (int i = 0; i < 16; i++) _mm_prefetch((const char*)(r.rp[i] + pf), _MM_HINT_T0);
-                }
                 __m512i w[8];
-                __m512 dw;
-                LOAD(&r, b, w, &dw);
-                acc = qblock(w, dw, X + b * (int64_t)sizeof(block_q8_0) + 2, xi[b], acc);
+                LOAD(&r, b, w);
+                acc = qblock(w, dw16(dtab, b), X + b * (int64_t)sizeof(block_q8_0) + 2, xi[b], acc);
             }
             _mm512_mask_storeu_ps(Y + o, (__mmask16)((1u << nr) - 1u), acc);
         }
@@ -408,10 +425,10 @@ static void matmul_quant(const void* Wv, int64_t n_in, int64_t n_out, int64_t ro
     for (int64_t o = row0; o < row1; o += 16) {
         const int nr = (int)(row1 - o < 16 ? row1 - o : 16);
         rows16(&r, W, row_bytes, o, nr);
+        load_dtab(&r, nb, BLOCK_BYTES, dtab);
         for (int64_t b = 0; b < nb; b++) {
-            __m512 dw;
-            LOAD(&r, b, panel + b * 9, &dw);
-            panel[b * 9 + 8] = _mm512_castps_si512(dw);
+            LOAD(&r, b, panel + b * 9);
+            panel[b * 9 + 8] = _mm512_castps_si512(dw16(dtab, b));
         }
         const __mmask16 m = (__mmask16)((1u << nr) - 1u);
         for (int64_t t = 0; t < T; t += Q_RN) {

@@ -92,6 +92,8 @@ import sys
 import time
 from pathlib import Path
 
+import warnings
+
 import numpy as np
 import torch
 import torch.nn as nn
@@ -101,6 +103,8 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 PROG = "train.py"
+# NumPy warns when it inspects float limits while flush-to-zero is on: harmless.
+warnings.filterwarnings("ignore", message="The value of the smallest subnormal")
 DECAY_SCALE = math.exp(-0.5)        # 0.606531: w = exp(-DECAY_SCALE * sigmoid(.))
 LN_EPS = 1e-5
 GN_EPS = 64e-5

@@ -297,6 +297,33 @@ def bench(tiny):
     check("bench -o md", rc == 0 and b"| pp8 |" in out and b"| tg2 |" in out, f"{out!r} {err}")
 
 
+def bad_values(work, tiny):
+    """NaN in a weight: `info --check` names the tensor; generation stops with an error instead of garbage."""
+    import gguf_writer
+    c = gguf_writer.read_gguf_full(tiny)
+    name = "blk.3.time_mix_key.weight"
+    off = [o for (n, ne, t, o) in c.tensor_infos if n == name][0]
+    data = bytearray(open(tiny, "rb").read())
+    struct.pack_into("<I", data, c.data_offset + off + 4 * 70, 0x7fc00000)
+    bad = os.path.join(work, "nan.gguf")
+    open(bad, "wb").write(data)
+    expect_error("info --check finds a NaN weight", ["info", "-m", bad, "--check"], f"tensor '{name}' has a non-finite value")
+    expect_error("generate stops on non-finite logits", ["generate", "-m", bad, "-n", "5", "hello"], "non-finite logit")
+    rc, out, err = run(["info", "-m", tiny, "--check"])
+    check("info --check on a clean model", rc == 0 and b"all weights finite" in out, err)
+
+
+def interrupt(tiny):
+    p = subprocess.Popen([CLI, "generate", "-m", tiny, "-n", "100000000", "--seed", "1", "x"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    import time
+    time.sleep(1.0)
+    p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=30)
+    check("generate: SIGINT stops, keeps the output, exits 130", p.returncode == 130 and len(out) > 1 and b"interrupted" in err,
+          f"rc={p.returncode} out={len(out)} bytes err={err[-200:]!r}")
+
+
 def info(gguf):
     rc, out, err = run(["info", "-m", gguf, "--tensors"])
     ok = rc == 0 and b"rwkv7" in out and b"layers:        2" in out and b"blk.1.time_mix_key.weight" in out
@@ -332,6 +359,8 @@ def main():
     perplexity(a.work, tiny)
     chat(a.work, tiny)
     bench(tiny)
+    bad_values(a.work, tiny)
+    interrupt(tiny)
     info(gguf)
     n_fail = results.count(False)
     print(f"{len(results) - n_fail} passed, {n_fail} failed")

@@ -79,8 +79,10 @@ int cmd_chat(int argc, char** argv) {
         return tokens.size();
     };
 
+    cli_catch_sigint();  // Ctrl-C ends a reply early; at the prompt it ends the chat
     std::string line;
     for (int turn = 1;; turn++) {
+        cli_clear_interrupt();
         if (interactive) cli_write(1, "User: ", 6);
         if (!std::getline(std::cin, line)) break;
         if (line.size() > 0 && line[0] == '/') {

@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
+#include <csignal>
 #include <unistd.h>
 
 #include "../../kernels/kernels.h"
@@ -77,3 +78,21 @@ double cli_now() {
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
+
+static volatile sig_atomic_t g_interrupted = 0;
+
+static void on_sigint(int) {
+    if (g_interrupted) _exit(EXIT_INTERRUPTED);  // a second Ctrl-C does not wait
+    g_interrupted = 1;
+}
+
+void cli_catch_sigint() {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_sigint;
+    sigaction(SIGINT, &sa, nullptr);
+}
+
+bool cli_interrupted() { return g_interrupted != 0; }
+
+void cli_clear_interrupt() { g_interrupted = 0; }

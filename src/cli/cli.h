@@ -31,6 +31,14 @@ std::vector<int32_t> cli_parse_token_list(const std::string& s, const char* flag
 // quietly, as for any Unix filter).
 void cli_write(int fd, const void* data, size_t n);
 
+// Ctrl-C: the first SIGINT sets a flag that the generation and prompt loops
+// check between tokens (what was generated is already written); the command
+// then exits with 130, as a shell expects of an interrupted program.
+void cli_catch_sigint();
+bool cli_interrupted();
+void cli_clear_interrupt();
+const int EXIT_INTERRUPTED = 130;
+
 // Seconds from a monotonic clock.
 double cli_now();
 

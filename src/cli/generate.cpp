@@ -64,8 +64,13 @@ int cmd_generate(int argc, char** argv) {
     sampler_init(&sampler, sp, m.n_vocab);
     std::vector<float> logits((size_t)m.n_vocab);
 
+    cli_catch_sigint();
     const double t0 = cli_now();
-    rwkv_eval(&ctx, tokens.data(), (int64_t)tokens.size(), logits.data(), nullptr);
+    // The prompt in chunks, so Ctrl-C is noticed during a long one too.
+    for (size_t i = 0; i < tokens.size() && !cli_interrupted(); i += RWKV_DEFAULT_CHUNK) {
+        const int64_t n = std::min<int64_t>(RWKV_DEFAULT_CHUNK, (int64_t)(tokens.size() - i));
+        rwkv_eval(&ctx, tokens.data() + i, n, logits.data(), nullptr);
+    }
     const double t1 = cli_now();
 
 
@@ -78,5 +83,9 @@ int cmd_generate(int argc, char** argv) {
     fprintf(stderr, "\nrwkv-cli: prompt %zu tokens in %.3f s (%.1f t/s), generated %lld tokens in %.3f s (%.1f t/s), kernels %s, %d threads\n",
             tokens.size(), t1 - t0, (double)tokens.size() / std::max(t1 - t0, 1e-9), (long long)n_gen, t2 - t1,
             (double)n_gen / std::max(t2 - t1, 1e-9), kern.isa, pool_size(ctx.pool));
+    if (cli_interrupted()) {
+        fprintf(stderr, "rwkv-cli: interrupted\n");
+        return EXIT_INTERRUPTED;
+    }
     return 0;
 }

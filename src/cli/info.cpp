@@ -1,4 +1,5 @@
 // info.cpp - rwkv-cli info: what is in a model file.
+#include <cmath>
 #include <cstdio>
 
 #include "../../kernels/kernels.h"
@@ -9,7 +10,8 @@
 int cmd_info(int argc, char** argv) {
     cxxopts::Options o("rwkv-cli info", "Describe a model file: architecture, sizes, tensor types.");
     add_model_options(o);
-    o.add_options()("tensors", "also list every tensor with its type and shape");
+    o.add_options()("tensors", "also list every tensor with its type and shape")
+        ("check", "read every weight and fail if any is NaN or infinite");
     cxxopts::ParseResult r;
     if (!parse_or_help(o, argc, argv, &r)) return 0;
     LoadedModel lm;
@@ -44,5 +46,26 @@ int cmd_info(int argc, char** argv) {
         }
     }
     cli_write(1, s.data(), s.size());
+    if (r.count("check")) {
+        // Every tensor, row by row, through the same conversion the engine uses.
+        std::vector<float> row;
+        for (const GgufTensor& t : f.tensors) {
+            const int64_t n_rows = t.ne[1] * t.ne[2] * t.ne[3];
+            const uint64_t row_bytes = ggml_row_size(t.type, t.ne[0]);
+            if (!kern.row_to_f32[t.type])
+                rwkv_fail("%s: tensor '%.*s' has type %s, which cannot be checked", f.path.c_str(), (int)t.name.size(),
+                          t.name.data(), ggml_type_name(t.type));
+            row.resize((size_t)t.ne[0]);
+            for (int64_t i = 0; i < n_rows; i++) {
+                kern.row_to_f32[t.type]((const uint8_t*)t.data + (uint64_t)i * row_bytes, row.data(), t.ne[0]);
+                for (int64_t j = 0; j < t.ne[0]; j++)
+                    if (!std::isfinite(row[(size_t)j]))
+                        rwkv_fail("%s: tensor '%.*s' has a non-finite value (%g) at row %lld, column %lld",
+                                  f.path.c_str(), (int)t.name.size(), t.name.data(), (double)row[(size_t)j],
+                                  (long long)i, (long long)j);
+            }
+        }
+        cli_write(1, "check:         all weights finite\n", 34);
+    }
     return 0;
 }

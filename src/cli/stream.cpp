@@ -44,7 +44,7 @@ GenerateResult cli_generate_stream(RwkvContext* ctx, Sampler* sampler, const Wor
     Utf8Stream utf8;
     StopFilter filter{stop};
     std::string bytes;
-    while (res.n_gen < n_predict) {
+    while (res.n_gen < n_predict && !cli_interrupted()) {
         for (int64_t i = 0; i < m.n_vocab; i++)
             if (!std::isfinite(logits[i]))
                 rwkv_fail("the model produced a non-finite logit (token %lld) after %lld generated tokens; "
