@@ -7,7 +7,8 @@
 // scalar version beside the vectorised ones:
 //
 //   kernels/matmul_scalar.cpp   matrix products for every weight type
-//   kernels/wkv_scalar.cpp      the RWKV-7 WKV state update (generalised delta rule)
+//   kernels/wkv_scalar.cpp      the WKV state updates: RWKV-7 (generalised delta
+//                               rule) and RWKV-5/6 (decayed sum of outer products)
 //   kernels/norm_scalar.cpp     layer norm, group norm
 //
 // The scalar versions are the reference that every SIMD version is tested
@@ -47,6 +48,15 @@ typedef void (*RowToF32Fn)(const void* src, float* dst, int64_t n);
 typedef void (*Wkv7Fn)(int64_t H, int64_t N, float* S, const float* r, const float* w, const float* k,
                        const float* v, const float* kk, const float* a, float* y);
 
+// One token of the RWKV-5/6 WKV recurrence for all heads (see wkv_scalar.cpp):
+//   y = r^T (S + diag(u) k v^T),   S = diag(w) S + k v^T      per head
+// S: H states of N x N floats, row = key index, column = value index (the
+// official RWKV-5/6 order; RWKV-7's S is the other way round). w is the decay
+// per key channel: RWKV-6 makes one per token, RWKV-5 passes the same constant
+// vector every token. u is the bonus (time_faaaa). All vectors H*N elements.
+typedef void (*Wkv6Fn)(int64_t H, int64_t N, float* S, const float* r, const float* w, const float* k,
+                       const float* v, const float* u, float* y);
+
 // y = (x - mean) / sqrt(var + eps) * weight + bias over n elements.
 typedef void (*LayerNormFn)(const float* x, const float* weight, const float* bias, int64_t n, float eps,
                             float* y);
@@ -67,6 +77,7 @@ struct Kernels {
     RowToF32Fn row_to_f32[GGML_TYPE_COUNT];
     RowQuantizeFn quantize_row[GGML_TYPE_COUNT];
     Wkv7Fn wkv7;
+    Wkv6Fn wkv6;  // RWKV-5 and RWKV-6
     LayerNormFn layer_norm;
     GroupNormFn group_norm;
     PeakProbeFn peak_fma;   // float32 FMA flops
@@ -113,6 +124,8 @@ void row_f16_to_f32(const void* src, float* dst, int64_t n);
 void row_bf16_to_f32(const void* src, float* dst, int64_t n);
 void wkv7_scalar(int64_t H, int64_t N, float* S, const float* r, const float* w, const float* k, const float* v,
                  const float* kk, const float* a, float* y);
+void wkv6_scalar(int64_t H, int64_t N, float* S, const float* r, const float* w, const float* k, const float* v,
+                 const float* u, float* y);
 void layer_norm_scalar(const float* x, const float* weight, const float* bias, int64_t n, float eps, float* y);
 void group_norm_scalar(const float* x, const float* weight, const float* bias, int64_t n, int64_t G, float eps,
                        float* y);

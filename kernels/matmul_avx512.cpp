@@ -258,20 +258,53 @@ static ALWAYS_INLINE void rows16(Rows16* r, const uint8_t* W, int64_t row_bytes,
 // Row i of the group, at byte offset off.
 static ALWAYS_INLINE const uint8_t* at(const Rows16* r, int i, int64_t off) { return r->p + off + i * r->rb; }
 
-// The scales of the 16 rows for blocks 0..nb-1: dtab[16 b + i] = d of row i,
-// block b. Plain loads and stores in a pass of its own: a vector gather costs
-// more than the block's whole dot product, and the pass also brings the
-// group's cache lines in for the block loop.
-static void load_dtab(const Rows16* r, int64_t nb, int64_t block_bytes, uint16_t* dtab) {
-    for (int i = 0; i < 16; i++) {
-        const uint8_t* p = at(r, i, 0);
-        for (int64_t b = 0; b < nb; b++) memcpy(&dtab[16 * b + i], p + b * block_bytes, 2);
+// The scales of the 16 rows for blocks b and b + 1 (b even) as 32 halves,
+// block-major: word 16 k + i = d of row i, block b + k. One 64-byte load per
+// row holds both (at words 0 and bb/2; masked, so the last block of the
+// matrix reads nothing past it), and a tree of word permutes and blends puts
+// the 32 words in place: 15 shuffles per pair of blocks, where a gather or 16
+// scalar loads and stores would cost more than the blocks' dot products.
+struct DIndex {
+    __m512i ix[8];  // word permutes for rows (2j, 2j + 1)
+};
+
+static void d_index(DIndex* d, int64_t bb) {
+    alignas(64) uint16_t idx[32];
+    for (int j = 0; j < 8; j++) {
+        for (int pos = 0; pos < 32; pos++) {
+            const int k = pos / 16, i = pos % 16;
+            idx[pos] = (uint16_t)(i == 2 * j ? k * bb / 2 : i == 2 * j + 1 ? 32 + k * bb / 2 : 0);
+        }
+        d->ix[j] = _mm512_load_si512(idx);
     }
 }
 
-static ALWAYS_INLINE __m512 dw16(const uint16_t* dtab, int64_t b) {
-    return _mm512_cvtph_ps(_mm256_load_si256((const __m256i*)(dtab + 16 * b)));
+static ALWAYS_INLINE __mmask32 rows_mask(int lo, int hi) {  // the words of rows [lo, hi) in both halves
+    const uint32_t h = (1u << hi) - (1u << lo);
+    return (__mmask32)(h | (h << 16));
 }
+
+static ALWAYS_INLINE __m512i load_d_pair(const Rows16* r, int64_t boff, __mmask32 m, const DIndex* di) {
+    __m512i u[8];
+#pragma GCC unroll 8
+    for (int j = 0; j < 8; j++)
+        u[j] = _mm512_permutex2var_epi16(_mm512_maskz_loadu_epi16(m, at(r, 2 * j, boff)), di->ix[j],
+                                         _mm512_maskz_loadu_epi16(m, at(r, 2 * j + 1, boff)));
+#pragma GCC unroll 4
+    for (int j = 0; j < 4; j++) u[j] = _mm512_mask_blend_epi16(rows_mask(4 * j + 2, 4 * j + 4), u[2 * j], u[2 * j + 1]);
+#pragma GCC unroll 2
+    for (int j = 0; j < 2; j++) u[j] = _mm512_mask_blend_epi16(rows_mask(8 * j + 4, 8 * j + 8), u[2 * j], u[2 * j + 1]);
+    return _mm512_mask_blend_epi16(rows_mask(8, 16), u[0], u[1]);
+}
+
+// Mask of the words a 64-byte load at boff may read within a row of row_bytes.
+static ALWAYS_INLINE __mmask32 d_mask(int64_t row_bytes, int64_t boff) {
+    const int64_t avail = (row_bytes - boff) / 2;
+    return avail >= 32 ? (__mmask32)0xffffffffu : (__mmask32)((1u << avail) - 1u);
+}
+
+static ALWAYS_INLINE __m512 d_lo(__m512i d) { return _mm512_cvtph_ps(_mm512_castsi512_si256(d)); }
+static ALWAYS_INLINE __m512 d_hi(__m512i d) { return _mm512_cvtph_ps(_mm512_extracti64x4_epi64(d, 1)); }
 
 // Block b of 16 Q8_0 rows, transposed: w[j] lane i = bytes 4j..4j+3 of row i,
 // biased to unsigned (+128).
@@ -352,7 +385,16 @@ static ALWAYS_INLINE __m512 qblock(const __m512i w[8], __m512 dw, const uint8_t*
     return _mm512_add_ps(acc, no_fma(_mm512_mul_ps(_mm512_cvtepi32_ps(s), scale)));
 }
 
-constexpr int Q_RN = 8;  // activation rows per tile (T > 1)
+constexpr int Q_RN = 8;   // activation rows per tile (T > 1)
+#ifndef Q_PF_OVERRIDE
+constexpr int Q_PF = 16;  // GEMV: prefetch distance in rows
+#else
+constexpr int Q_PF = Q_PF_OVERRIDE;
+#endif
+#ifndef Q_HINT
+#define Q_HINT _MM_HINT_T0
+#endif
+//  // activation rows per tile (T > 1)
 
 // RN activation rows against a transposed 16-row panel (9 vectors per block).
 template <int RN>
@@ -401,19 +443,28 @@ static void matmul_quant(const void* Wv, int64_t n_in, int64_t n_out, int64_t ro
     const uint8_t* X = (const uint8_t*)Xv;
     const XInfo* xi = prepare_x((const block_q8_0*)Xv, T, nb, BIAS);
     Rows16 r;
-    thread_local std::vector<Vec64> dtab_buf;
-    if (dtab_buf.size() < (size_t)((nb + 1) / 2)) dtab_buf.resize((size_t)((nb + 1) / 2));
-    uint16_t* dtab = (uint16_t*)dtab_buf.data();
+    DIndex di;
+    d_index(&di, BLOCK_BYTES);
     if (T == 1) {
         for (int64_t o = row0; o < row1; o += 16) {
             const int nr = (int)(row1 - o < 16 ? row1 - o : 16);
             rows16(&r, W, row_bytes, o, nr);
-            load_dtab(&r, nb, BLOCK_BYTES, dtab);
             __m512 acc = _mm512_setzero_ps();
-            for (int64_t b = 0; b < nb; b++) {
+            for (int64_t b = 0; b < nb; b += 2) {
+                // 16 row streams are too many for the hardware prefetchers:
+                // fetch the next group's lines at the same pace (one per row
+                // per two blocks), a whole group ahead
+#pragma GCC unroll 16
+                for (int i = 0; i < 16; i++)
+                    _mm_prefetch((const char*)at(&r, i, b * BLOCK_BYTES + Q_PF * row_bytes), Q_HINT);
+                const __m512i d = load_d_pair(&r, b * BLOCK_BYTES, d_mask(row_bytes, b * BLOCK_BYTES), &di);
                 __m512i w[8];
                 LOAD(&r, b, w);
-                acc = qblock(w, dw16(dtab, b), X + b * (int64_t)sizeof(block_q8_0) + 2, xi[b], acc);
+                acc = qblock(w, d_lo(d), X + b * (int64_t)sizeof(block_q8_0) + 2, xi[b], acc);
+                if (b + 1 < nb) {
+                    LOAD(&r, b + 1, w);
+                    acc = qblock(w, d_hi(d), X + (b + 1) * (int64_t)sizeof(block_q8_0) + 2, xi[b + 1], acc);
+                }
             }
             _mm512_mask_storeu_ps(Y + o, (__mmask16)((1u << nr) - 1u), acc);
         }
@@ -425,10 +476,14 @@ static void matmul_quant(const void* Wv, int64_t n_in, int64_t n_out, int64_t ro
     for (int64_t o = row0; o < row1; o += 16) {
         const int nr = (int)(row1 - o < 16 ? row1 - o : 16);
         rows16(&r, W, row_bytes, o, nr);
-        load_dtab(&r, nb, BLOCK_BYTES, dtab);
-        for (int64_t b = 0; b < nb; b++) {
+        for (int64_t b = 0; b < nb; b += 2) {
+            const __m512i d = load_d_pair(&r, b * BLOCK_BYTES, d_mask(row_bytes, b * BLOCK_BYTES), &di);
             LOAD(&r, b, panel + b * 9);
-            panel[b * 9 + 8] = _mm512_castps_si512(dw16(dtab, b));
+            panel[b * 9 + 8] = _mm512_castps_si512(d_lo(d));
+            if (b + 1 < nb) {
+                LOAD(&r, b + 1, panel + (b + 1) * 9);
+                panel[(b + 1) * 9 + 8] = _mm512_castps_si512(d_hi(d));
+            }
         }
         const __mmask16 m = (__mmask16)((1u << nr) - 1u);
         for (int64_t t = 0; t < T; t += Q_RN) {

@@ -1,14 +1,23 @@
 #!/usr/bin/python3
-"""convert.py - convert an RWKV-7 model to GGUF, laid out as llama.cpp does.
+"""convert.py - convert an RWKV-7, RWKV-6 or RWKV-5.2 model to GGUF, laid out
+as llama.cpp does.
 
 usage: convert.py INPUT OUTPUT.gguf [--vocab rwkv_vocab_v20230424.txt]
                   [--dtype f32|f16|bf16] [--name NAME]
 
 INPUT is recognised by its content, not its name:
 
-  * an official BlinkDL RWKV-7 checkpoint (.pth, read with torch.load), or
-  * an rwkv.cpp model file (magic 0x67676d66, FP32 or FP16; quantized files
-    are refused because their values are no longer the official ones).
+  * an official BlinkDL checkpoint (.pth, read with torch.load) of RWKV-7
+    (x070), RWKV-6 (x060) or RWKV-5.2 (x052), or
+  * an rwkv.cpp model file of the same three (magic 0x67676d66, FP32 or FP16;
+    quantized files are refused because their values are no longer the
+    official ones).
+
+The generation is detected from the tensor names (v7: att.k_k / att.r_k; v6:
+att.time_maa_x; v5.2: att.time_faaaa with att.gate and a per-channel
+time_decay).  RWKV-6 is written exactly as llama.cpp's rwkv6 architecture
+(see the section "RWKV-6 and RWKV-5.2" below); RWKV-5.2, which llama.cpp does
+not have, in the same style as architecture "rwkv5" (docs/math.md).
 
 The output is what llama.cpp's converter (convert_hf_to_gguf.py, class
 Rwkv7Model) writes for the same weights: general.architecture "rwkv7", the
@@ -275,8 +284,15 @@ def load_rwkvcpp(path: str) -> tuple["OrderedDict[str, Tensor]", str, int]:
         raw[name] = Tensor(arr, "f32" if dtype == 0 else "f16")
 
     if "blocks.0.att.x_rwkvag" not in raw:
-        raise ConvertError(f"{path}: not an RWKV-7 rwkv.cpp file (no tensor blocks.0.att.x_rwkvag); "
-                           "RWKV-4/5/6 are not supported")
+        if "blocks.0.att.time_maa_x" in raw:
+            out = undo_rwkvcpp_v6(raw, n_embed, path)
+        elif "blocks.0.att.time_faaaa" in raw and "blocks.0.att.gate.weight" in raw:
+            out = undo_rwkvcpp_v5(raw, n_embed, path)
+        else:
+            raise ConvertError(f"{path}: not an RWKV-5.2, RWKV-6 or RWKV-7 rwkv.cpp file (no tensor "
+                               "blocks.0.att.x_rwkvag, blocks.0.att.time_maa_x or blocks.0.att.time_faaaa); "
+                               "RWKV-4 and RWKV-5.0/5.1 are not supported")
+        return rwkvcpp_checked(out, n_vocab, n_embed, n_layer, file_type, path)
 
     # Undo rwkv.cpp's changes, keeping the file order (the fused tensor is
     # replaced by the six mixes at its place).
@@ -297,7 +313,12 @@ def load_rwkvcpp(path: str) -> tuple["OrderedDict[str, Tensor]", str, int]:
             out[name] = t.view(t.arr.T)
         else:
             out[name] = t
+    return rwkvcpp_checked(out, n_vocab, n_embed, n_layer, file_type, path)
 
+
+def rwkvcpp_checked(out: "OrderedDict[str, Tensor]", n_vocab: int, n_embed: int, n_layer: int,
+                    file_type: int, path: str) -> tuple["OrderedDict[str, Tensor]", str, int]:
+    """The header's sizes against the tensors; the result of load_rwkvcpp."""
     if "emb.weight" in out and out["emb.weight"].shape != (n_vocab, n_embed):
         raise ConvertError(f"{path}: emb.weight has shape {list(out['emb.weight'].shape)} but the "
                            f"header says n_vocab {n_vocab}, n_embed {n_embed}")
@@ -305,6 +326,85 @@ def load_rwkvcpp(path: str) -> tuple["OrderedDict[str, Tensor]", str, int]:
     if n_found != n_layer:
         raise ConvertError(f"{path}: header says {n_layer} layers, file has {n_found}")
     return out, ("f32" if file_type == 0 else "f16"), n_vocab
+
+
+# rwkv.cpp's RWKV-5.2 and RWKV-6 files (python/convert_pytorch_to_ggml.py):
+# every tensor whose name contains ".time_" is squeezed (and kept FP32 in an
+# FP16 file); then
+#   v6:   time_faaaa [H,N] -> [H,N,1]; time_maa_w1 [C,5D] and time_decay_w1
+#         [C,E], time_decay_w2 [E,C] transposed; time_maa_w2 [5,D,C] ->
+#         [5,C,D]; time_decay stored as it is (exp(-exp()) at run time);
+#   v5.2: time_decay [H,N] stored as the decay itself, exp(-exp(time_decay)),
+#         [H,N,1]; time_faaaa [H,N] -> [H,N,1].
+# (With one head, squeezing [1,N] gives [N] and the unsqueeze [N,1].)
+
+def _rwkvcpp_heads(t: Tensor, name: str, path: str) -> tuple:
+    """(H, N) of a per-head tensor stored as [H,N,1], or [N,1] for one head."""
+    shape = t.shape
+    if len(shape) == 3 and shape[2] == 1:
+        return shape[0], shape[1]
+    if len(shape) == 2 and shape[1] == 1:
+        return 1, shape[0]
+    raise ConvertError(f"{path}: tensor {name} has shape {list(shape)}, expected [heads, head_size, 1]")
+
+
+def _rwkvcpp_vector(t: Tensor, name: str, n_embed: int, path: str) -> Tensor:
+    if t.arr.size != n_embed:
+        raise ConvertError(f"{path}: tensor {name} has shape {list(t.shape)}, expected {n_embed} values")
+    return t.view(t.arr.reshape(1, 1, n_embed))
+
+
+def undo_rwkvcpp_v6(raw: "OrderedDict[str, Tensor]", n_embed: int, path: str) -> "OrderedDict[str, Tensor]":
+    out: "OrderedDict[str, Tensor]" = OrderedDict()
+    for name, t in raw.items():
+        m = re.fullmatch(r"blocks\.\d+\.(.+)", name)
+        rest = m.group(1) if m else ""
+        if re.fullmatch(r"(att|ffn)\.time_maa_[xwkvrg]|att\.time_decay", rest):
+            out[name] = _rwkvcpp_vector(t, name, n_embed, path)
+        elif rest in ("att.time_maa_w1", "att.time_decay_w1", "att.time_decay_w2"):
+            if t.arr.ndim != 2:
+                raise ConvertError(f"{path}: tensor {name} should be a matrix, has shape {list(t.shape)}")
+            out[name] = t.view(t.arr.T)
+        elif rest == "att.time_maa_w2":
+            if t.arr.ndim != 3:
+                raise ConvertError(f"{path}: tensor {name} has shape {list(t.shape)}, expected [5, C, D]")
+            out[name] = t.view(t.arr.transpose(0, 2, 1))
+        elif rest == "att.time_faaaa":
+            h, n = _rwkvcpp_heads(t, name, path)
+            out[name] = t.view(t.arr.reshape(h, n))
+        else:
+            out[name] = t
+    return out
+
+
+def undo_rwkvcpp_v5(raw: "OrderedDict[str, Tensor]", n_embed: int, path: str) -> "OrderedDict[str, Tensor]":
+    out: "OrderedDict[str, Tensor]" = OrderedDict()
+    for name, t in raw.items():
+        m = re.fullmatch(r"blocks\.\d+\.(.+)", name)
+        rest = m.group(1) if m else ""
+        if re.fullmatch(r"(att\.time_mix_[kvrg])|(ffn\.time_mix_[kr])", rest):
+            out[name] = _rwkvcpp_vector(t, name, n_embed, path)
+        elif rest == "att.time_faaaa":
+            h, n = _rwkvcpp_heads(t, name, path)
+            out[name] = t.view(t.arr.reshape(h, n))
+        elif rest == "att.time_decay":
+            h, n = _rwkvcpp_heads(t, name, path)
+            if h * n != n_embed:
+                raise ConvertError(f"{path}: tensor {name} has shape {list(t.shape)}: one decay per head "
+                                   "(RWKV-5.0/5.1) is not supported, only RWKV-5.2")
+            # Back from the decay w to the official time_decay = log(-log(w)),
+            # in float64. w is float32, and w -> log(-log(w)) -> exp(-exp(.))
+            # gives w back to within one float32 rounding. A w of exactly 1
+            # or 0 (time_decay beyond about -17 or +4.5) maps to -88 / +88,
+            # which give 1 and 0 again.
+            w = t.as_f32().astype(np.float64).reshape(h, n)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                d = np.log(-np.log(np.clip(w, 0.0, 1.0)))
+            d = np.nan_to_num(d, nan=88.0, posinf=88.0, neginf=-88.0)
+            out[name] = Tensor(np.clip(d, -88.0, 88.0).astype(np.float32), "f32")
+        else:
+            out[name] = t
+    return out
 
 
 def detect_format(path: str) -> str:
@@ -456,7 +556,9 @@ LERP_ORDER = ("r", "w", "k", "v", "a", "g")   # order inside time_mix_lerp_fused
 
 # llama.cpp keeps these in F32 whatever the output type (convert_hf_to_gguf.py
 # prepare_tensors: TIME_MIX_W1, TIME_MIX_W2, TIME_MIX_LERP_FUSED).
-ALWAYS_F32_SUFFIXES = ("time_mix_w1.weight", "time_mix_w2.weight", "time_mix_lerp_fused.weight")
+# RWKV-6 adds its decay LoRA and the bonus (TIME_MIX_DECAY_W1/W2, TIME_MIX_FIRST).
+ALWAYS_F32_SUFFIXES = ("time_mix_w1.weight", "time_mix_w2.weight", "time_mix_lerp_fused.weight",
+                       "time_mix_decay_w1.weight", "time_mix_decay_w2.weight", "time_mix_first.weight")
 
 
 def output_type(name: str, ndim: int, dtype: str) -> int:
@@ -511,6 +613,224 @@ def llamacpp_tensors(sd: "OrderedDict[str, Tensor]", dtype: str) -> list:
         if bid == 0 and rest in ("att.a0", "att.a1", "att.a2"):
             emit(gname.replace("time_mix_a", "time_mix_v"), t)
         emit(gname, t)
+    return out
+
+
+# ---------------------------------------------------------------------------
+# RWKV-6 and RWKV-5.2
+# ---------------------------------------------------------------------------
+#
+# RWKV-6 as llama.cpp stores it (convert_hf_to_gguf.py Rwkv6Model, read by
+# src/models/rwkv6*.cpp), from the official .pth (NumPy shapes):
+#
+#   official .pth                       GGUF tensor (blk.N.)             GGUF type
+#   att.time_maa_x [1,1,C]              time_mix_lerp_x [C]              F32
+#   att.time_maa_w,k,v,r,g [1,1,C]      time_mix_lerp_fused [5,1,1,C]    F32
+#     stacked in the order w, k, v, r, g
+#   att.time_maa_w1 [C,5D]              time_mix_w1 [5D,C] (transposed)  F32
+#   att.time_maa_w2 [5,D,C]             time_mix_w2 [5,C,D] (each of the F32
+#                                         five transposed)
+#   att.time_decay [1,1,C]              time_mix_decay [C], as it is     F32
+#     (llama.cpp computes exp(-exp(time_decay + LoRA)) at run time)
+#   att.time_decay_w1 [C,E], _w2 [E,C]  time_mix_decay_w1 [E,C], _w2 [C,E] F32
+#   att.time_faaaa [H,N]                time_mix_first [H,N], as it is   F32
+#   att.{receptance,key,value,          time_mix_{receptance,key,value,  dtype
+#        output,gate}.weight              output,gate}
+#   att.ln_x                            time_mix_ln                      F32
+#   ffn.time_maa_k, _r [1,1,C]          channel_mix_lerp_k, _r [C]       F32
+#   ffn.{key,receptance,value}.weight   channel_mix_{key,receptance,value} dtype
+#   (emb, ln0, ln1, ln2, ln_out, head as for RWKV-7)
+#
+# plus the keys rwkv6.time_mix_extra_dim (D) and rwkv6.time_decay_extra_dim
+# (E), read from the shapes, and rwkv6.rescale_every_n_layers = 0: llama.cpp's
+# converter divides att.output / ffn.value of layer i by 2^(i // n) when a
+# Hugging Face config asks for rescaling (n = 6) and the engine then halves x
+# after every n-th layer, a float16 overflow guard. A .pth has no such
+# request, so the weights are kept as they are (rwkv-cli honours n > 0 in
+# files that have it).
+#
+# RWKV-5.2 ("rwkv5", not in llama.cpp) uses the same names where the tensor
+# exists, and the lerp convention of llama.cpp throughout:
+#
+#   att.time_mix_k,v,r,g [1,1,C]        time_mix_lerp_k,v,r,g [C]        F32
+#     = 1 - time_mix (v5 weighs the current token, x*mix + prev*(1-mix);
+#       the lerp is x + (prev - x) * lerp, as in v6 and v7)
+#   att.time_decay [H,N]                time_mix_decay [C], flattened,   F32
+#     as it is (constant decay exp(-exp(time_decay)), made at load time)
+#   att.time_faaaa [H,N]                time_mix_first [H,N]             F32
+#   ffn.time_mix_k, _r [1,1,C]          channel_mix_lerp_k, _r [C] = 1 - mix  F32
+#   everything else as RWKV-6 (no LoRA tensors, no time_mix_lerp_x).
+
+V6_LAYER_NAMES = {
+    "ln1.weight": "attn_norm.weight", "ln1.bias": "attn_norm.bias",
+    "ln2.weight": "attn_norm_2.weight", "ln2.bias": "attn_norm_2.bias",
+    "att.time_maa_x": "time_mix_lerp_x.weight",
+    "att.time_maa_w1": "time_mix_w1.weight", "att.time_maa_w2": "time_mix_w2.weight",
+    "att.time_decay": "time_mix_decay.weight",
+    "att.time_decay_w1": "time_mix_decay_w1.weight", "att.time_decay_w2": "time_mix_decay_w2.weight",
+    "att.time_faaaa": "time_mix_first.weight",
+    "att.receptance.weight": "time_mix_receptance.weight",
+    "att.key.weight": "time_mix_key.weight",
+    "att.value.weight": "time_mix_value.weight",
+    "att.output.weight": "time_mix_output.weight",
+    "att.gate.weight": "time_mix_gate.weight",
+    "att.ln_x.weight": "time_mix_ln.weight", "att.ln_x.bias": "time_mix_ln.bias",
+    "ffn.time_maa_k": "channel_mix_lerp_k.weight", "ffn.time_maa_r": "channel_mix_lerp_r.weight",
+    "ffn.key.weight": "channel_mix_key.weight",
+    "ffn.receptance.weight": "channel_mix_receptance.weight",
+    "ffn.value.weight": "channel_mix_value.weight",
+}
+V6_LERP_ORDER = ("w", "k", "v", "r", "g")   # order inside time_mix_lerp_fused
+
+V5_LAYER_NAMES = {k: v for k, v in V6_LAYER_NAMES.items() if "time_maa" not in k and "time_decay_w" not in k}
+V5_LAYER_NAMES.update({f"att.time_mix_{m}": f"time_mix_lerp_{m}.weight" for m in "kvrg"})
+V5_LAYER_NAMES.update({"ffn.time_mix_k": "channel_mix_lerp_k.weight", "ffn.time_mix_r": "channel_mix_lerp_r.weight"})
+
+
+def detect_arch(sd: "OrderedDict[str, Tensor]", source: str) -> str:
+    """'rwkv7', 'rwkv6' or 'rwkv5' from the official tensor names."""
+    if "blocks.0.att.k_k" in sd or "blocks.0.att.r_k" in sd:
+        return "rwkv7"
+    if "blocks.0.att.time_maa_x" in sd:
+        return "rwkv6"
+    if "blocks.0.att.time_faaaa" in sd and "blocks.0.att.gate.weight" in sd:
+        return "rwkv5"
+    if "blocks.0.att.ln_x.weight" in sd:
+        raise ConvertError(f"{source}: an RWKV-5.0/5.1 model (no att.gate or att.time_faaaa); "
+                           "only RWKV-5.2, RWKV-6 and RWKV-7 are supported")
+    raise ConvertError(f"{source}: not an RWKV-7, RWKV-6 or RWKV-5.2 model (no tensor blocks.0.att.k_k, "
+                       "blocks.0.att.time_maa_x or blocks.0.att.time_faaaa); RWKV-4 is not supported")
+
+
+def check_model_v56(sd: "OrderedDict[str, Tensor]", source: str, arch: str) -> dict:
+    """Check every official RWKV-6 / RWKV-5.2 tensor for presence and shape;
+    return the hyperparameters. Errors name the tensor."""
+    def get(name: str) -> Tensor:
+        if name not in sd:
+            raise ConvertError(f"{source}: missing tensor {name}")
+        return sd[name]
+
+    def expect(name: str, shape: tuple) -> None:
+        if get(name).shape != shape:
+            raise ConvertError(f"{source}: tensor {name} has shape {list(get(name).shape)}, "
+                               f"expected {list(shape)}")
+
+    def expect_vector(name: str, n: int) -> None:
+        t = get(name)
+        if t.arr.size != n or sum(1 for d in t.shape if d != 1) > 1:
+            raise ConvertError(f"{source}: tensor {name} has shape {list(t.shape)}, expected {n} values")
+
+    emb = get("emb.weight")
+    if len(emb.shape) != 2:
+        raise ConvertError(f"{source}: tensor emb.weight has shape {list(emb.shape)}, expected [vocab, embd]")
+    n_vocab, c = emb.shape
+    n_layer = 0
+    while f"blocks.{n_layer}.ln1.weight" in sd:
+        n_layer += 1
+    if n_layer == 0:
+        raise ConvertError(f"{source}: missing tensor blocks.0.ln1.weight")
+    u = get("blocks.0.att.time_faaaa")
+    if len(u.shape) != 2 or u.shape[0] * u.shape[1] != c:
+        raise ConvertError(f"{source}: tensor blocks.0.att.time_faaaa has shape {list(u.shape)}, "
+                           f"expected [heads, head_size] with heads x head_size = {c}")
+    head_size = u.shape[1]
+    n_ffn = get("blocks.0.ffn.key.weight").shape[0]
+    hp = {"n_vocab": n_vocab, "n_embd": c, "n_layer": n_layer, "n_ffn": n_ffn, "head_size": head_size}
+    if arch == "rwkv6":
+        w1, d1 = get("blocks.0.att.time_maa_w1"), get("blocks.0.att.time_decay_w1")
+        if len(w1.shape) != 2 or w1.shape[1] % 5 != 0:
+            raise ConvertError(f"{source}: tensor blocks.0.att.time_maa_w1 has shape {list(w1.shape)}, "
+                               "expected [embd, 5 x rank]")
+        if len(d1.shape) != 2:
+            raise ConvertError(f"{source}: tensor blocks.0.att.time_decay_w1 has shape {list(d1.shape)}, "
+                               "expected [embd, rank]")
+        hp["time_mix_extra_dim"] = w1.shape[1] // 5
+        hp["time_decay_extra_dim"] = d1.shape[1]
+        names = V6_LAYER_NAMES
+    else:
+        names = V5_LAYER_NAMES
+
+    expect("head.weight", (n_vocab, c))
+    for name in ("blocks.0.ln0.weight", "blocks.0.ln0.bias", "ln_out.weight", "ln_out.bias"):
+        expect(name, (c,))
+    expected = {"emb.weight", "head.weight", "blocks.0.ln0.weight", "blocks.0.ln0.bias",
+                "ln_out.weight", "ln_out.bias"}
+    D, E = hp.get("time_mix_extra_dim"), hp.get("time_decay_extra_dim")
+    for i in range(n_layer):
+        b = f"blocks.{i}."
+        rests = list(names) + ([f"att.time_maa_{m}" for m in V6_LERP_ORDER] if arch == "rwkv6" else [])
+        for rest in rests:
+            name = b + rest
+            if rest.endswith((".weight", ".bias")) and not rest.startswith(("ln", "att.ln_x")):
+                out_dim = n_ffn if rest == "ffn.key.weight" else c
+                in_dim = n_ffn if rest == "ffn.value.weight" else c
+                expect(name, (out_dim, in_dim))
+            elif rest.startswith(("ln", "att.ln_x")):
+                expect(name, (c,))
+            elif rest in ("att.time_faaaa",) or (arch == "rwkv5" and rest == "att.time_decay"):
+                if arch == "rwkv5" and rest == "att.time_decay" and get(name).arr.size != c:
+                    raise ConvertError(f"{source}: tensor {name} has shape {list(get(name).shape)}: one decay "
+                                       "per head (RWKV-5.0/5.1) is not supported, only RWKV-5.2")
+                expect(name, u.shape)
+            elif rest == "att.time_maa_w1":
+                expect(name, (c, 5 * D))
+            elif rest == "att.time_maa_w2":
+                expect(name, (5, D, c))
+            elif rest == "att.time_decay_w1":
+                expect(name, (c, E))
+            elif rest == "att.time_decay_w2":
+                expect(name, (E, c))
+            else:
+                expect_vector(name, c)
+            expected.add(name)
+    for name in sd:
+        if name not in expected:
+            what = "RWKV-6" if arch == "rwkv6" else "RWKV-5.2"
+            raise ConvertError(f"{source}: unexpected tensor {name} (not part of an {what} model)")
+    return hp
+
+
+def v56_tensors(sd: "OrderedDict[str, Tensor]", dtype: str, arch: str) -> list:
+    """The GGUF tensors as (name, Tensor, ggml type), in the input order; for
+    RWKV-6 the five lerps come out together (time_mix_lerp_fused) when the
+    last of them is seen, as llama.cpp's converter does."""
+    out = []
+
+    def emit(name: str, t: Tensor) -> None:
+        out.append((name, t, output_type(name, t.arr.ndim, dtype)))
+
+    names = V6_LAYER_NAMES if arch == "rwkv6" else V5_LAYER_NAMES
+    mixes: dict[int, dict[str, Tensor]] = {}
+    for name, t in sd.items():
+        m = re.fullmatch(r"blocks\.(\d+)\.(.+)", name)
+        if m is None:
+            emit(TOP_NAMES[name], t.view(np.squeeze(t.arr)))
+            continue
+        bid, rest = int(m.group(1)), m.group(2)
+        if rest.startswith("ln0."):
+            emit("token_embd_norm." + rest[len("ln0."):], t)
+            continue
+        if arch == "rwkv6" and re.fullmatch(r"att\.time_maa_[wkvrg]", rest):
+            mixes.setdefault(bid, {})[rest[-1]] = t
+            if all(k in mixes[bid] for k in V6_LERP_ORDER):
+                c = t.arr.size
+                stacked = np.stack([mixes[bid][k].as_f32().reshape(1, 1, c) for k in V6_LERP_ORDER])
+                emit(f"blk.{bid}.time_mix_lerp_fused.weight", Tensor(stacked, "f32"))   # [5,1,1,C]
+            continue
+        gname = f"blk.{bid}." + names[rest]
+        arr = t.arr
+        if rest in ("att.time_maa_w1", "att.time_decay_w1", "att.time_decay_w2"):
+            arr = arr.T
+        elif rest == "att.time_maa_w2":
+            arr = arr.transpose(0, 2, 1)
+        elif rest == "att.time_faaaa":
+            pass                                  # [H,N] as it is
+        elif rest.startswith(("att.time_", "ffn.time_")):
+            arr = arr.reshape(-1)                 # vectors (and v5's [H,N] decay) -> [C]
+        if arch == "rwkv5" and re.fullmatch(r"(att|ffn)\.time_mix_[kvrg]", rest):
+            emit(gname, Tensor(np.float32(1) - t.as_f32().reshape(-1), "f32"))   # lerp = 1 - mix
+            continue
+        emit(gname, t.view(arr))
     return out
 
 
@@ -693,7 +1013,8 @@ def convert(args) -> None:
         header_vocab = None
     else:
         sd, input_kind, header_vocab = load_rwkvcpp(src)
-    hp = check_model(sd, src)
+    arch = detect_arch(sd, src)
+    hp = check_model(sd, src) if arch == "rwkv7" else check_model_v56(sd, src, arch)
     dtype = args.dtype or input_kind
 
     # Vocabulary: byte-level for a 256-token model unless a vocabulary file
@@ -714,10 +1035,10 @@ def convert(args) -> None:
     if header_vocab is not None and header_vocab != n_vocab:
         raise ConvertError(f"{src}: header n_vocab {header_vocab} differs from emb.weight rows {n_vocab}")
 
-    plan = llamacpp_tensors(sd, dtype)
+    plan = llamacpp_tensors(sd, dtype) if arch == "rwkv7" else v56_tensors(sd, dtype, arch)
 
     out_tmp = args.output + ".tmp"
-    w = GGUFWriter(out_tmp, "rwkv7")
+    w = GGUFWriter(out_tmp, arch)
     for name, t, gtype in plan:
         w.add_tensor(name, (lambda t=t, g=gtype: t.encode(g)), gtype, shape=t.shape)
     total_params = w.parameter_count()
@@ -734,20 +1055,36 @@ def convert(args) -> None:
             w.add_string(f"general.{key}", parts[key])
     w.add_string("general.size_label", parts["size_label"] or size_label(total_params))
 
-    # rwkv7.* hyperparameters (Rwkv7Model.set_gguf_parameters order).
-    r = hp["ranks"]
-    w.add_uint32("rwkv7.context_length", 1048576)   # RWKV has no context limit
-    w.add_uint32("rwkv7.embedding_length", hp["n_embd"])
-    w.add_uint32("rwkv7.block_count", hp["n_layer"])
-    w.add_float32("rwkv7.attention.layer_norm_epsilon", 1e-5)
-    w.add_uint32("rwkv7.wkv.head_size", hp["head_size"])
-    w.add_uint32("rwkv7.attention.decay_lora_rank", r["decay"])
-    w.add_uint32("rwkv7.attention.iclr_lora_rank", r["iclr"])
-    w.add_uint32("rwkv7.attention.value_residual_mix_lora_rank", r["value_residual_mix"])
-    w.add_uint32("rwkv7.attention.gate_lora_rank", r["gate"])
-    w.add_uint32("rwkv7.feed_forward_length", hp["n_ffn"])
-    w.add_uint32("general.file_type", FILE_TYPE[dtype])
-    w.add_uint32("rwkv7.attention.head_count", 0)      # required by llama.cpp, unused
+    if arch == "rwkv7":
+        # rwkv7.* hyperparameters (Rwkv7Model.set_gguf_parameters order).
+        r = hp["ranks"]
+        w.add_uint32("rwkv7.context_length", 1048576)   # RWKV has no context limit
+        w.add_uint32("rwkv7.embedding_length", hp["n_embd"])
+        w.add_uint32("rwkv7.block_count", hp["n_layer"])
+        w.add_float32("rwkv7.attention.layer_norm_epsilon", 1e-5)
+        w.add_uint32("rwkv7.wkv.head_size", hp["head_size"])
+        w.add_uint32("rwkv7.attention.decay_lora_rank", r["decay"])
+        w.add_uint32("rwkv7.attention.iclr_lora_rank", r["iclr"])
+        w.add_uint32("rwkv7.attention.value_residual_mix_lora_rank", r["value_residual_mix"])
+        w.add_uint32("rwkv7.attention.gate_lora_rank", r["gate"])
+        w.add_uint32("rwkv7.feed_forward_length", hp["n_ffn"])
+        w.add_uint32("general.file_type", FILE_TYPE[dtype])
+        w.add_uint32("rwkv7.attention.head_count", 0)      # required by llama.cpp, unused
+    else:
+        # rwkv6.* (Rwkv6Model.set_gguf_parameters order); rwkv5.* the same
+        # without the two LoRA ranks.
+        w.add_uint32(f"{arch}.context_length", 1048576)
+        w.add_uint32(f"{arch}.embedding_length", hp["n_embd"])
+        w.add_uint32(f"{arch}.block_count", hp["n_layer"])
+        w.add_float32(f"{arch}.attention.layer_norm_epsilon", 1e-5)
+        w.add_uint32(f"{arch}.rescale_every_n_layers", 0)
+        w.add_uint32(f"{arch}.wkv.head_size", hp["head_size"])
+        if arch == "rwkv6":
+            w.add_uint32("rwkv6.time_mix_extra_dim", hp["time_mix_extra_dim"])
+            w.add_uint32("rwkv6.time_decay_extra_dim", hp["time_decay_extra_dim"])
+        w.add_uint32(f"{arch}.feed_forward_length", hp["n_ffn"])
+        w.add_uint32("general.file_type", FILE_TYPE[dtype])
+        w.add_uint32(f"{arch}.attention.head_count", 0)    # required by llama.cpp, unused
     w.add_uint32("general.quantization_version", 2)
 
     # Tokenizer.
@@ -776,7 +1113,7 @@ def convert(args) -> None:
             os.unlink(out_tmp)
         raise
     kind = "rwkv.cpp file" if fmt == "rwkvcpp" else ".pth checkpoint"
-    print(f"{PROG}: wrote {args.output}: rwkv7, {hp['n_layer']} layers, n_embd {hp['n_embd']}, "
+    print(f"{PROG}: wrote {args.output}: {arch}, {hp['n_layer']} layers, n_embd {hp['n_embd']}, "
           f"vocab {n_vocab}, {len(plan)} tensors, {dtype}, {nbytes / 2**20:.1f} MiB "
           f"(from {kind} {src})", file=sys.stderr)
 
@@ -784,9 +1121,9 @@ def convert(args) -> None:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(
         prog=PROG,
-        description="Convert an RWKV-7 model (official .pth or rwkv.cpp file) to GGUF "
+        description="Convert an RWKV-7, RWKV-6 or RWKV-5.2 model (official .pth or rwkv.cpp file) to GGUF "
                     "as llama.cpp lays it out.")
-    p.add_argument("input", help="official BlinkDL RWKV-7 .pth, or rwkv.cpp FP32/FP16 model file")
+    p.add_argument("input", help="official BlinkDL RWKV-7/6/5.2 .pth, or rwkv.cpp FP32/FP16 model file")
     p.add_argument("output", help="GGUF file to write")
     p.add_argument("--vocab", help=f"path to {VOCAB_FILE_NAME} (default: ../shared/data/tokenizer/ "
                                    "beside the repository; not needed for 256-token byte models)")

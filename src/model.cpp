@@ -1,6 +1,7 @@
 // model.cpp - architecture detection and binding tensors to the weights struct.
 #include "model.h"
 
+#include <cmath>
 #include <cstring>
 #include <set>
 
@@ -176,6 +177,138 @@ void load_rwkv7(Model* m) {
     }
 }
 
+// RWKV-5.2 and RWKV-6, laid out as llama.cpp's rwkv6 (scripts/convert.py has
+// the table; rwkv5 uses the same names where the tensor exists).
+void load_rwkv56(Model* m) {
+    Binder b(m);
+    const char* path = m->file.path.c_str();
+    const bool v6 = m->arch == ARCH_RWKV6;
+    m->n_embd = hparam(m, "embedding_length");
+    m->n_layer = hparam(m, "block_count");
+    m->n_ffn = hparam(m, "feed_forward_length");
+    m->head_size = hparam(m, "wkv.head_size");
+    m->ln_eps = gguf_get_f32_or(&m->file, m->arch_name + ".attention.layer_norm_epsilon", 1e-5f);
+    if (!(m->ln_eps > 0.0f && m->ln_eps < 1.0f))
+        rwkv_fail("%s: layer_norm_epsilon %g is out of range", path, (double)m->ln_eps);
+    // llama.cpp's files made from Hugging Face checkpoints have the output and
+    // channel-mix value weights of layer i divided by 2^(i / n), and x is
+    // halved after every n-th layer (rwkv6.cpp): a float16 overflow guard.
+    m->rescale_every = (int64_t)gguf_get_u64_or(&m->file, m->arch_name + ".rescale_every_n_layers", 0);
+    if (m->rescale_every < 0 || m->rescale_every > 4096)
+        rwkv_fail("%s: metadata '%s.rescale_every_n_layers' = %lld is out of range", path, m->arch_name.c_str(),
+                  (long long)m->rescale_every);
+    const int64_t C = m->n_embd, N = m->head_size;
+    if (C % N != 0)
+        rwkv_fail("%s: embedding_length %lld is not a multiple of head_size %lld", path, (long long)C, (long long)N);
+    m->n_head = C / N;
+
+    const GgufTensor* emb = b.need("token_embd.weight");
+    if (emb->n_dims != 2 || emb->ne[0] != C)
+        rwkv_fail("%s: tensor 'token_embd.weight' has shape %s, expected [%lld, n_vocab]", path,
+                  b.shape_str(emb).c_str(), (long long)C);
+    m->n_vocab = emb->ne[1];
+    m->token_embd = b.mat("token_embd.weight", C, m->n_vocab);
+    m->ln0_w = b.vec("token_embd_norm.weight", C);
+    m->ln0_b = b.vec("token_embd_norm.bias", C);
+    m->ln_out_w = b.vec("output_norm.weight", C);
+    m->ln_out_b = b.vec("output_norm.bias", C);
+    m->head = b.mat("output.weight", C, m->n_vocab);
+
+    m->lora_a = m->lora_v = m->lora_g = 0;
+    m->lora_w = m->lora_mix = 0;
+    if (v6) {
+        // Ranks from the shapes (llama.cpp's time_mix_extra_dim and
+        // time_decay_extra_dim must agree with them).
+        const int64_t r5 = b.rank_of("blk.0.time_mix_w1.weight", C);
+        if (r5 % 5 != 0)
+            rwkv_fail("%s: tensor 'blk.0.time_mix_w1.weight' has %lld rows, not 5 x rank", path, (long long)r5);
+        m->lora_mix = r5 / 5;
+        m->lora_w = b.rank_of("blk.0.time_mix_decay_w1.weight", C);
+        struct { const char* key; int64_t rank; } ranks[] = {
+            {"time_mix_extra_dim", m->lora_mix}, {"time_decay_extra_dim", m->lora_w}};
+        for (auto& r : ranks) {
+            std::string key = m->arch_name + "." + r.key;
+            if (!gguf_find_kv(&m->file, key)) continue;
+            uint64_t v = gguf_get_u64(&m->file, key);
+            if ((int64_t)v != r.rank)
+                rwkv_fail("%s: metadata '%s' = %llu disagrees with the tensors (rank %lld)", path, key.c_str(),
+                          (unsigned long long)v, (long long)r.rank);
+        }
+    }
+
+    m->v56_layers.resize((size_t)m->n_layer);
+    for (int64_t l = 0; l < m->n_layer; l++) {
+        Rwkv56Layer& L = m->v56_layers[(size_t)l];
+        std::string p = strprintf("blk.%lld.", (long long)l);
+        L.ln1_w = b.vec(p + "attn_norm.weight", C);
+        L.ln1_b = b.vec(p + "attn_norm.bias", C);
+        L.ln2_w = b.vec(p + "attn_norm_2.weight", C);
+        L.ln2_b = b.vec(p + "attn_norm_2.bias", C);
+        if (v6) {
+            L.x_x = b.vec(p + "time_mix_lerp_x.weight", C);
+            // The five mixes fused as [C, 1, 1, 5] in the order w, k, v, r, g
+            // (older llama.cpp files have them as separate lerp_* tensors).
+            if (gguf_find_tensor(&m->file, p + "time_mix_lerp_fused.weight")) {
+                const float* f = b.vec(p + "time_mix_lerp_fused.weight", 5 * C);
+                L.x_w = f + 0 * C;
+                L.x_k = f + 1 * C;
+                L.x_v = f + 2 * C;
+                L.x_r = f + 3 * C;
+                L.x_g = f + 4 * C;
+            } else {
+                L.x_w = b.vec(p + "time_mix_lerp_w.weight", C);
+                L.x_k = b.vec(p + "time_mix_lerp_k.weight", C);
+                L.x_v = b.vec(p + "time_mix_lerp_v.weight", C);
+                L.x_r = b.vec(p + "time_mix_lerp_r.weight", C);
+                L.x_g = b.vec(p + "time_mix_lerp_g.weight", C);
+            }
+            const int64_t D = m->lora_mix;
+            L.mix_w1 = b.mat(p + "time_mix_w1.weight", C, 5 * D);
+            // time_mix_w2 is [D, C, 5]: five matrices of C rows of D, one after another.
+            const std::string w2 = p + "time_mix_w2.weight";
+            const GgufTensor* t = b.need(w2);
+            if (t->ne[0] != D || t->ne[1] != C || t->ne[2] != 5 || t->ne[3] != 1)
+                rwkv_fail("%s: tensor '%s' has shape %s, expected [%lld, %lld, 5]", path, w2.c_str(),
+                          b.shape_str(t).c_str(), (long long)D, (long long)C);
+            if (!b.scalar.matmul[t->type])
+                rwkv_fail("%s: tensor '%s' has type %s, which this build cannot multiply", path, w2.c_str(),
+                          ggml_type_name(t->type));
+            const uint64_t one = ggml_row_size(t->type, D) * (uint64_t)C;
+            for (int i = 0; i < 5; i++) L.mix_w2[i] = Matrix{(const uint8_t*)t->data + i * one, t->type, D, C};
+            L.decay = b.vec(p + "time_mix_decay.weight", C);
+            L.decay_w1 = b.mat(p + "time_mix_decay_w1.weight", C, m->lora_w);
+            L.decay_w2 = b.mat(p + "time_mix_decay_w2.weight", m->lora_w, C);
+        } else {
+            L.x_x = L.x_w = nullptr;
+            L.x_k = b.vec(p + "time_mix_lerp_k.weight", C);
+            L.x_v = b.vec(p + "time_mix_lerp_v.weight", C);
+            L.x_r = b.vec(p + "time_mix_lerp_r.weight", C);
+            L.x_g = b.vec(p + "time_mix_lerp_g.weight", C);
+            L.mix_w1 = L.decay_w1 = L.decay_w2 = Matrix{nullptr, 0, 0, 0};
+            for (int i = 0; i < 5; i++) L.mix_w2[i] = Matrix{nullptr, 0, 0, 0};
+            // The decay is constant: w = exp(-exp(time_decay)), once, in float32.
+            const float* d = b.vec(p + "time_mix_decay.weight", C);
+            m->owned.emplace_back((size_t)C);
+            float* w = m->owned.back().data();
+            for (int64_t i = 0; i < C; i++) w[i] = expf(-expf(d[i]));
+            L.decay = w;
+        }
+        L.first = b.vec(p + "time_mix_first.weight", C);
+        L.receptance = b.mat(p + "time_mix_receptance.weight", C, C);
+        L.key = b.mat(p + "time_mix_key.weight", C, C);
+        L.value = b.mat(p + "time_mix_value.weight", C, C);
+        L.gate = b.mat(p + "time_mix_gate.weight", C, C);
+        L.output = b.mat(p + "time_mix_output.weight", C, C);
+        L.lnx_w = b.vec(p + "time_mix_ln.weight", C);
+        L.lnx_b = b.vec(p + "time_mix_ln.bias", C);
+        L.ffn_x_k = b.vec(p + "channel_mix_lerp_k.weight", C);
+        L.ffn_x_r = b.vec(p + "channel_mix_lerp_r.weight", C);
+        L.ffn_key = b.mat(p + "channel_mix_key.weight", C, m->n_ffn);
+        L.ffn_receptance = b.mat(p + "channel_mix_receptance.weight", C, C);
+        L.ffn_value = b.mat(p + "channel_mix_value.weight", m->n_ffn, C);
+    }
+}
+
 void load_vocab(Model* m) {
     const char* path = m->file.path.c_str();
     std::string_view model = gguf_get_str(&m->file, "tokenizer.ggml.model");
@@ -205,11 +338,17 @@ void model_load(Model* m, const char* path) {
     try {
         std::string_view arch = gguf_get_str(&m->file, "general.architecture");
         m->arch_name = std::string(arch);
+        m->lora_mix = 0;
+        m->rescale_every = 0;
         if (arch == "rwkv7") {
             m->arch = ARCH_RWKV7;
             load_rwkv7(m);
+        } else if (arch == "rwkv6" || arch == "rwkv5") {
+            m->arch = arch == "rwkv6" ? ARCH_RWKV6 : ARCH_RWKV5;
+            load_rwkv56(m);
         } else {
-            rwkv_fail("%s: architecture '%s' is not supported (supported: rwkv7)", path, m->arch_name.c_str());
+            rwkv_fail("%s: architecture '%s' is not supported (supported: rwkv7, rwkv6, rwkv5)", path,
+                      m->arch_name.c_str());
         }
         load_vocab(m);
     } catch (...) {
@@ -221,6 +360,7 @@ void model_load(Model* m, const char* path) {
 void model_free(Model* m) {
     gguf_close(&m->file);
     m->layers.clear();
+    m->v56_layers.clear();
     m->owned.clear();
     m->token_texts.clear();
 }

@@ -14,7 +14,8 @@
 
 #include "gguf.h"
 
-enum Arch { ARCH_RWKV7 = 7 };
+// The value is the generation; it is also what state files store (state_file.h).
+enum Arch { ARCH_RWKV5 = 5, ARCH_RWKV6 = 6, ARCH_RWKV7 = 7 };
 
 // A matrix of n_out rows of n_in elements, in the file's weight type.
 // y = W x is the matmul kernel for `type` (kernels/kernels.h).
@@ -41,6 +42,31 @@ struct Rwkv7Layer {
     Matrix ffn_key, ffn_value;
 };
 
+// RWKV-5.2 ("Eagle", architecture "rwkv5") and RWKV-6 ("Finch", "rwkv6"):
+// one struct, as v6 is v5.2 plus two LoRAs; the v6-only fields are null
+// (Matrix data null) in a v5 model. Names follow the official ones
+// (docs/math.md has the GGUF names). Every token-shift mix is a lerp,
+// x + (x_prev - x) * mu, as in RWKV-7 (for v5, mu = 1 - time_mix, stored so by
+// the converter).
+struct Rwkv56Layer {
+    const float *ln1_w, *ln1_b, *ln2_w, *ln2_b;
+    // time-mix token shift: v6 first mixes with x_x, then adds a LoRA of that
+    // mix to each of x_w .. x_g (v5: x_x and x_w are null)
+    const float *x_x, *x_w, *x_k, *x_v, *x_r, *x_g;
+    Matrix mix_w1;     // v6 time_maa_w1: C -> 5 * lora_mix (then tanh)
+    Matrix mix_w2[5];  // v6 time_maa_w2: lora_mix -> C, one per mix in the order w, k, v, r, g
+    // v6: the decay bias time_decay (w = exp(-exp(decay + LoRA)) per token);
+    // v5: the constant decay itself, w = exp(-exp(time_decay)), made at load
+    const float* decay;
+    Matrix decay_w1, decay_w2;  // v6 decay LoRA: C -> lora_w (tanh) -> C
+    const float* first;         // u = time_faaaa, the bonus of the current token, [H][N]
+    Matrix receptance, key, value, gate, output;
+    const float *lnx_w, *lnx_b;  // group norm of the WKV output
+    // channel-mix: lerps, then sigmoid(Wr xr) * (Wv relu(Wk xk)^2)
+    const float *ffn_x_k, *ffn_x_r;
+    Matrix ffn_key, ffn_receptance, ffn_value;
+};
+
 struct Model {
     GgufFile file;
     Arch arch;
@@ -48,13 +74,16 @@ struct Model {
     int64_t n_vocab, n_embd, n_layer, n_ffn;
     int64_t head_size, n_head;
     int64_t lora_w, lora_a, lora_v, lora_g;  // LoRA ranks (decay, iclr, value residual, gate)
+    int64_t lora_mix;                       // v6: token-shift LoRA rank per mix (0 otherwise)
+    int64_t rescale_every;                  // v5/v6: x is halved after every n-th layer (0 = never)
     float ln_eps;                           // layer norm epsilon (group norm uses 64e-5)
 
     Matrix token_embd;  // n_vocab rows of n_embd
     const float *ln0_w, *ln0_b;
     const float *ln_out_w, *ln_out_b;
     Matrix head;  // n_vocab rows of n_embd
-    std::vector<Rwkv7Layer> layers;
+    std::vector<Rwkv7Layer> layers;      // RWKV-7
+    std::vector<Rwkv56Layer> v56_layers;  // RWKV-5.2, RWKV-6
 
     // tokenizer metadata, as stored in the file
     std::vector<std::string_view> token_texts;

@@ -5,6 +5,13 @@
 
 #include "common.h"
 
+// The RWKV-5.2 and RWKV-6 forward passes (rwkv5.cpp, rwkv6.cpp), the same
+// signature as rwkv7_forward in rwkv.h.
+void rwkv5_forward(const Model* m, RwkvState* s, RwkvScratch* sc, const int32_t* tokens, int64_t n,
+                   float* logits_last, float* logits_all);
+void rwkv6_forward(const Model* m, RwkvState* s, RwkvScratch* sc, const int32_t* tokens, int64_t n,
+                   float* logits_last, float* logits_all);
+
 void rwkv_state_init(RwkvState* s, const Model* m) {
     s->n_layer = m->n_layer;
     s->n_embd = m->n_embd;
@@ -25,7 +32,8 @@ float* rwkv_state_wkv(RwkvState* s, int64_t layer) { return rwkv_state_att_shift
 
 static void scratch_init(RwkvScratch* sc, const Model* m, int64_t max_tokens) {
     const int64_t C = m->n_embd;
-    const int64_t R = std::max({m->lora_w, m->lora_a, m->lora_v, m->lora_g});
+    // the widest LoRA hidden row: RWKV-6 computes its five token-shift LoRAs at once
+    const int64_t R = std::max({m->lora_w, m->lora_a, m->lora_v, m->lora_g, 5 * m->lora_mix});
     const int64_t T = max_tokens;
     sc->max_tokens = T;
     sc->buf.assign((size_t)(T * (17 * C + R + m->n_ffn)), 0.0f);
@@ -63,7 +71,12 @@ void rwkv_eval(RwkvContext* ctx, const int32_t* tokens, int64_t n, float* logits
     for (int64_t i = 0; i < n; i += chunk) {
         const int64_t len = std::min(chunk, n - i);
         const bool last = i + len == n;
-        rwkv7_forward(m, &ctx->state, &ctx->scratch, tokens + i, len, last ? logits_last : nullptr,
-                      logits_all ? logits_all + i * m->n_vocab : nullptr);
+        float* ll = last ? logits_last : nullptr;
+        float* la = logits_all ? logits_all + i * m->n_vocab : nullptr;
+        switch (m->arch) {
+            case ARCH_RWKV5: rwkv5_forward(m, &ctx->state, &ctx->scratch, tokens + i, len, ll, la); break;
+            case ARCH_RWKV6: rwkv6_forward(m, &ctx->state, &ctx->scratch, tokens + i, len, ll, la); break;
+            case ARCH_RWKV7: rwkv7_forward(m, &ctx->state, &ctx->scratch, tokens + i, len, ll, la); break;
+        }
     }
 }

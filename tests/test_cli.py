@@ -324,6 +324,33 @@ def interrupt(tiny):
           f"rc={p.returncode} out={len(out)} bytes err={err[-200:]!r}")
 
 
+def passkey(work, tiny):
+    import zlib
+    png = os.path.join(work, "pk.png")
+    rc, out, err = run(["passkey", "-m", tiny, "--lengths", "64,128", "--depths", "0,100", "--trials", "1", "-o", png])
+    rows = [l for l in out.decode().splitlines() if l.startswith("| 64 |") or l.startswith("| 128 |")]
+    check("passkey: table of lengths x depths", rc == 0 and len(rows) == 2 and all(l.count("%") == 2 for l in rows),
+          f"rc={rc} {out!r} {err}")
+    ok = False
+    try:
+        data = open(png, "rb").read()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n"
+        w, h = struct.unpack(">II", data[16:24])
+        pos, idat = 8, b""
+        while pos < len(data):
+            n = struct.unpack(">I", data[pos:pos + 4])[0]
+            kind = data[pos + 4:pos + 8]
+            if kind == b"IDAT":
+                idat += data[pos + 8:pos + 8 + n]
+            pos += 12 + n
+        raw = zlib.decompress(idat)
+        ok = len(raw) == h * (1 + 3 * w)
+    except Exception as e:
+        err += repr(e)
+    check("passkey: heat map is a valid PNG", ok, err)
+    expect_error("passkey: bad --depths", ["passkey", "-m", tiny, "--depths", "0,200"], "--depths")
+
+
 def info(gguf):
     rc, out, err = run(["info", "-m", gguf, "--tensors"])
     ok = rc == 0 and b"rwkv7" in out and b"layers:        2" in out and b"blk.1.time_mix_key.weight" in out
@@ -361,6 +388,7 @@ def main():
     bench(tiny)
     bad_values(a.work, tiny)
     interrupt(tiny)
+    passkey(a.work, tiny)
     info(gguf)
     n_fail = results.count(False)
     print(f"{len(results) - n_fail} passed, {n_fail} failed")

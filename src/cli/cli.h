@@ -63,3 +63,4 @@ int cmd_quantize(int argc, char** argv);
 int cmd_bench(int argc, char** argv);
 int cmd_perplexity(int argc, char** argv);
 int cmd_chat(int argc, char** argv);
+int cmd_passkey(int argc, char** argv);

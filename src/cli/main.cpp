@@ -20,6 +20,7 @@ static const char* USAGE =
     "  bench      measure prompt and generation speed against the machine's limits\n"
     "  perplexity perplexity and bits per byte of a model on a text file\n"
     "  chat       an interactive chat that keeps its state between turns\n"
+    "  passkey    needle in a haystack: how far back the model recalls a pass key\n"
     "\n"
     "Run 'rwkv-cli COMMAND --help' for a command's options.\n";
 
@@ -39,6 +40,7 @@ int main(int argc, char** argv) {
         {"bench", cmd_bench},
         {"perplexity", cmd_perplexity},
         {"chat", cmd_chat},
+        {"passkey", cmd_passkey},
     };
     for (auto& c : commands) {
         if (strcmp(cmd, c.name) != 0) continue;

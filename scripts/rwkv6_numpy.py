@@ -1,0 +1,347 @@
+#!/usr/bin/env python3
+"""RWKV-6 ("Finch", x060) inference in plain NumPy, one token at a time.
+
+Like rwkv7_numpy.py, this file is meant to be read top to bottom as a
+specification of the model that rwkv-cli implements (src/rwkv6.cpp): slow,
+simple, written directly from the equations of the official RNN-mode code,
+every step commented.
+
+What RWKV-6 adds to RWKV-5.2 (see rwkv5_numpy.py and docs/math.md):
+* data-dependent token shift ("ddlerp"): the five mixes that feed w, k, v, r, g
+  are the learned time_maa_* plus a per-token correction from a small LoRA
+  (time_maa_w1 / time_maa_w2) of the shifted input;
+* data-dependent decay: w = exp(-exp(time_decay + tanh(xw @ time_decay_w1) @ time_decay_w2)),
+  a different decay per channel and per token, computed in float32.
+
+Conventions
+-----------
+* Weights use the official BlinkDL names and shapes: ``emb.weight`` (V, C),
+  ``blocks.N.att.key.weight`` (C_out, C_in), per-channel vectors (1, 1, C),
+  ``time_maa_w1`` (C, 5 D), ``time_maa_w2`` (5, D, C), ``time_decay_w1`` (C, E),
+  ``time_decay_w2`` (E, C), ``time_faaaa`` (H, N).  A matrix ``W`` (out, in)
+  is applied as ``W @ x``; a LoRA factor as ``x @ w1`` (as the official code).
+* All arithmetic is float32.
+* C = embedding size, H = heads, N = head size (64), V = vocabulary size.
+* The wkv state of one head is an N x N matrix S indexed S[key i][value j],
+  the official RWKV-5/6 order (RWKV-7 uses [value][key]).
+
+Usage as a module (with scripts/ on sys.path)::
+
+    import rwkv6_numpy as R
+    w = R.load_pth("model.pth")            # or R.load_gguf("model.gguf")
+    st = R.new_state(w)
+    logits = R.forward(w, token, st)       # one token, updates st in place
+    all_logits = R.forward_seq(w, tokens, st)   # (T, V)
+
+Command line::
+
+    rwkv6_numpy.py MODEL(.pth|.gguf) --tokens 1,2,3 [--out FILE] [--dump-state FILE]
+
+``--out`` writes the logits of every position as little-endian float32 [T, V];
+``--dump-state`` writes the final state, layer by layer: att shift [C],
+ffn shift [C], wkv [H][N(key)][N(value)], little-endian float32.
+"""
+import argparse
+import os
+import re
+import sys
+
+import numpy as np
+
+F32 = np.float32
+
+LN_EPS = 1e-5    # every LayerNorm (ln0, ln1, ln2, ln_out)
+GN_EPS = 64e-5   # the per-head GroupNorm ln_x: 1e-5 * head_size_divisor**2, divisor 8
+
+
+# ---------------------------------------------------------------------------
+# Loading weights
+# ---------------------------------------------------------------------------
+def load_pth(path):
+    """Official .pth -> {name: float32 ndarray} (official names and shapes)."""
+    import torch  # only used to read the file
+    try:
+        z = torch.load(path, map_location="cpu", weights_only=True)
+    except TypeError:
+        z = torch.load(path, map_location="cpu")
+    return {k: v.float().numpy().astype(F32, copy=False) for k, v in z.items()}
+
+
+# llama.cpp GGUF name -> official name (per-layer part, after "blk.N.")
+_GGUF_LAYER_NAMES = {
+    "attn_norm.weight": "ln1.weight", "attn_norm.bias": "ln1.bias",
+    "attn_norm_2.weight": "ln2.weight", "attn_norm_2.bias": "ln2.bias",
+    "time_mix_lerp_x.weight": "att.time_maa_x",
+    "time_mix_lerp_w.weight": "att.time_maa_w", "time_mix_lerp_k.weight": "att.time_maa_k",
+    "time_mix_lerp_v.weight": "att.time_maa_v", "time_mix_lerp_r.weight": "att.time_maa_r",
+    "time_mix_lerp_g.weight": "att.time_maa_g",
+    "time_mix_w1.weight": "att.time_maa_w1", "time_mix_w2.weight": "att.time_maa_w2",
+    "time_mix_decay.weight": "att.time_decay",
+    "time_mix_decay_w1.weight": "att.time_decay_w1", "time_mix_decay_w2.weight": "att.time_decay_w2",
+    "time_mix_first.weight": "att.time_faaaa",
+    "time_mix_receptance.weight": "att.receptance.weight",
+    "time_mix_key.weight": "att.key.weight",
+    "time_mix_value.weight": "att.value.weight",
+    "time_mix_gate.weight": "att.gate.weight",
+    "time_mix_output.weight": "att.output.weight",
+    "time_mix_ln.weight": "att.ln_x.weight", "time_mix_ln.bias": "att.ln_x.bias",
+    "channel_mix_lerp_k.weight": "ffn.time_maa_k", "channel_mix_lerp_r.weight": "ffn.time_maa_r",
+    "channel_mix_key.weight": "ffn.key.weight",
+    "channel_mix_receptance.weight": "ffn.receptance.weight",
+    "channel_mix_value.weight": "ffn.value.weight",
+}
+_GGUF_GLOBAL_NAMES = {
+    "token_embd.weight": "emb.weight",
+    "token_embd_norm.weight": "blocks.0.ln0.weight",
+    "token_embd_norm.bias": "blocks.0.ln0.bias",
+    "output_norm.weight": "ln_out.weight", "output_norm.bias": "ln_out.bias",
+    "output.weight": "head.weight",
+}
+
+
+def load_gguf(path):
+    """GGUF in llama.cpp's RWKV-6 layout -> {official name: float32 ndarray}.
+
+    Layout differences undone here (numpy shape = reversed ggml ne):
+      * time_mix_lerp_fused (numpy (5,1,1,C)) holds time_maa_w, k, v, r, g in
+        that order (older files have them as separate time_mix_lerp_*);
+      * time_mix_w1 (5D, C), time_mix_decay_w1 (E, C), time_mix_decay_w2 (C, E)
+        are transposes of the official factors; time_mix_w2 (5, C, D) is the
+        official (5, D, C) with its last two axes swapped;
+      * per-channel vectors are squeezed to [C] (official (1, 1, C));
+      * rwkv6.rescale_every_n_layers = n > 0 (files converted from Hugging
+        Face checkpoints): att.output and ffn.value of layer i are stored
+        divided by 2^(i // n) and the engine halves x after every n-th layer;
+        the division is undone here (exactly: powers of two), so the result is
+        the official model.
+    """
+    here = os.path.dirname(os.path.abspath(__file__))
+    if here not in sys.path:
+        sys.path.insert(0, here)
+    import gguf_writer
+    meta, tensors = gguf_writer.read_gguf(path)
+    raw = {name: np.ascontiguousarray(gguf_writer.tensor_as_f32(t, a), dtype=F32)
+           for name, (t, a) in tensors.items()}
+    C = raw["token_embd.weight"].shape[1]
+    rescale = int(np.asarray(meta.get("rwkv6.rescale_every_n_layers", 0)).reshape(-1)[0])
+    out = {}
+    for name, a in raw.items():
+        if name in _GGUF_GLOBAL_NAMES:
+            out[_GGUF_GLOBAL_NAMES[name]] = a
+            continue
+        m = re.match(r"blk\.(\d+)\.(.+)$", name)
+        if not m:
+            continue
+        i, rest = int(m.group(1)), m.group(2)
+        b = f"blocks.{i}."
+        if rest == "time_mix_lerp_fused.weight":
+            five = a.reshape(5, C)
+            for j, c in enumerate("wkvrg"):
+                out[b + f"att.time_maa_{c}"] = five[j].reshape(1, 1, C).copy()
+            continue
+        if rest not in _GGUF_LAYER_NAMES:
+            raise KeyError(f"unexpected GGUF tensor {name} {a.shape}")
+        off = _GGUF_LAYER_NAMES[rest]
+        if off in ("att.time_maa_w1", "att.time_decay_w1", "att.time_decay_w2"):
+            a = a.T.copy()
+        elif off == "att.time_maa_w2":
+            a = a.transpose(0, 2, 1).copy()
+        elif re.search(r"time_maa_[xwkvrg]$|time_decay$", off):
+            a = a.reshape(1, 1, C)
+        if rescale > 0 and off in ("att.output.weight", "ffn.value.weight"):
+            a = a * F32(2.0 ** (i // rescale))
+        out[b + off] = a
+    return out
+
+
+# ---------------------------------------------------------------------------
+# Hyperparameters, inferred from the weight shapes
+# ---------------------------------------------------------------------------
+def hparams(weights):
+    """-> (n_layer L, embedding C, heads H, head size N, vocabulary V)."""
+    V, C = weights["emb.weight"].shape
+    L = 0
+    while f"blocks.{L}.ln1.weight" in weights:
+        L += 1
+    H, N = weights["blocks.0.att.time_faaaa"].shape   # the bonus u, one row per head
+    assert H * N == C, (H, N, C)
+    return L, C, H, N, V
+
+
+# ---------------------------------------------------------------------------
+# Recurrent state
+# ---------------------------------------------------------------------------
+class State:
+    """Everything RWKV-6 carries from one token to the next, per layer i:
+      att_shift[i]  [C]        the ln1 output of the previous token
+      ffn_shift[i]  [C]        the ln2 output of the previous token
+      wkv[i]        [H, N, N]  the per-head matrix state S[key][value]"""
+
+    def __init__(self, n_layer, C, H, N):
+        self.att_shift = np.zeros((n_layer, C), F32)
+        self.ffn_shift = np.zeros((n_layer, C), F32)
+        self.wkv = np.zeros((n_layer, H, N, N), F32)
+
+    def copy(self):
+        s = State.__new__(State)
+        s.att_shift, s.ffn_shift, s.wkv = self.att_shift.copy(), self.ffn_shift.copy(), self.wkv.copy()
+        return s
+
+    def to_bytes(self):
+        parts = []
+        for i in range(self.att_shift.shape[0]):
+            parts += [self.att_shift[i], self.ffn_shift[i], self.wkv[i]]
+        return b"".join(np.ascontiguousarray(p, "<f4").tobytes() for p in parts)
+
+
+def new_state(weights):
+    L, C, H, N, _ = hparams(weights)
+    return State(L, C, H, N)
+
+
+# ---------------------------------------------------------------------------
+# Elementary functions (float32 in, float32 out)
+# ---------------------------------------------------------------------------
+def sigmoid(x):
+    return F32(1) / (F32(1) + np.exp(-x))
+
+
+def silu(x):
+    return x * sigmoid(x)
+
+
+def layer_norm(x, w, b, eps=LN_EPS):
+    mu = x.mean()
+    var = ((x - mu) ** 2).mean()
+    return (x - mu) / np.sqrt(var + F32(eps)) * w + b
+
+
+def vec(weights, name):
+    return weights[name].reshape(-1)
+
+
+# ---------------------------------------------------------------------------
+# Time mixing
+# ---------------------------------------------------------------------------
+def time_mix(weights, i, x, state, H, N):
+    """x: ln1 output [C] for layer i.  Returns dx [C]."""
+    p = f"blocks.{i}.att."
+    W = lambda n: weights[p + n]
+    P = lambda n: vec(weights, p + n)
+
+    # -- data-dependent token shift ("ddlerp") --------------------------------
+    #    sx = x_prev - x
+    #    xxx = x + sx * maa_x                   a first, static mix
+    #    (mw, mk, mv, mr, mg) = tanh(xxx @ maa_w1) @ maa_w2   one LoRA per mix
+    #    x_m = x + sx * (maa_m + m_m)           for m in w, k, v, r, g
+    sx = state.att_shift[i] - x
+    state.att_shift[i] = x
+    xxx = x + sx * P("time_maa_x")
+    D = W("time_maa_w2").shape[1]
+    h = np.tanh(xxx @ W("time_maa_w1")).reshape(5, D)          # [5, D]
+    mw, mk, mv, mr, mg = np.einsum("id,idc->ic", h, W("time_maa_w2"))   # 5 x [C]
+    xw = x + sx * (P("time_maa_w") + mw)
+    xk = x + sx * (P("time_maa_k") + mk)
+    xv = x + sx * (P("time_maa_v") + mv)
+    xr = x + sx * (P("time_maa_r") + mr)
+    xg = x + sx * (P("time_maa_g") + mg)
+
+    # -- projections -----------------------------------------------------------
+    r = W("receptance.weight") @ xr
+    k = W("key.weight") @ xk
+    v = W("value.weight") @ xv
+    g = silu(W("gate.weight") @ xg)                            # SiLU output gate
+
+    # -- data-dependent decay, float32: w = exp(-exp(d)), d = time_decay + LoRA(xw)
+    d = P("time_decay") + np.tanh(xw @ W("time_decay_w1")) @ W("time_decay_w2")
+    w = np.exp(-np.exp(d.astype(F32)))                        # in (0, 1) per channel
+
+    # -- WKV, per head h (S[key i][value j]) -------------------------------------
+    #    out_j = sum_i r_i (S_ij + u_i k_i v_j)     read before the update, plus the
+    #                                               current token through the bonus u
+    #    S'_ij = w_i S_ij + k_i v_j                 decay per key channel, add k v^T
+    rh, wh, kh, vh = (t.reshape(H, N) for t in (r, w, k, v))
+    u = W("time_faaaa").reshape(H, N)
+    S = state.wkv[i]
+    kv = kh[:, :, None] * vh[:, None, :]                       # [H, N, N] = k v^T
+    out = np.einsum("hi,hij->hj", rh, S + u[:, :, None] * kv)
+    state.wkv[i] = wh[:, :, None] * S + kv
+
+    # -- GroupNorm ln_x per head (eps 64e-5), affine, gate, output projection ----
+    mu = out.mean(axis=1, keepdims=True)
+    var = ((out - mu) ** 2).mean(axis=1, keepdims=True)
+    out = ((out - mu) / np.sqrt(var + F32(GN_EPS))).reshape(-1) * P("ln_x.weight") + P("ln_x.bias")
+    return W("output.weight") @ (out * g)
+
+
+# ---------------------------------------------------------------------------
+# Channel mixing (the feed-forward block, with a receptance gate)
+# ---------------------------------------------------------------------------
+def channel_mix(weights, i, x, state):
+    """x: ln2 output [C] for layer i.  Returns dx [C]."""
+    p = f"blocks.{i}.ffn."
+    sx = state.ffn_shift[i] - x
+    state.ffn_shift[i] = x
+    xk = x + sx * vec(weights, p + "time_maa_k")
+    xr = x + sx * vec(weights, p + "time_maa_r")
+    # dx = sigmoid(W_r xr) * (W_v relu(W_k xk)^2)
+    k = np.maximum(weights[p + "key.weight"] @ xk, F32(0)) ** 2
+    return sigmoid(weights[p + "receptance.weight"] @ xr) * (weights[p + "value.weight"] @ k)
+
+
+# ---------------------------------------------------------------------------
+# The whole model, one token
+# ---------------------------------------------------------------------------
+def forward(weights, token, state):
+    """Feed one token; update `state` in place; return the logits [V] (float32)."""
+    L, C, H, N, V = hparams(weights)
+    x = weights["emb.weight"][int(token)].astype(F32)
+    x = layer_norm(x, weights["blocks.0.ln0.weight"], weights["blocks.0.ln0.bias"])
+    for i in range(L):
+        b = f"blocks.{i}."
+        x = x + time_mix(weights, i, layer_norm(x, weights[b + "ln1.weight"], weights[b + "ln1.bias"]), state, H, N)
+        x = x + channel_mix(weights, i, layer_norm(x, weights[b + "ln2.weight"], weights[b + "ln2.bias"]), state)
+    x = layer_norm(x, weights["ln_out.weight"], weights["ln_out.bias"])
+    return weights["head.weight"] @ x
+
+
+def forward_seq(weights, tokens, state):
+    """Feed tokens one at a time; return logits [T, V], row t after token t."""
+    rows = [forward(weights, t, state) for t in tokens]
+    return np.stack(rows).astype(F32) if rows else np.zeros((0, hparams(weights)[4]), F32)
+
+
+def load(path):
+    """Weights from a .pth or .gguf file (chosen by extension)."""
+    return load_gguf(path) if path.endswith(".gguf") else load_pth(path)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description="Plain NumPy RWKV-6 reference forward pass.")
+    ap.add_argument("model", help="official .pth or llama.cpp-layout .gguf")
+    ap.add_argument("--tokens", required=True, help="comma-separated token ids")
+    ap.add_argument("--out", help="write logits [T, V] as little-endian float32")
+    ap.add_argument("--dump-state", help="write the final state as little-endian float32")
+    a = ap.parse_args(argv)
+
+    tokens = [int(t) for t in a.tokens.replace(" ", "").split(",") if t != ""]
+    weights = load(a.model)
+    L, C, H, N, V = hparams(weights)
+    state = new_state(weights)
+    logits = forward_seq(weights, tokens, state)
+    if a.out:
+        with open(a.out, "wb") as f:
+            f.write(np.ascontiguousarray(logits, "<f4").tobytes())
+    if a.dump_state:
+        with open(a.dump_state, "wb") as f:
+            f.write(state.to_bytes())
+    print(f"layers {L} embd {C} heads {H} head_size {N} vocab {V} tokens {len(tokens)}", file=sys.stderr)
+    if not a.out:
+        for t, row in enumerate(logits):
+            top = np.argsort(-row)[:5]
+            print(t, tokens[t], " ".join(f"{j}:{row[j]:.4f}" for j in top))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
