@@ -53,8 +53,12 @@ static void worker_main(ThreadPool* p) {
         int spins = 0;
         uint64_t g;
         while ((g = p->generation.load(std::memory_order_acquire)) == seen && !p->stop.load()) {
-            if (++spins < 200000) {
+            if (++spins < 100000) {
                 cpu_relax();
+                continue;
+            }
+            if (spins < 100100) {  // let other processes run before sleeping
+                std::this_thread::yield();
                 continue;
             }
             std::unique_lock<std::mutex> lock(p->mu);
@@ -108,7 +112,14 @@ void pool_run(ThreadPool* p, int64_t n_tasks, TaskFn fn, void* ctx) {
     }
     if (p->sleeping.load() > 0) p->cv.notify_all();
     take_tasks(p);
-    while (p->busy.load(std::memory_order_acquire) > 0) cpu_relax();
+    // Wait for the workers. On an oversubscribed machine a worker may not be
+    // running at all: after a short spin, give the core away while waiting.
+    for (int spins = 0; p->busy.load(std::memory_order_acquire) > 0; spins++) {
+        if (spins < 20000)
+            cpu_relax();
+        else
+            std::this_thread::yield();
+    }
 }
 
 int physical_cores() {
