@@ -30,6 +30,13 @@ void kernels_fill_scalar(Kernels* k) {
     k->wkv7 = wkv7_scalar;
     k->layer_norm = layer_norm_scalar;
     k->group_norm = group_norm_scalar;
+    k->mix = mix_scalar;
+    k->sigmoid = sigmoid_scalar;
+    k->tanh = tanh_scalar;
+    k->decay7 = decay7_scalar;
+    k->value_residual = value_residual_scalar;
+    k->relu_sq = relu_sq_scalar;
+    k->add = add_scalar;
     k->peak_fma = peak_fma_scalar;
     k->peak_int8 = peak_int8_scalar;
     k->read_sum = read_sum_scalar;
@@ -103,6 +110,7 @@ static void fill(Kernels* k, Isa isa) {
         wkv_fill_avx2(k);
         norm_fill_avx2(k);
         probe_fill_avx2(k);
+        act_fill_avx2(k);
         k->isa = "avx2";
     }
     if (isa >= ISA_AVX512) {
@@ -110,6 +118,7 @@ static void fill(Kernels* k, Isa isa) {
         wkv_fill_avx512(k);
         norm_fill_avx512(k);
         probe_fill_avx512(k);
+        act_fill_avx512(k);
         k->isa = "avx512";
     }
 #endif

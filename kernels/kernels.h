@@ -65,6 +65,15 @@ typedef void (*LayerNormFn)(const float* x, const float* weight, const float* bi
 typedef void (*GroupNormFn)(const float* x, const float* weight, const float* bias, int64_t n, int64_t G,
                             float eps, float* y);
 
+// Element-wise steps, one row of n floats (kernels/act_*.cpp):
+typedef void (*MixFn)(const float* xn, const float* dx, const float* mu, int64_t n, float* out);  // xn + dx*mu
+typedef void (*SigmoidFn)(const float* bias, float* x, int64_t n);  // x = sigmoid(bias + x); bias may be null
+typedef void (*InplaceFn)(float* x, int64_t n);                     // tanh, relu^2
+typedef void (*Decay7Fn)(const float* w0, float* w, int64_t n);     // w = exp(-e^-0.5 sigmoid(w0 + w))
+typedef void (*ValueResidualFn)(const float* v_first, const float* v0, const float* m, int64_t n,
+                                float* v);                          // v += (v_first - v) sigmoid(v0 + m)
+typedef void (*AddFn)(const float* a, int64_t n, float* y);         // y += a
+
 // Machine-limit probes for the bench (kernels/probe_*.cpp): each returns the
 // operations it did; the bench times them.
 typedef double (*PeakProbeFn)(int64_t iters, float* sink);
@@ -80,6 +89,13 @@ struct Kernels {
     Wkv6Fn wkv6;  // RWKV-5 and RWKV-6
     LayerNormFn layer_norm;
     GroupNormFn group_norm;
+    MixFn mix;
+    SigmoidFn sigmoid;
+    InplaceFn tanh;
+    Decay7Fn decay7;
+    ValueResidualFn value_residual;
+    InplaceFn relu_sq;
+    AddFn add;
     PeakProbeFn peak_fma;   // float32 FMA flops
     PeakProbeFn peak_int8;  // int8 multiply-add ops (x2), as the Q8_0 kernels use them
     ReadSumFn read_sum;     // streaming read
@@ -104,6 +120,8 @@ void wkv_fill_avx512(Kernels* k);
 void norm_fill_avx2(Kernels* k);
 void norm_fill_avx512(Kernels* k);
 void probe_fill_avx2(Kernels* k);
+void act_fill_avx2(Kernels* k);
+void act_fill_avx512(Kernels* k);
 void probe_fill_avx512(Kernels* k);
 
 // Names of the instruction-set paths this CPU can run, best last
@@ -126,6 +144,13 @@ void wkv7_scalar(int64_t H, int64_t N, float* S, const float* r, const float* w,
                  const float* kk, const float* a, float* y);
 void wkv6_scalar(int64_t H, int64_t N, float* S, const float* r, const float* w, const float* k, const float* v,
                  const float* u, float* y);
+void mix_scalar(const float* xn, const float* dx, const float* mu, int64_t n, float* out);
+void sigmoid_scalar(const float* bias, float* x, int64_t n);
+void tanh_scalar(float* x, int64_t n);
+void decay7_scalar(const float* w0, float* w, int64_t n);
+void value_residual_scalar(const float* v_first, const float* v0, const float* m, int64_t n, float* v);
+void relu_sq_scalar(float* x, int64_t n);
+void add_scalar(const float* a, int64_t n, float* y);
 void layer_norm_scalar(const float* x, const float* weight, const float* bias, int64_t n, float eps, float* y);
 void group_norm_scalar(const float* x, const float* weight, const float* bias, int64_t n, int64_t G, float eps,
                        float* y);

@@ -32,11 +32,7 @@
 #include "../kernels/kernels.h"
 #include "rwkv.h"
 
-// exp(-0.5), written as the reference code writes it so the decay matches it.
-static const float DECAY_SCALE = 0.606531f;
 static const float GROUP_NORM_EPS = 64e-5f;
-
-static inline float sigmoidf(float x) { return 1.0f / (1.0f + expf(-x)); }
 
 // Y = W X over T rows, split over the context's threads.
 static void matmul(RwkvScratch* sc, const Matrix& W, const float* X, int64_t T, float* Y) {
@@ -57,8 +53,7 @@ static void norm_and_shift(const float* x, const float* ln_w, const float* ln_b,
 
 // out = xn + dx * mu   (the token-shift mix; mu is per channel)
 static void lerp(const float* xn, const float* dx, const float* mu, int64_t T, int64_t C, float* out) {
-    for (int64_t t = 0; t < T; t++)
-        for (int64_t i = 0; i < C; i++) out[t * C + i] = xn[t * C + i] + dx[t * C + i] * mu[i];
+    for (int64_t t = 0; t < T; t++) kern.mix(xn + t * C, dx + t * C, mu, C, out + t * C);
 }
 
 static void rwkv7_time_mix(const Model* m, const Rwkv7Layer& L, int64_t layer, RwkvState* s, RwkvScratch* sc,
@@ -82,23 +77,18 @@ static void rwkv7_time_mix(const Model* m, const Rwkv7Layer& L, int64_t layer, R
 
     // w = exp(-e^-0.5 * sigmoid(w0 + W2 tanh(W1 xw)))
     matmul(sc, L.w1, sc->xw, T, sc->lora);
-    for (int64_t i = 0; i < T * L.w1.n_out; i++) sc->lora[i] = tanhf(sc->lora[i]);
+    kern.tanh(sc->lora, T * L.w1.n_out);
     matmul(sc, L.w2, sc->lora, T, sc->w);
-    for (int64_t t = 0; t < T; t++)
-        for (int64_t i = 0; i < C; i++) {
-            float& w = sc->w[t * C + i];
-            w = expf(-DECAY_SCALE * sigmoidf(L.w0[i] + w));
-        }
+    for (int64_t t = 0; t < T; t++) kern.decay7(L.w0, sc->w + t * C, C);
 
     // a = sigmoid(a0 + A2 A1 xa)
     matmul(sc, L.a1, sc->xa, T, sc->lora);
     matmul(sc, L.a2, sc->lora, T, sc->a);
-    for (int64_t t = 0; t < T; t++)
-        for (int64_t i = 0; i < C; i++) sc->a[t * C + i] = sigmoidf(L.a0[i] + sc->a[t * C + i]);
+    for (int64_t t = 0; t < T; t++) kern.sigmoid(L.a0, sc->a + t * C, C);
 
     // g = G2 sigmoid(G1 xg)
     matmul(sc, L.g1, sc->xg, T, sc->lora);
-    for (int64_t i = 0; i < T * L.g1.n_out; i++) sc->lora[i] = sigmoidf(sc->lora[i]);
+    kern.sigmoid(nullptr, sc->lora, T * L.g1.n_out);
     matmul(sc, L.g2, sc->lora, T, sc->g);
 
     // Value residual: layer 0's values are remembered; later layers blend
@@ -110,10 +100,7 @@ static void rwkv7_time_mix(const Model* m, const Rwkv7Layer& L, int64_t layer, R
         matmul(sc, L.v1, sc->xv, T, sc->lora);
         matmul(sc, L.v2, sc->lora, T, mix);
         for (int64_t t = 0; t < T; t++)
-            for (int64_t i = 0; i < C; i++) {
-                const int64_t j = t * C + i;
-                sc->v[j] += (sc->v_first[j] - sc->v[j]) * sigmoidf(L.v0[i] + mix[j]);
-            }
+            kern.value_residual(sc->v_first + t * C, L.v0, mix + t * C, C, sc->v + t * C);
     }
 
     // kk = normalize(k * k_k) per head (F.normalize: divide by max(|x|, 1e-12));
@@ -158,7 +145,7 @@ static void rwkv7_time_mix(const Model* m, const Rwkv7Layer& L, int64_t layer, R
 
     // x = x + Wo y   (xr is free now: use it for the projection's output)
     matmul(sc, L.output, sc->y, T, sc->xr);
-    for (int64_t i = 0; i < n; i++) sc->x[i] += sc->xr[i];
+    kern.add(sc->xr, n, sc->x);
 }
 
 static void rwkv7_channel_mix(const Model* m, const Rwkv7Layer& L, int64_t layer, RwkvState* s, RwkvScratch* sc,
@@ -167,12 +154,9 @@ static void rwkv7_channel_mix(const Model* m, const Rwkv7Layer& L, int64_t layer
     norm_and_shift(sc->x, L.ln2_w, L.ln2_b, m->ln_eps, T, C, rwkv_state_ffn_shift(s, layer), sc->xn, sc->y);
     lerp(sc->xn, sc->y, L.ffn_x_k, T, C, sc->xk);
     matmul(sc, L.ffn_key, sc->xk, T, sc->ffn);
-    for (int64_t i = 0; i < T * F; i++) {
-        const float h = fmaxf(sc->ffn[i], 0.0f);
-        sc->ffn[i] = h * h;
-    }
+    kern.relu_sq(sc->ffn, T * F);
     matmul(sc, L.ffn_value, sc->ffn, T, sc->xr);
-    for (int64_t i = 0; i < T * C; i++) sc->x[i] += sc->xr[i];
+    kern.add(sc->xr, T * C, sc->x);
 }
 
 void rwkv7_forward(const Model* m, RwkvState* s, RwkvScratch* sc, const int32_t* tokens, int64_t T,

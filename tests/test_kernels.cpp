@@ -263,3 +263,51 @@ TEST(Simd, Wkv7MatchesScalar) {
     }
     kernels_init("scalar");
 }
+
+TEST(Simd, ElementwiseMatchScalar) {
+    Kernels ref;
+    kernels_fill_scalar(&ref);
+    for (const std::string& isa : simd_paths()) {
+        kernels_init(isa.c_str());
+        for (int64_t n : {1, 7, 16, 33, 100, 768}) {
+            std::vector<float> a = randn((size_t)n, 81, 3.0f), b = randn((size_t)n, 82, 3.0f), c = randn((size_t)n, 83, 3.0f);
+            auto same = [&](const char* what, const std::vector<float>& want, const std::vector<float>& got) {
+                for (int64_t i = 0; i < n; i++)
+                    ASSERT_NEAR(got[i], want[i], 2e-6f * (1 + std::fabs(want[i]))) << isa << " " << what << " n=" << n << " i=" << i;
+            };
+            std::vector<float> w1((size_t)n), w2((size_t)n);
+            ref.mix(a.data(), b.data(), c.data(), n, w1.data());
+            kern.mix(a.data(), b.data(), c.data(), n, w2.data());
+            same("mix", w1, w2);
+            w1 = b, w2 = b;
+            ref.sigmoid(a.data(), w1.data(), n);
+            kern.sigmoid(a.data(), w2.data(), n);
+            same("sigmoid+bias", w1, w2);
+            w1 = b, w2 = b;
+            ref.sigmoid(nullptr, w1.data(), n);
+            kern.sigmoid(nullptr, w2.data(), n);
+            same("sigmoid", w1, w2);
+            w1 = b, w2 = b;
+            ref.tanh(w1.data(), n);
+            kern.tanh(w2.data(), n);
+            same("tanh", w1, w2);
+            w1 = b, w2 = b;
+            ref.decay7(a.data(), w1.data(), n);
+            kern.decay7(a.data(), w2.data(), n);
+            same("decay7", w1, w2);
+            w1 = b, w2 = b;
+            ref.value_residual(a.data(), c.data(), a.data(), n, w1.data());
+            kern.value_residual(a.data(), c.data(), a.data(), n, w2.data());
+            same("value_residual", w1, w2);
+            w1 = b, w2 = b;
+            ref.relu_sq(w1.data(), n);
+            kern.relu_sq(w2.data(), n);
+            same("relu_sq", w1, w2);
+            w1 = b, w2 = b;
+            ref.add(a.data(), n, w1.data());
+            kern.add(a.data(), n, w2.data());
+            same("add", w1, w2);
+        }
+    }
+    kernels_init("scalar");
+}

@@ -1,0 +1,81 @@
+// act_simd.h - the element-wise steps (act_scalar.cpp), vectorised with xsimd,
+// including exp/tanh/sigmoid from xsimd's vector math.
+#pragma once
+
+#include "kernels.h"
+#include "simd.h"
+
+template <class A>
+static inline vfloat<A> vsigmoid(const vfloat<A>& x) {
+    return vsplat<A>(1.0f) / (vsplat<A>(1.0f) + xsimd::exp(-x));
+}
+
+// Apply `vec` to whole vectors and `one` to the tail.
+#define ACT_LOOP(n, vec, one)                                       \
+    do {                                                            \
+        constexpr int64_t L = vfloat<A>::size;                      \
+        int64_t i = 0;                                              \
+        for (; i + L <= (n); i += L) { vec; }                       \
+        for (; i < (n); i++) { one; }                               \
+    } while (0)
+
+template <class A>
+static void mix_simd(const float* xn, const float* dx, const float* mu, int64_t n, float* out) {
+    ACT_LOOP(n, vstore<A>(out + i, xsimd::fma(vload<A>(dx + i), vload<A>(mu + i), vload<A>(xn + i))),
+             mix_scalar(xn + i, dx + i, mu + i, 1, out + i));
+}
+
+template <class A>
+static void sigmoid_simd(const float* bias, float* x, int64_t n) {
+    if (bias)
+        ACT_LOOP(n, vstore<A>(x + i, vsigmoid<A>(vload<A>(bias + i) + vload<A>(x + i))), sigmoid_scalar(bias + i, x + i, 1));
+    else
+        ACT_LOOP(n, vstore<A>(x + i, vsigmoid<A>(vload<A>(x + i))), sigmoid_scalar(nullptr, x + i, 1));
+}
+
+template <class A>
+static void tanh_simd(float* x, int64_t n) {
+    ACT_LOOP(n, vstore<A>(x + i, xsimd::tanh(vload<A>(x + i))), tanh_scalar(x + i, 1));
+}
+
+template <class A>
+static void decay7_simd(const float* w0, float* w, int64_t n) {
+    ACT_LOOP(n, vstore<A>(w + i, xsimd::exp(vsplat<A>(-0.606531f) * vsigmoid<A>(vload<A>(w0 + i) + vload<A>(w + i)))),
+             decay7_scalar(w0 + i, w + i, 1));
+}
+
+template <class A>
+static void value_residual_simd(const float* v_first, const float* v0, const float* m, int64_t n, float* v) {
+    ACT_LOOP(n,
+             {
+                 const vfloat<A> vv = vload<A>(v + i);
+                 vstore<A>(v + i, xsimd::fma(vload<A>(v_first + i) - vv, vsigmoid<A>(vload<A>(v0 + i) + vload<A>(m + i)), vv));
+             },
+             value_residual_scalar(v_first + i, v0 + i, m + i, 1, v + i));
+}
+
+template <class A>
+static void relu_sq_simd(float* x, int64_t n) {
+    ACT_LOOP(n,
+             {
+                 const vfloat<A> h = xsimd::max(vload<A>(x + i), vsplat<A>(0.0f));
+                 vstore<A>(x + i, h * h);
+             },
+             relu_sq_scalar(x + i, 1));
+}
+
+template <class A>
+static void add_simd(const float* a, int64_t n, float* y) {
+    ACT_LOOP(n, vstore<A>(y + i, vload<A>(y + i) + vload<A>(a + i)), add_scalar(a + i, 1, y + i));
+}
+
+template <class A>
+static void act_fill(Kernels* k) {
+    k->mix = mix_simd<A>;
+    k->sigmoid = sigmoid_simd<A>;
+    k->tanh = tanh_simd<A>;
+    k->decay7 = decay7_simd<A>;
+    k->value_residual = value_residual_simd<A>;
+    k->relu_sq = relu_sq_simd<A>;
+    k->add = add_simd<A>;
+}
