@@ -5,42 +5,72 @@
 #include "../kernels/kernels.h"
 
 namespace {
-struct MatmulJob {
-    const Matrix* W;
-    const void* X;
+
+const int MAX_OPS = 8;
+
+struct Job {
+    const MatmulOp* ops;
+    const void* x[MAX_OPS];        // each op's activations in its kernel's format
+    int64_t rows[MAX_OPS];         // rows per task, per op
+    int64_t first_task[MAX_OPS + 1];
+    int n_ops;
     int64_t T;
-    float* Y;
-    int64_t rows_per_task;
 };
 
 void matmul_task(void* ctx, int64_t task) {
-    const MatmulJob* j = (const MatmulJob*)ctx;
-    const int64_t row0 = task * j->rows_per_task;
-    const int64_t row1 = std::min(j->W->n_out, row0 + j->rows_per_task);
-    kern.matmul[j->W->type](j->W->data, j->W->n_in, j->W->n_out, row0, row1, j->X, j->T, j->Y);
+    const Job* j = (const Job*)ctx;
+    int k = 0;
+    while (task >= j->first_task[k + 1]) k++;
+    const Matrix& W = *j->ops[k].W;
+    const int64_t row0 = (task - j->first_task[k]) * j->rows[k];
+    const int64_t row1 = std::min(W.n_out, row0 + j->rows[k]);
+    kern.matmul[W.type](W.data, W.n_in, W.n_out, row0, row1, j->x[k], j->T, j->ops[k].Y);
 }
+
 }  // namespace
 
+void parallel_matmul_many(ThreadPool* pool, MatmulScratch* scratch, const MatmulOp* ops, int n_ops, int64_t T) {
+    for (int start = 0; start < n_ops; start += MAX_OPS) {  // in groups, if ever more than MAX_OPS
+        const int n = std::min(MAX_OPS, n_ops - start);
+        const MatmulOp* op = ops + start;
+        Job job;
+        job.ops = op;
+        job.n_ops = n;
+        job.T = T;
+        // Quantize activations where the kernels want Q8_0, into one buffer.
+        uint64_t need = 0;
+        for (int k = 0; k < n; k++)
+            if (kern.act_type[op[k].W->type] != GGML_TYPE_F32)
+                need += ggml_row_size(kern.act_type[op[k].W->type], op[k].W->n_in) * (uint64_t)T;
+        if (scratch->act.size() < need) scratch->act.resize(need);
+        uint64_t at = 0;
+        for (int k = 0; k < n; k++) {
+            const Matrix& W = *op[k].W;
+            const uint32_t act = kern.act_type[W.type];
+            job.x[k] = op[k].X;
+            if (act == GGML_TYPE_F32) continue;
+            const uint64_t row_bytes = ggml_row_size(act, W.n_in);
+            for (int64_t t = 0; t < T; t++)
+                kern.quantize_row[act](op[k].X + t * W.n_in, scratch->act.data() + at + (uint64_t)t * row_bytes, W.n_in);
+            job.x[k] = scratch->act.data() + at;
+            at += row_bytes * (uint64_t)T;
+        }
+        // A few tasks per thread balance uneven progress; rows come in
+        // multiples of 16 so every task starts on a whole register tile.
+        const int n_threads = pool_size(pool);
+        job.first_task[0] = 0;
+        for (int k = 0; k < n; k++) {
+            const int64_t n_out = op[k].W->n_out;
+            int64_t rows = n_threads == 1 ? n_out : (n_out + 4 * n_threads - 1) / (4 * n_threads);
+            rows = std::max<int64_t>(16, (rows + 15) / 16 * 16);
+            job.rows[k] = rows;
+            job.first_task[k + 1] = job.first_task[k] + (n_out + rows - 1) / rows;
+        }
+        pool_run(pool, job.first_task[n], matmul_task, &job);
+    }
+}
+
 void parallel_matmul(ThreadPool* pool, MatmulScratch* scratch, const Matrix& W, const float* X, int64_t T, float* Y) {
-    const void* x = X;
-    const uint32_t act = kern.act_type[W.type];
-    if (act != GGML_TYPE_F32) {
-        const uint64_t row_bytes = ggml_row_size(act, W.n_in);
-        if (scratch->act.size() < row_bytes * (uint64_t)T) scratch->act.resize(row_bytes * (uint64_t)T);
-        for (int64_t t = 0; t < T; t++)
-            kern.quantize_row[act](X + t * W.n_in, scratch->act.data() + (uint64_t)t * row_bytes, W.n_in);
-        x = scratch->act.data();
-    }
-    const int n_threads = pool_size(pool);
-    if (n_threads == 1 || W.n_out < 64) {
-        kern.matmul[W.type](W.data, W.n_in, W.n_out, 0, W.n_out, x, T, Y);
-        return;
-    }
-    // A few tasks per thread balance uneven progress; rows come in multiples
-    // of 16 so every task starts on a whole register tile.
-    const int64_t tasks_wanted = 4 * n_threads;
-    int64_t rows = (W.n_out + tasks_wanted - 1) / tasks_wanted;
-    rows = (rows + 15) / 16 * 16;
-    MatmulJob job{&W, x, T, Y, rows};
-    pool_run(pool, (W.n_out + rows - 1) / rows, matmul_task, &job);
+    MatmulOp op{&W, X, Y};
+    parallel_matmul_many(pool, scratch, &op, 1, T);
 }

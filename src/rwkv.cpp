@@ -33,7 +33,8 @@ float* rwkv_state_wkv(RwkvState* s, int64_t layer) { return rwkv_state_att_shift
 static void scratch_init(RwkvScratch* sc, const Model* m, int64_t max_tokens) {
     const int64_t C = m->n_embd;
     // the widest LoRA hidden row: RWKV-6 computes its five token-shift LoRAs at once
-    const int64_t R = std::max({m->lora_w, m->lora_a, m->lora_v, m->lora_g, 5 * m->lora_mix});
+    // (RWKV-7 keeps its four LoRA hidden rows side by side: w, a, g, v)
+    const int64_t R = std::max({m->lora_w + m->lora_a + m->lora_v + m->lora_g, 5 * m->lora_mix});
     const int64_t T = max_tokens;
     sc->max_tokens = T;
     sc->buf.assign((size_t)(T * (17 * C + R + m->n_ffn)), 0.0f);

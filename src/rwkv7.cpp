@@ -70,35 +70,39 @@ static void rwkv7_time_mix(const Model* m, const Rwkv7Layer& L, int64_t layer, R
     lerp(sc->xn, dx, L.x_a, T, C, sc->xa);
     lerp(sc->xn, dx, L.x_g, T, C, sc->xg);
 
-    // r, k, v: the three C x C projections.
-    matmul(sc, L.receptance, sc->xr, T, sc->r);
-    matmul(sc, L.key, sc->xk, T, sc->k);
-    matmul(sc, L.value, sc->xv, T, sc->v);
+    // The projections, in two rounds of independent products (one wake-up
+    // of the thread pool each): r, k, v and the LoRA down-projections, then
+    // the LoRA up-projections. lora holds the four down-projections side by
+    // side: [w | a | g | v], each T rows of its rank.
+    float* lw = sc->lora;
+    float* la = lw + T * L.w1.n_out;
+    float* lg = la + T * L.a1.n_out;
+    float* lv = lg + T * L.g1.n_out;
+    float* mix = sc->kk;  // kk is free until below
+    const bool residual = layer > 0;
+    const MatmulOp round1[] = {
+        {&L.receptance, sc->xr, sc->r}, {&L.key, sc->xk, sc->k}, {&L.value, sc->xv, sc->v},
+        {&L.w1, sc->xw, lw}, {&L.a1, sc->xa, la}, {&L.g1, sc->xg, lg}, {&L.v1, sc->xv, lv},
+    };
+    parallel_matmul_many(sc->pool, &sc->mm, round1, residual ? 7 : 6, T);
+    kern.tanh(lw, T * L.w1.n_out);
+    kern.sigmoid(nullptr, lg, T * L.g1.n_out);
+    const MatmulOp round2[] = {
+        {&L.w2, lw, sc->w}, {&L.a2, la, sc->a}, {&L.g2, lg, sc->g}, {&L.v2, lv, mix},
+    };
+    parallel_matmul_many(sc->pool, &sc->mm, round2, residual ? 4 : 3, T);
 
-    // w = exp(-e^-0.5 * sigmoid(w0 + W2 tanh(W1 xw)))
-    matmul(sc, L.w1, sc->xw, T, sc->lora);
-    kern.tanh(sc->lora, T * L.w1.n_out);
-    matmul(sc, L.w2, sc->lora, T, sc->w);
+    // w = exp(-e^-0.5 * sigmoid(w0 + W2 tanh(W1 xw)))     decay
     for (int64_t t = 0; t < T; t++) kern.decay7(L.w0, sc->w + t * C, C);
-
-    // a = sigmoid(a0 + A2 A1 xa)
-    matmul(sc, L.a1, sc->xa, T, sc->lora);
-    matmul(sc, L.a2, sc->lora, T, sc->a);
+    // a = sigmoid(a0 + A2 A1 xa)                           in-context learning rate
     for (int64_t t = 0; t < T; t++) kern.sigmoid(L.a0, sc->a + t * C, C);
-
-    // g = G2 sigmoid(G1 xg)
-    matmul(sc, L.g1, sc->xg, T, sc->lora);
-    kern.sigmoid(nullptr, sc->lora, T * L.g1.n_out);
-    matmul(sc, L.g2, sc->lora, T, sc->g);
+    // g = G2 sigmoid(G1 xg)                                gate (computed above)
 
     // Value residual: layer 0's values are remembered; later layers blend
     // towards them by a learned, data-dependent amount.
     if (layer == 0) {
         memcpy(sc->v_first, sc->v, (size_t)n * sizeof(float));
     } else {
-        float* mix = sc->kk;  // kk is free until below
-        matmul(sc, L.v1, sc->xv, T, sc->lora);
-        matmul(sc, L.v2, sc->lora, T, mix);
         for (int64_t t = 0; t < T; t++)
             kern.value_residual(sc->v_first + t * C, L.v0, mix + t * C, C, sc->v + t * C);
     }
