@@ -28,6 +28,7 @@ void kernels_fill_scalar(Kernels* k) {
     k->row_to_f32[GGML_TYPE_BF16] = row_bf16_to_f32;
     matmul_fill_scalar_quant(k);
     k->wkv7 = wkv7_scalar;
+    k->wkv6 = wkv6_scalar;
     k->layer_norm = layer_norm_scalar;
     k->group_norm = group_norm_scalar;
     k->mix = mix_scalar;

@@ -5,8 +5,10 @@
 // Float weights (F32, F16, BF16): RM x RN register tiles (tinyBLAS style),
 // one 8-lane accumulator per output (o, t), lane l summing k = l mod 8 in
 // increasing k with FMAs; the tail of K is zero-padded, and hsum8() folds the
-// lanes in one fixed tree. Any tile shape, any row range, T = 1 or T > 1:
-// the same bits for the same output.
+// lanes in one fixed tree. Any tile shape, any row range, T = 1 or T > 1,
+// one pass over K or several: the same bits for the same output. GEMV: 6 rows
+// at a time, prefetching two groups ahead; GEMM: 3 x 4 tiles in chunks of 48
+// activation rows x 60 weight rows, K in passes of 512 when long.
 //
 // Quantized weights (Q8_0, Q4_0) times Q8_0 activations: 8 weight rows at a
 // time, one row per int32 lane, blocks transposed so vector j holds bytes
@@ -24,7 +26,6 @@
 #include <cstring>
 #include <vector>
 
-#include "half.h"
 #include "kernels.h"
 #include "quant.h"
 
@@ -33,6 +34,12 @@ namespace {
 #define ALWAYS_INLINE inline __attribute__((always_inline))
 
 // ---------------------------------------------------------------- float weights
+
+// One aligned vector of storage (a vector<__m256i> would lose the alignment attribute).
+struct alignas(32) Vec32 {
+    uint8_t bytes[32];
+};
+
 
 static inline __m256i tail_mask8(int64_t r) {  // lanes < r all ones
     return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)r), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
@@ -74,15 +81,43 @@ static inline float hsum8(__m256 v) {
     return _mm_cvtss_f32(b);
 }
 
+// One pass of a tile over k in [k0, k1) (k0 a multiple of 8, so a lane always
+// sums the same k). A long K is cut into passes whose rows stay in L1;
+// between passes the tile's accumulators wait in `acc` (exact: a store and a
+// load do not round), so passes do not change any bit.
+struct TileArgs {
+    int64_t n, n_out;
+    int64_t k0, k1;
+    bool first, last;    // start from zero / finish with hsum8 into Y
+    __m256* acc;         // else: accumulator (i, j) at acc[i * acc_stride + j]
+    int64_t acc_stride;
+};
+
+constexpr int F_PF = 12;  // GEMV: prefetch distance in rows (two groups)
+
+// Y[j * n_out + i] = W[i] . X[j] for an RM x RN tile; W, X, Y point at the
+// tile's first row / first activation row / first output.
 template <class L, int RM, int RN>
-static void tile_f(const typename L::T* W, const float* X, int64_t n, int64_t n_out, float* Y) {
+static void tile_f(const typename L::T* W, const float* X, const TileArgs& a, float* Y) {
+    const int64_t n = a.n;
     __m256 acc[RM][RN];
+    if (a.first) {
 #pragma GCC unroll 8
-    for (int i = 0; i < RM; i++)
+        for (int i = 0; i < RM; i++)
 #pragma GCC unroll 8
-        for (int j = 0; j < RN; j++) acc[i][j] = _mm256_setzero_ps();
-    int64_t k = 0;
-    for (; k + 8 <= n; k += 8) {
+            for (int j = 0; j < RN; j++) acc[i][j] = _mm256_setzero_ps();
+    } else {
+#pragma GCC unroll 8
+        for (int i = 0; i < RM; i++)
+#pragma GCC unroll 8
+            for (int j = 0; j < RN; j++) acc[i][j] = a.acc[i * a.acc_stride + j];
+    }
+    int64_t k = a.k0;
+    for (; k + 8 <= a.k1; k += 8) {
+        if (RN == 1 && (k & 15) == 0) {  // GEMV: the next groups' rows, at the same pace
+#pragma GCC unroll 8
+            for (int i = 0; i < RM; i++) _mm_prefetch((const char*)(W + (i + F_PF) * n + k), _MM_HINT_T0);
+        }
         __m256 w[RM];
 #pragma GCC unroll 8
         for (int i = 0; i < RM; i++) w[i] = L::load(W + i * n + k);
@@ -93,8 +128,8 @@ static void tile_f(const typename L::T* W, const float* X, int64_t n, int64_t n_
             for (int i = 0; i < RM; i++) acc[i][j] = _mm256_fmadd_ps(w[i], x, acc[i][j]);
         }
     }
-    if (k < n) {
-        const int64_t r = n - k;
+    if (k < a.k1) {  // the end of K: zeros past it on both sides
+        const int64_t r = a.k1 - k;
         const __m256i m = tail_mask8(r);
         __m256 w[RM];
 #pragma GCC unroll 8
@@ -106,43 +141,53 @@ static void tile_f(const typename L::T* W, const float* X, int64_t n, int64_t n_
             for (int i = 0; i < RM; i++) acc[i][j] = _mm256_fmadd_ps(w[i], x, acc[i][j]);
         }
     }
+    if (a.last) {
 #pragma GCC unroll 8
-    for (int j = 0; j < RN; j++)
+        for (int j = 0; j < RN; j++)
 #pragma GCC unroll 8
-        for (int i = 0; i < RM; i++) Y[j * n_out + i] = hsum8(acc[i][j]);
+            for (int i = 0; i < RM; i++) Y[j * a.n_out + i] = hsum8(acc[i][j]);
+    } else {
+#pragma GCC unroll 8
+        for (int i = 0; i < RM; i++)
+#pragma GCC unroll 8
+            for (int j = 0; j < RN; j++) a.acc[i * a.acc_stride + j] = acc[i][j];
+    }
 }
 
 constexpr int F_RM = 3, F_RN = 4;  // GEMM tile: 12 accumulators + 3 weight vectors + 1 activation vector
 constexpr int F_RM1 = 6;           // GEMV: rows streamed together
+constexpr int F_TB = 48;           // GEMM: activation rows per chunk (a multiple of F_RN)
+constexpr int F_OB = 60;           // GEMM: weight rows per block of passes (a multiple of F_RM)
+constexpr int F_KB = 512;          // GEMM: K per pass when K > 2 F_KB (a multiple of 8)
 
 template <class L, int RM>
-static void tile_rn(int rn, const typename L::T* W, const float* X, int64_t n, int64_t n_out, float* Y) {
+static void tile_rn(int rn, const typename L::T* W, const float* X, const TileArgs& a, float* Y) {
     switch (rn) {
-        case 1: return tile_f<L, RM, 1>(W, X, n, n_out, Y);
-        case 2: return tile_f<L, RM, 2>(W, X, n, n_out, Y);
-        case 3: return tile_f<L, RM, 3>(W, X, n, n_out, Y);
-        default: return tile_f<L, RM, 4>(W, X, n, n_out, Y);
+        case 1: return tile_f<L, RM, 1>(W, X, a, Y);
+        case 2: return tile_f<L, RM, 2>(W, X, a, Y);
+        case 3: return tile_f<L, RM, 3>(W, X, a, Y);
+        default: return tile_f<L, RM, 4>(W, X, a, Y);
     }
 }
 
 template <class L>
-static void tile_any(int rm, int rn, const typename L::T* W, const float* X, int64_t n, int64_t n_out, float* Y) {
+static void tile_any(int rm, int rn, const typename L::T* W, const float* X, const TileArgs& a, float* Y) {
     switch (rm) {
-        case 1: return tile_rn<L, 1>(rn, W, X, n, n_out, Y);
-        case 2: return tile_rn<L, 2>(rn, W, X, n, n_out, Y);
-        default: return tile_rn<L, 3>(rn, W, X, n, n_out, Y);
+        case 1: return tile_rn<L, 1>(rn, W, X, a, Y);
+        case 2: return tile_rn<L, 2>(rn, W, X, a, Y);
+        default: return tile_rn<L, 3>(rn, W, X, a, Y);
     }
 }
 
 template <class L>
-static void gemv_any(int rm, const typename L::T* W, const float* X, int64_t n, int64_t n_out, float* Y) {
+static void gemv_any(int rm, const typename L::T* W, const float* X, const TileArgs& a, float* Y) {
     switch (rm) {
-        case 1: return tile_f<L, 1, 1>(W, X, n, n_out, Y);
-        case 2: return tile_f<L, 2, 1>(W, X, n, n_out, Y);
-        case 3: return tile_f<L, 3, 1>(W, X, n, n_out, Y);
-        case 4: return tile_f<L, 4, 1>(W, X, n, n_out, Y);
-        case 5: return tile_f<L, 5, 1>(W, X, n, n_out, Y);
-        default: return tile_f<L, 6, 1>(W, X, n, n_out, Y);
+        case 1: return tile_f<L, 1, 1>(W, X, a, Y);
+        case 2: return tile_f<L, 2, 1>(W, X, a, Y);
+        case 3: return tile_f<L, 3, 1>(W, X, a, Y);
+        case 4: return tile_f<L, 4, 1>(W, X, a, Y);
+        case 5: return tile_f<L, 5, 1>(W, X, a, Y);
+        default: return tile_f<L, 6, 1>(W, X, a, Y);
     }
 }
 
@@ -151,22 +196,39 @@ static void matmul_float(const void* Wv, int64_t n, int64_t n_out, int64_t row0,
                          int64_t T, float* Y) {
     const typename L::T* W = (const typename L::T*)Wv;
     const float* X = (const float*)Xv;
+    TileArgs a = {n, n_out, 0, n, true, true, nullptr, 0};
     if (T == 1) {
         for (int64_t o = row0; o < row1; o += F_RM1) {
             const int rm = (int)(row1 - o < F_RM1 ? row1 - o : F_RM1);
-            gemv_any<L>(rm, W + o * n, X, n, n_out, Y + o);
+            gemv_any<L>(rm, W + o * n, X, a, Y + o);
         }
         return;
     }
-    int64_t tb = (256 * 1024 / (n * 4)) / F_RN * F_RN;
-    if (tb < F_RN) tb = F_RN;
-    for (int64_t t0 = 0; t0 < T; t0 += tb) {
-        const int64_t t1 = T - t0 < tb ? T : t0 + tb;
-        for (int64_t o = row0; o < row1; o += F_RM) {
-            const int rm = (int)(row1 - o < F_RM ? row1 - o : F_RM);
-            for (int64_t t = t0; t < t1; t += F_RN) {
-                const int rn = (int)(t1 - t < F_RN ? t1 - t : F_RN);
-                tile_any<L>(rm, rn, W + o * n, X + t * n, n, n_out, Y + t * n_out + o);
+    // Chunks of F_TB activation rows (in L2) x blocks of F_OB weight rows x
+    // passes over K; within a pass an activation tile stays in L1 while the
+    // weight tiles of the block stream past it.
+    const int64_t kb = n > 2 * F_KB ? F_KB : n;
+    thread_local std::vector<Vec32> acc_buf;
+    if (kb < n && acc_buf.size() < (size_t)(F_OB * F_TB)) acc_buf.resize((size_t)(F_OB * F_TB));
+    __m256* accs = (__m256*)acc_buf.data();
+    for (int64_t t0 = 0; t0 < T; t0 += F_TB) {
+        const int64_t t1 = T - t0 < F_TB ? T : t0 + F_TB;
+        for (int64_t o0 = row0; o0 < row1; o0 += F_OB) {
+            const int64_t o1 = row1 - o0 < F_OB ? row1 : o0 + F_OB;
+            for (int64_t k0 = 0; k0 < n; k0 += kb) {
+                a.k0 = k0;
+                a.k1 = n - k0 < kb ? n : k0 + kb;
+                a.first = k0 == 0;
+                a.last = a.k1 == n;
+                a.acc_stride = F_TB;
+                for (int64_t t = t0; t < t1; t += F_RN) {
+                    const int rn = (int)(t1 - t < F_RN ? t1 - t : F_RN);
+                    for (int64_t o = o0; o < o1; o += F_RM) {
+                        const int rm = (int)(o1 - o < F_RM ? o1 - o : F_RM);
+                        a.acc = accs + (o - o0) * F_TB + (t - t0);
+                        tile_any<L>(rm, rn, W + o * n, X + t * n, a, Y + t * n_out + o);
+                    }
+                }
             }
         }
     }
@@ -209,11 +271,6 @@ static inline __m256 no_fma(__m256 v) {
 
 // Per activation block: -bias * sum(qs) (bias 0 for the sign trick of Q8_0)
 // and the scale as float.
-// One aligned vector of storage (a vector<__m256i> would lose the alignment attribute).
-struct alignas(32) Vec32 {
-    uint8_t bytes[32];
-};
-
 struct XInfo {
     int32_t negcorr;
     float d;
@@ -234,25 +291,40 @@ static const XInfo* prepare_x(const block_q8_0* X, int64_t T, int64_t nb, int32_
             sum = _mm_cvtsi128_si32(s);
         }
         buf[(size_t)i].negcorr = -bias * sum;
-        buf[(size_t)i].d = f16_to_f32(X[i].d);
+        buf[(size_t)i].d = _cvtsh_ss(X[i].d);
     }
     return buf.data();
 }
 
-// 8 weight rows (rows past the range repeat the last one; never stored).
+// 8 weight rows at a constant stride: row i starts at p + i * rb (a last,
+// partial group is copied to a buffer first, its last row repeated; the
+// repeated lanes are computed and never stored).
 struct Rows8 {
-    const uint8_t* rp[8];
+    const uint8_t* p;
+    int64_t rb;
 };
 
-static ALWAYS_INLINE void rows8(Rows8* r, const uint8_t* W, uint64_t row_bytes, int64_t o, int nr) {
-    for (int i = 0; i < 8; i++) r->rp[i] = W + (uint64_t)(o + (i < nr ? i : nr - 1)) * row_bytes;
+static ALWAYS_INLINE void rows8(Rows8* r, const uint8_t* W, int64_t row_bytes, int64_t o, int nr) {
+    r->rb = row_bytes;
+    if (nr == 8) {
+        r->p = W + o * row_bytes;
+        return;
+    }
+    thread_local std::vector<uint8_t> pad;
+    pad.resize((size_t)(8 * row_bytes));
+    for (int i = 0; i < 8; i++)
+        memcpy(pad.data() + i * row_bytes, W + (o + (i < nr ? i : nr - 1)) * row_bytes, (size_t)row_bytes);
+    r->p = pad.data();
 }
 
+// Row i of the group, at byte offset off.
+static ALWAYS_INLINE const uint8_t* at(const Rows8* r, int i, int64_t off) { return r->p + off + i * r->rb; }
+
 static ALWAYS_INLINE __m256 load_d8(const Rows8* r, int64_t boff) {
-    const __m128i h = _mm_setr_epi16((short)load_u16(r->rp[0] + boff), (short)load_u16(r->rp[1] + boff),
-                                     (short)load_u16(r->rp[2] + boff), (short)load_u16(r->rp[3] + boff),
-                                     (short)load_u16(r->rp[4] + boff), (short)load_u16(r->rp[5] + boff),
-                                     (short)load_u16(r->rp[6] + boff), (short)load_u16(r->rp[7] + boff));
+    const __m128i h = _mm_setr_epi16((short)load_u16(at(r, 0, boff)), (short)load_u16(at(r, 1, boff)),
+                                     (short)load_u16(at(r, 2, boff)), (short)load_u16(at(r, 3, boff)),
+                                     (short)load_u16(at(r, 4, boff)), (short)load_u16(at(r, 5, boff)),
+                                     (short)load_u16(at(r, 6, boff)), (short)load_u16(at(r, 7, boff)));
     return _mm256_cvtph_ps(h);
 }
 
@@ -261,7 +333,7 @@ static ALWAYS_INLINE void load_q8_0_t(const Rows8* r, int64_t b, __m256i w[8], _
     const int64_t boff = b * (int64_t)sizeof(block_q8_0);
     __m256i z[8], t[8], u[8];
 #pragma GCC unroll 8
-    for (int i = 0; i < 8; i++) z[i] = _mm256_loadu_si256((const __m256i*)(r->rp[i] + boff + 2));
+    for (int i = 0; i < 8; i++) z[i] = _mm256_loadu_si256((const __m256i*)at(r, i, boff + 2));
 #pragma GCC unroll 4
     for (int i = 0; i < 8; i += 2) {
         t[i] = _mm256_unpacklo_epi32(z[i], z[i + 1]);
@@ -290,8 +362,8 @@ static ALWAYS_INLINE void load_q4_0_t(const Rows8* r, int64_t b, __m256i w[8], _
     __m256i a[4];
 #pragma GCC unroll 4
     for (int k = 0; k < 4; k++)
-        a[k] = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i*)(r->rp[k] + boff + 2))),
-                                       _mm_loadu_si128((const __m128i*)(r->rp[k + 4] + boff + 2)), 1);
+        a[k] = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i*)at(r, k, boff + 2))),
+                                       _mm_loadu_si128((const __m128i*)at(r, k + 4, boff + 2)), 1);
     // a[k] lane q = row k + 4q; a 4 x 4 transpose per lane puts row 4q + p at dword 4q + p.
     const __m256i t0 = _mm256_unpacklo_epi32(a[0], a[1]), t1 = _mm256_unpackhi_epi32(a[0], a[1]);
     const __m256i t2 = _mm256_unpacklo_epi32(a[2], a[3]), t3 = _mm256_unpackhi_epi32(a[2], a[3]);
@@ -320,14 +392,37 @@ struct DotQ8 {
     static constexpr void (*load)(const Rows8*, int64_t, __m256i*, __m256*) = load_q8_0_t;
     static ALWAYS_INLINE __m256i dot(const __m256i w[8], const uint8_t* xq, int32_t negcorr) {
         const __m256i ones = _mm256_set1_epi16(1);
-        __m256i s = _mm256_set1_epi32(negcorr);
+        __m256i s[2] = {_mm256_set1_epi32(negcorr), _mm256_setzero_si256()};  // two chains
 #pragma GCC unroll 8
         for (int q = 0; q < 8; q++) {
             const __m256i x = _mm256_set1_epi32((int)load_u32(xq + 4 * q));
             const __m256i p = _mm256_maddubs_epi16(_mm256_abs_epi8(w[q]), _mm256_sign_epi8(x, w[q]));
-            s = _mm256_add_epi32(s, _mm256_madd_epi16(p, ones));
+            s[q & 1] = _mm256_add_epi32(s[q & 1], _mm256_madd_epi16(p, ones));
         }
-        return s;
+        return _mm256_add_epi32(s[0], s[1]);
+    }
+    // T > 1: the panel holds w, |w| and the scales (17 vectors a block); RN
+    // activation rows step through it together, the weights loaded once
+    enum { PANEL = 17 };
+    static ALWAYS_INLINE void pack(const __m256i w[8], __m256 dw, __m256i* p) {
+        for (int q = 0; q < 8; q++) p[q] = w[q], p[8 + q] = _mm256_abs_epi8(w[q]);
+        p[16] = _mm256_castps_si256(dw);
+    }
+    template <int RN>
+    static ALWAYS_INLINE void dots(const __m256i* p, const uint8_t* xb, uint64_t xrow, const XInfo*, int64_t,
+                                   __m256i s[RN]) {
+        const __m256i ones = _mm256_set1_epi16(1);
+#pragma GCC unroll 8
+        for (int j = 0; j < RN; j++) s[j] = _mm256_setzero_si256();
+#pragma GCC unroll 8
+        for (int q = 0; q < 8; q++) {
+            const __m256i w = _mm256_load_si256(p + q), aw = _mm256_load_si256(p + 8 + q);
+#pragma GCC unroll 8
+            for (int j = 0; j < RN; j++) {
+                const __m256i x = _mm256_set1_epi32((int)load_u32(xb + j * xrow + 4 * q));
+                s[j] = _mm256_add_epi32(s[j], _mm256_madd_epi16(_mm256_maddubs_epi16(aw, _mm256_sign_epi8(x, w)), ones));
+            }
+        }
     }
 };
 
@@ -342,9 +437,33 @@ struct DotQ4 {
             p = _mm256_add_epi16(p, _mm256_maddubs_epi16(w[q], _mm256_set1_epi32((int)load_u32(xq + 4 * q))));
         return _mm256_add_epi32(_mm256_madd_epi16(p, _mm256_set1_epi16(1)), _mm256_set1_epi32(negcorr));
     }
+    enum { PANEL = 9 };  // T > 1: w and the scales
+    static ALWAYS_INLINE void pack(const __m256i w[8], __m256 dw, __m256i* p) {
+        for (int q = 0; q < 8; q++) p[q] = w[q];
+        p[8] = _mm256_castps_si256(dw);
+    }
+    template <int RN>
+    static ALWAYS_INLINE void dots(const __m256i* p, const uint8_t* xb, uint64_t xrow, const XInfo* xi, int64_t nb,
+                                   __m256i s[RN]) {
+        __m256i h[RN];
+#pragma GCC unroll 8
+        for (int j = 0; j < RN; j++) h[j] = _mm256_setzero_si256();
+#pragma GCC unroll 8
+        for (int q = 0; q < 8; q++) {
+            const __m256i w = _mm256_load_si256(p + q);
+#pragma GCC unroll 8
+            for (int j = 0; j < RN; j++)
+                h[j] = _mm256_add_epi16(h[j], _mm256_maddubs_epi16(w, _mm256_set1_epi32((int)load_u32(xb + j * xrow + 4 * q))));
+        }
+        const __m256i ones = _mm256_set1_epi16(1);
+#pragma GCC unroll 8
+        for (int j = 0; j < RN; j++)
+            s[j] = _mm256_add_epi32(_mm256_madd_epi16(h[j], ones), _mm256_set1_epi32(xi[j * nb].negcorr));
+    }
 };
 
-constexpr int Q_RN = 4;  // activation rows per tile (T > 1)
+constexpr int Q_RN = 4;   // activation rows per tile (T > 1)
+constexpr int Q_PF = 16;  // GEMV: prefetch distance in rows (two groups)
 
 template <class D, int RN>
 static void qtile(const __m256i* panel, int64_t nb, const uint8_t* X, uint64_t xrow, const XInfo* xi, float* Y,
@@ -353,17 +472,12 @@ static void qtile(const __m256i* panel, int64_t nb, const uint8_t* X, uint64_t x
 #pragma GCC unroll 8
     for (int j = 0; j < RN; j++) acc[j] = _mm256_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
-        const __m256i* p = panel + b * 9;
-        __m256i w[8];
+        const __m256i* p = panel + b * D::PANEL;
+        __m256i s[RN];
+        D::template dots<RN>(p, X + b * (int64_t)sizeof(block_q8_0) + 2, xrow, xi + b, nb, s);
+        const __m256 dw = _mm256_castsi256_ps(_mm256_load_si256(p + D::PANEL - 1));
 #pragma GCC unroll 8
-        for (int q = 0; q < 8; q++) w[q] = _mm256_load_si256(p + q);
-        const __m256 dw = _mm256_castsi256_ps(_mm256_load_si256(p + 8));
-        const uint8_t* xb = X + b * (int64_t)sizeof(block_q8_0) + 2;
-#pragma GCC unroll 8
-        for (int j = 0; j < RN; j++) {
-            const XInfo& x = xi[j * nb + b];
-            acc[j] = finish_block(D::dot(w, xb + j * xrow, x.negcorr), dw, x.d, acc[j]);
-        }
+        for (int j = 0; j < RN; j++) acc[j] = finish_block(s[j], dw, xi[j * nb + b].d, acc[j]);
     }
     const __m256i m = tail_mask8(nr);
 #pragma GCC unroll 8
@@ -386,7 +500,8 @@ static void matmul_quant(const void* Wv, int64_t n_in, int64_t n_out, int64_t ro
                          int64_t T, float* Y) {
     const uint8_t* W = (const uint8_t*)Wv;
     const int64_t nb = n_in / 32;
-    const uint64_t row_bytes = (uint64_t)nb * D::BLOCK_BYTES, xrow = (uint64_t)nb * sizeof(block_q8_0);
+    const int64_t row_bytes = nb * D::BLOCK_BYTES;
+    const uint64_t xrow = (uint64_t)nb * sizeof(block_q8_0);
     const uint8_t* X = (const uint8_t*)Xv;
     const XInfo* xi = prepare_x((const block_q8_0*)Xv, T, nb, D::BIAS);
     Rows8 r;
@@ -396,6 +511,10 @@ static void matmul_quant(const void* Wv, int64_t n_in, int64_t n_out, int64_t ro
             rows8(&r, W, row_bytes, o, nr);
             __m256 acc = _mm256_setzero_ps();
             for (int64_t b = 0; b < nb; b++) {
+                // the next groups' lines, at the pace of this one's (see matmul_avx512.cpp)
+#pragma GCC unroll 8
+                for (int i = 0; i < 8; i++)
+                    _mm_prefetch((const char*)at(&r, i, b * D::BLOCK_BYTES + Q_PF * row_bytes), _MM_HINT_T0);
                 __m256i w[8];
                 __m256 dw;
                 D::load(&r, b, w, &dw);
@@ -407,15 +526,16 @@ static void matmul_quant(const void* Wv, int64_t n_in, int64_t n_out, int64_t ro
         return;
     }
     thread_local std::vector<Vec32> panel_buf;
-    if (panel_buf.size() < (size_t)(nb * 9)) panel_buf.resize((size_t)(nb * 9));
+    if (panel_buf.size() < (size_t)(nb * D::PANEL)) panel_buf.resize((size_t)(nb * D::PANEL));
     __m256i* panel = (__m256i*)panel_buf.data();
     for (int64_t o = row0; o < row1; o += 8) {
         const int nr = (int)(row1 - o < 8 ? row1 - o : 8);
         rows8(&r, W, row_bytes, o, nr);
         for (int64_t b = 0; b < nb; b++) {
+            __m256i w[8];
             __m256 dw;
-            D::load(&r, b, panel + b * 9, &dw);
-            panel[b * 9 + 8] = _mm256_castps_si256(dw);
+            D::load(&r, b, w, &dw);
+            D::pack(w, dw, panel + b * D::PANEL);
         }
         for (int64_t t = 0; t < T; t += Q_RN) {
             const int rn = (int)(T - t < Q_RN ? T - t : Q_RN);
@@ -462,7 +582,7 @@ void quantize_row_q8_0_avx2(const float* src, void* dst, int64_t n) {
         const float amax = _mm_cvtss_f32(h);
         const float d = amax / 127.0f;
         const float id = d != 0.0f ? 1.0f / d : 0.0f;
-        y[b].d = f32_to_f16(d);
+        y[b].d = _cvtss_sh(d, _MM_FROUND_TO_NEAREST_INT);  // as f32_to_f16 (nearest even)
         const __m256 vid = _mm256_set1_ps(id);
         __m256i q[4];
         // int8_t conversion keeps the low byte, as the scalar cast does; the

@@ -1,25 +1,33 @@
 // matmul_avx512.cpp - matrix products with AVX-512 (F, BW, VL, DQ, VNNI).
 //
-// Float weights (F32, F16, BF16): a register tile of RM weight rows x RN
+// Float weights (F32, F16, BF16): register tiles of RM weight rows x RN
 // activation rows, tinyBLAS style (both operands are rows of K). Each output
 // (o, t) owns one 16-lane accumulator; lane l sums W[o][k] * X[t][k] for
 // k = l mod 16 in increasing k with FMAs, the tail of K comes in through
 // masked (zero-filling) loads, and hsum16() folds the lanes in one fixed tree.
-// So the bits of an output depend on neither the tile shape that computed it
-// nor the row range: T = 1 (RM = 8 rows streamed at once) and T > 1 (4 x 6
-// tiles, edges with smaller tiles) give the same bits. 16-bit weights become
-// float32 in registers; activations stay float32.
+// That sequence does not depend on the tile that runs it, so the bits of an
+// output depend on neither the row range nor the tile shape nor T:
+//   T = 1 (GEMV, memory bound): 8 rows at a time, each row streamed once,
+//         the rows two groups ahead prefetched;
+//   T > 1 (GEMM): 4 x 6 tiles (smaller at the edges), in chunks of 48
+//         activation rows x blocks of 64 weight rows, K cut into passes of
+//         512 when it is long (the partial sums wait in a buffer between
+//         passes, exactly), so that tiles read L1 and L2, not L3.
+// 16-bit weights become float32 in registers; activations stay float32.
 //
 // Quantized weights (Q8_0, Q4_0) times Q8_0 activations: 16 weight rows at a
 // time, one row per int32 lane. A block of 16 rows is transposed so that
 // vector j holds bytes 4j..4j+3 of each row's block (as unsigned bytes: Q8_0
-// is biased by +128, Q4_0 keeps its 0..15 nibbles), then 8 vpdpbusd with the
-// activation's 4 bytes broadcast give, in each lane, the exact int32 block
-// dot (the bias times the block's activation sum is subtracted first). The
-// blocks are summed exactly as the scalar reference does - sum += (float)isum
-// * (d_w * d_x), no FMA - so these two types give the scalar kernel's bits.
-// For T > 1 the 16-row panel is transposed once into a per-thread buffer and
-// reused for every activation row.
+// is biased by +128, Q4_0 keeps its 0..15 nibbles); 8 vpdpbusd with the
+// activation's 4 bytes broadcast then give, in each lane, the exact int32
+// block dot (the bias times the activation block's sum is subtracted first).
+// Blocks are summed exactly as the scalar reference does - sum += (float)isum
+// * (d_w * d_x), no FMA - so for these two types every path gives the scalar
+// kernel's bits. The 16 scales of a block come from one 64-byte load per row
+// (two blocks at a time) and a tree of word permutes. T = 1 transposes as it
+// streams; T > 1 transposes a 16-row panel once into a per-thread buffer and
+// runs tiles of 8 activation rows over it.
+
 // GCC 12's own AVX-512 headers trip -Wuninitialized once inlined (their
 // _mm512_undefined_* idiom, GCC PR 105593); nothing in this file is uninitialised.
 #if defined(__GNUC__) && !defined(__clang__)
@@ -31,7 +39,6 @@
 #include <cstring>
 #include <vector>
 
-#include "half.h"
 #include "kernels.h"
 #include "quant.h"
 
@@ -40,6 +47,11 @@ namespace {
 #define ALWAYS_INLINE inline __attribute__((always_inline))
 
 // ---------------------------------------------------------------- float weights
+
+// One aligned vector of storage (a vector<__m512i> would lose the alignment attribute).
+struct alignas(64) Vec64 {
+    uint8_t bytes[64];
+};
 
 struct LoadF32 {
     typedef float T;
@@ -71,17 +83,43 @@ static inline float hsum16(__m512 v) {
     return _mm_cvtss_f32(b);
 }
 
+// One pass of a tile over k in [k0, k1) (k0 a multiple of 16, so a lane
+// always sums the same k). A long K is cut into passes whose rows stay in
+// L1; between passes the tile's accumulators wait in `acc` (exact: a store
+// and a load do not round), so passes do not change any bit.
+struct TileArgs {
+    int64_t n, n_out;
+    int64_t k0, k1;
+    bool first, last;    // start from zero / finish with hsum16 into Y
+    __m512* acc;         // else: accumulator (i, j) at acc[i * acc_stride + j]
+    int64_t acc_stride;
+};
+
+constexpr int F_PF = 16;  // GEMV: prefetch distance in rows (two groups)
+
 // Y[j * n_out + i] = W[i] . X[j] for an RM x RN tile; W, X, Y point at the
 // tile's first row / first activation row / first output.
 template <class L, int RM, int RN>
-static void tile_f(const typename L::T* W, const float* X, int64_t n, int64_t n_out, float* Y) {
+static void tile_f(const typename L::T* W, const float* X, const TileArgs& a, float* Y) {
+    const int64_t n = a.n;
     __m512 acc[RM][RN];
+    if (a.first) {
 #pragma GCC unroll 8
-    for (int i = 0; i < RM; i++)
+        for (int i = 0; i < RM; i++)
 #pragma GCC unroll 8
-        for (int j = 0; j < RN; j++) acc[i][j] = _mm512_setzero_ps();
-    int64_t k = 0;
-    for (; k + 16 <= n; k += 16) {
+            for (int j = 0; j < RN; j++) acc[i][j] = _mm512_setzero_ps();
+    } else {
+#pragma GCC unroll 8
+        for (int i = 0; i < RM; i++)
+#pragma GCC unroll 8
+            for (int j = 0; j < RN; j++) acc[i][j] = a.acc[i * a.acc_stride + j];
+    }
+    int64_t k = a.k0;
+    for (; k + 16 <= a.k1; k += 16) {
+        if (RN == 1) {  // GEMV: the next groups' rows, at the same pace
+#pragma GCC unroll 8
+            for (int i = 0; i < RM; i++) _mm_prefetch((const char*)(W + (i + F_PF) * n + k), _MM_HINT_T0);
+        }
         __m512 w[RM];
 #pragma GCC unroll 8
         for (int i = 0; i < RM; i++) w[i] = L::load(W + i * n + k);
@@ -92,8 +130,8 @@ static void tile_f(const typename L::T* W, const float* X, int64_t n, int64_t n_
             for (int i = 0; i < RM; i++) acc[i][j] = _mm512_fmadd_ps(w[i], x, acc[i][j]);
         }
     }
-    if (k < n) {
-        const __mmask16 m = (__mmask16)((1u << (n - k)) - 1u);
+    if (k < a.k1) {  // the end of K: zeros past it on both sides
+        const __mmask16 m = (__mmask16)((1u << (a.k1 - k)) - 1u);
         __m512 w[RM];
 #pragma GCC unroll 8
         for (int i = 0; i < RM; i++) w[i] = L::load_part(W + i * n + k, m);
@@ -104,48 +142,58 @@ static void tile_f(const typename L::T* W, const float* X, int64_t n, int64_t n_
             for (int i = 0; i < RM; i++) acc[i][j] = _mm512_fmadd_ps(w[i], x, acc[i][j]);
         }
     }
+    if (a.last) {
 #pragma GCC unroll 8
-    for (int j = 0; j < RN; j++)
+        for (int j = 0; j < RN; j++)
 #pragma GCC unroll 8
-        for (int i = 0; i < RM; i++) Y[j * n_out + i] = hsum16(acc[i][j]);
+            for (int i = 0; i < RM; i++) Y[j * a.n_out + i] = hsum16(acc[i][j]);
+    } else {
+#pragma GCC unroll 8
+        for (int i = 0; i < RM; i++)
+#pragma GCC unroll 8
+            for (int j = 0; j < RN; j++) a.acc[i * a.acc_stride + j] = acc[i][j];
+    }
 }
 
 constexpr int F_RM = 4, F_RN = 6;  // GEMM tile: 24 accumulators + 4 weight vectors + 1 activation vector
 constexpr int F_RM1 = 8;           // GEMV: rows streamed together
+constexpr int F_TB = 48;           // GEMM: activation rows per chunk (a multiple of F_RN)
+constexpr int F_OB = 64;           // GEMM: weight rows per block of passes (a multiple of F_RM)
+constexpr int F_KB = 512;          // GEMM: K per pass when K > 2 F_KB (a multiple of 16)
 
 template <class L, int RM>
-static void tile_rn(int rn, const typename L::T* W, const float* X, int64_t n, int64_t n_out, float* Y) {
+static void tile_rn(int rn, const typename L::T* W, const float* X, const TileArgs& a, float* Y) {
     switch (rn) {
-        case 1: return tile_f<L, RM, 1>(W, X, n, n_out, Y);
-        case 2: return tile_f<L, RM, 2>(W, X, n, n_out, Y);
-        case 3: return tile_f<L, RM, 3>(W, X, n, n_out, Y);
-        case 4: return tile_f<L, RM, 4>(W, X, n, n_out, Y);
-        case 5: return tile_f<L, RM, 5>(W, X, n, n_out, Y);
-        default: return tile_f<L, RM, 6>(W, X, n, n_out, Y);
+        case 1: return tile_f<L, RM, 1>(W, X, a, Y);
+        case 2: return tile_f<L, RM, 2>(W, X, a, Y);
+        case 3: return tile_f<L, RM, 3>(W, X, a, Y);
+        case 4: return tile_f<L, RM, 4>(W, X, a, Y);
+        case 5: return tile_f<L, RM, 5>(W, X, a, Y);
+        default: return tile_f<L, RM, 6>(W, X, a, Y);
     }
 }
 
 template <class L>
-static void tile_any(int rm, int rn, const typename L::T* W, const float* X, int64_t n, int64_t n_out, float* Y) {
+static void tile_any(int rm, int rn, const typename L::T* W, const float* X, const TileArgs& a, float* Y) {
     switch (rm) {
-        case 1: return tile_rn<L, 1>(rn, W, X, n, n_out, Y);
-        case 2: return tile_rn<L, 2>(rn, W, X, n, n_out, Y);
-        case 3: return tile_rn<L, 3>(rn, W, X, n, n_out, Y);
-        default: return tile_rn<L, 4>(rn, W, X, n, n_out, Y);
+        case 1: return tile_rn<L, 1>(rn, W, X, a, Y);
+        case 2: return tile_rn<L, 2>(rn, W, X, a, Y);
+        case 3: return tile_rn<L, 3>(rn, W, X, a, Y);
+        default: return tile_rn<L, 4>(rn, W, X, a, Y);
     }
 }
 
 template <class L>
-static void gemv_any(int rm, const typename L::T* W, const float* X, int64_t n, int64_t n_out, float* Y) {
+static void gemv_any(int rm, const typename L::T* W, const float* X, const TileArgs& a, float* Y) {
     switch (rm) {
-        case 1: return tile_f<L, 1, 1>(W, X, n, n_out, Y);
-        case 2: return tile_f<L, 2, 1>(W, X, n, n_out, Y);
-        case 3: return tile_f<L, 3, 1>(W, X, n, n_out, Y);
-        case 4: return tile_f<L, 4, 1>(W, X, n, n_out, Y);
-        case 5: return tile_f<L, 5, 1>(W, X, n, n_out, Y);
-        case 6: return tile_f<L, 6, 1>(W, X, n, n_out, Y);
-        case 7: return tile_f<L, 7, 1>(W, X, n, n_out, Y);
-        default: return tile_f<L, 8, 1>(W, X, n, n_out, Y);
+        case 1: return tile_f<L, 1, 1>(W, X, a, Y);
+        case 2: return tile_f<L, 2, 1>(W, X, a, Y);
+        case 3: return tile_f<L, 3, 1>(W, X, a, Y);
+        case 4: return tile_f<L, 4, 1>(W, X, a, Y);
+        case 5: return tile_f<L, 5, 1>(W, X, a, Y);
+        case 6: return tile_f<L, 6, 1>(W, X, a, Y);
+        case 7: return tile_f<L, 7, 1>(W, X, a, Y);
+        default: return tile_f<L, 8, 1>(W, X, a, Y);
     }
 }
 
@@ -154,24 +202,39 @@ static void matmul_float(const void* Wv, int64_t n, int64_t n_out, int64_t row0,
                          int64_t T, float* Y) {
     const typename L::T* W = (const typename L::T*)Wv;
     const float* X = (const float*)Xv;
+    TileArgs a = {n, n_out, 0, n, true, true, nullptr, 0};
     if (T == 1) {
         for (int64_t o = row0; o < row1; o += F_RM1) {
             const int rm = (int)(row1 - o < F_RM1 ? row1 - o : F_RM1);
-            gemv_any<L>(rm, W + o * n, X, n, n_out, Y + o);
+            gemv_any<L>(rm, W + o * n, X, a, Y + o);
         }
         return;
     }
-    // Activation rows in chunks that stay in L2 while every weight tile of
-    // the range passes over them.
-    int64_t tb = (256 * 1024 / (n * 4)) / F_RN * F_RN;
-    if (tb < F_RN) tb = F_RN;
-    for (int64_t t0 = 0; t0 < T; t0 += tb) {
-        const int64_t t1 = T - t0 < tb ? T : t0 + tb;
-        for (int64_t o = row0; o < row1; o += F_RM) {
-            const int rm = (int)(row1 - o < F_RM ? row1 - o : F_RM);
-            for (int64_t t = t0; t < t1; t += F_RN) {
-                const int rn = (int)(t1 - t < F_RN ? t1 - t : F_RN);
-                tile_any<L>(rm, rn, W + o * n, X + t * n, n, n_out, Y + t * n_out + o);
+    // Chunks of F_TB activation rows (in L2) x blocks of F_OB weight rows x
+    // passes over K; within a pass an activation tile stays in L1 while the
+    // weight tiles of the block stream past it.
+    const int64_t kb = n > 2 * F_KB ? F_KB : n;
+    thread_local std::vector<Vec64> acc_buf;
+    if (kb < n && acc_buf.size() < (size_t)(F_OB * F_TB)) acc_buf.resize((size_t)(F_OB * F_TB));
+    __m512* accs = (__m512*)acc_buf.data();
+    for (int64_t t0 = 0; t0 < T; t0 += F_TB) {
+        const int64_t t1 = T - t0 < F_TB ? T : t0 + F_TB;
+        for (int64_t o0 = row0; o0 < row1; o0 += F_OB) {
+            const int64_t o1 = row1 - o0 < F_OB ? row1 : o0 + F_OB;
+            for (int64_t k0 = 0; k0 < n; k0 += kb) {
+                a.k0 = k0;
+                a.k1 = n - k0 < kb ? n : k0 + kb;
+                a.first = k0 == 0;
+                a.last = a.k1 == n;
+                a.acc_stride = F_TB;
+                for (int64_t t = t0; t < t1; t += F_RN) {
+                    const int rn = (int)(t1 - t < F_RN ? t1 - t : F_RN);
+                    for (int64_t o = o0; o < o1; o += F_RM) {
+                        const int rm = (int)(o1 - o < F_RM ? o1 - o : F_RM);
+                        a.acc = accs + (o - o0) * F_TB + (t - t0);
+                        tile_any<L>(rm, rn, W + o * n, X + t * n, a, Y + t * n_out + o);
+                    }
+                }
             }
         }
     }
@@ -209,11 +272,6 @@ static inline __m512 no_fma(__m512 v) {
 // Per activation block: minus the weight bias times the sum of its int8
 // values (so the biased unsigned weights give the exact signed dot), and its
 // scale as float.
-// One aligned vector of storage (a vector<__m512i> would lose the alignment attribute).
-struct alignas(64) Vec64 {
-    uint8_t bytes[64];
-};
-
 struct XInfo {
     int32_t negcorr;
     float d;
@@ -230,7 +288,7 @@ static const XInfo* prepare_x(const block_q8_0* X, int64_t T, int64_t nb, int32_
         s = _mm_add_epi32(s, _mm_unpackhi_epi64(s, s));
         s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 1));
         buf[(size_t)i].negcorr = -bias * _mm_cvtsi128_si32(s);
-        buf[(size_t)i].d = f16_to_f32(X[i].d);
+        buf[(size_t)i].d = _cvtsh_ss(X[i].d);
     }
     return buf.data();
 }
@@ -385,16 +443,8 @@ static ALWAYS_INLINE __m512 qblock(const __m512i w[8], __m512 dw, const uint8_t*
     return _mm512_add_ps(acc, no_fma(_mm512_mul_ps(_mm512_cvtepi32_ps(s), scale)));
 }
 
-constexpr int Q_RN = 8;   // activation rows per tile (T > 1)
-#ifndef Q_PF_OVERRIDE
-constexpr int Q_PF = 16;  // GEMV: prefetch distance in rows
-#else
-constexpr int Q_PF = Q_PF_OVERRIDE;
-#endif
-#ifndef Q_HINT
-#define Q_HINT _MM_HINT_T0
-#endif
-//  // activation rows per tile (T > 1)
+constexpr int Q_RN = 8;   // GEMM: activation rows per tile
+constexpr int Q_PF = 32;  // GEMV: prefetch distance in rows (two groups)
 
 // RN activation rows against a transposed 16-row panel (9 vectors per block).
 template <int RN>
@@ -452,11 +502,11 @@ static void matmul_quant(const void* Wv, int64_t n_in, int64_t n_out, int64_t ro
             __m512 acc = _mm512_setzero_ps();
             for (int64_t b = 0; b < nb; b += 2) {
                 // 16 row streams are too many for the hardware prefetchers:
-                // fetch the next group's lines at the same pace (one per row
-                // per two blocks), a whole group ahead
+                // fetch the lines of the groups ahead at the pace of this
+                // one's (a line per row per two blocks)
 #pragma GCC unroll 16
                 for (int i = 0; i < 16; i++)
-                    _mm_prefetch((const char*)at(&r, i, b * BLOCK_BYTES + Q_PF * row_bytes), Q_HINT);
+                    _mm_prefetch((const char*)at(&r, i, b * BLOCK_BYTES + Q_PF * row_bytes), _MM_HINT_T0);
                 const __m512i d = load_d_pair(&r, b * BLOCK_BYTES, d_mask(row_bytes, b * BLOCK_BYTES), &di);
                 __m512i w[8];
                 LOAD(&r, b, w);
@@ -520,7 +570,7 @@ void quantize_row_q8_0_avx512(const float* src, void* dst, int64_t n) {
         const float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(v0), _mm512_abs_ps(v1)));
         const float d = amax / 127.0f;
         const float id = d != 0.0f ? 1.0f / d : 0.0f;
-        y[b].d = f32_to_f16(d);
+        y[b].d = _cvtss_sh(d, _MM_FROUND_TO_NEAREST_INT);  // as f32_to_f16 (nearest even)
         const __m512 vid = _mm512_set1_ps(id);
         // int8_t conversion keeps the low byte, as the scalar cast does
         const __m128i q0 = _mm512_cvtepi32_epi8(_mm512_cvttps_epi32(round_away(_mm512_mul_ps(v0, vid))));

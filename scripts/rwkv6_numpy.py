@@ -275,6 +275,39 @@ def time_mix(weights, i, x, state, H, N):
 
 
 # ---------------------------------------------------------------------------
+# The parallel (chunked) form of the WKV recurrence (docs/math.md)
+# ---------------------------------------------------------------------------
+def wkv_chunk(S, r, logw, k, v, u):
+    """The WKV of L tokens of one head at once, without walking them in order.
+
+    S [N, N] is the state before the chunk (S[key][value]); r, k, v [L, N];
+    logw [L, N] = log of the decays, kept in log space (RWKV-6: log w =
+    -exp(d) exactly, without ever rounding w); u [N].  Returns (y [L, N], the
+    state after the chunk); equal to running time_mix's two lines L times.
+
+    With c_t = sum_{tau <= t} log w_tau (per key channel), token t sees
+        y_t = (r_t * e^{c_{t-1}}) S + sum_{s<t} (sum_i r_ti k_si e^{c_{t-1,i} - c_si}) v_s
+              + (sum_i r_ti u_i k_ti) v_t
+        S'  = e^{c_{L-1}} S + sum_s (k_s * e^{c_{L-1} - c_s}) v_s^T
+    Every exponent used is <= 0 (decays multiply, never divide), so nothing
+    overflows however strong the decay or long the chunk.  This is the
+    O(L^2 N) pairwise form; a fast version factors the pair term into two
+    L x N matrices and one GEMM per chunk (see docs/math.md for why that
+    needs short chunks)."""
+    L, N = r.shape
+    c = np.cumsum(logw.astype(np.float64), axis=0)            # [L, N]
+    c_prev = np.vstack([np.zeros((1, N)), c[:-1]])              # c_{t-1}
+    y = (r * np.exp(c_prev)) @ S
+    expo = c_prev[:, None, :] - c[None, :, :]                   # [t, s, i]
+    lower = np.tril(np.ones((L, L), dtype=bool), -1)[:, :, None]
+    E = np.exp(np.where(lower, expo, -np.inf))                  # 0 where s >= t
+    A = np.einsum("ti,si,tsi->ts", r, k, E) + np.diag(np.einsum("ti,i,ti->t", r, u, k))
+    y = y + A @ v
+    S_new = np.exp(c[-1])[:, None] * S + (k * np.exp(c[-1] - c)).T @ v
+    return y.astype(F32), S_new.astype(F32)
+
+
+# ---------------------------------------------------------------------------
 # Channel mixing (the feed-forward block, with a receptance gate)
 # ---------------------------------------------------------------------------
 def channel_mix(weights, i, x, state):

@@ -8,6 +8,7 @@ PACKAGES=(
   libcxxopts-dev libxsimd-dev        # option parsing, portable SIMD
   libgtest-dev libbenchmark-dev      # tests, micro-benchmarks
   python3 python3-numpy python3-torch  # converter, NumPy reference, test scripts
+  python3-matplotlib                 # plots (scripts/plot_icl.py, the trainer's loss curve)
 )
 
 missing=()

@@ -215,7 +215,9 @@ static void parse(GgufFile* f) {
 
 void gguf_open(GgufFile* f, const char* path) {
     f->path = path;
-    int fd = open(path, O_RDONLY);
+    // O_NONBLOCK: opening a FIFO must not wait for a writer (it is then
+    // refused below as not a regular file); no effect on regular files.
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0) rwkv_fail("%s: cannot open: %s", path, strerror(errno));
     struct stat st;
     if (fstat(fd, &st) != 0) {

@@ -7,10 +7,6 @@
 
 // The RWKV-5.2 and RWKV-6 forward passes (rwkv5.cpp, rwkv6.cpp), the same
 // signature as rwkv7_forward in rwkv.h.
-void rwkv5_forward(const Model* m, RwkvState* s, RwkvScratch* sc, const int32_t* tokens, int64_t n,
-                   float* logits_last, float* logits_all);
-void rwkv6_forward(const Model* m, RwkvState* s, RwkvScratch* sc, const int32_t* tokens, int64_t n,
-                   float* logits_last, float* logits_all);
 
 void rwkv_state_init(RwkvState* s, const Model* m) {
     s->n_layer = m->n_layer;

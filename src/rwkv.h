@@ -21,6 +21,9 @@
 
 // The recurrent state, float32, laid out layer after layer:
 //   att_shift[C]  ffn_shift[C]  wkv[H][N][N]
+// Each head's N x N matrix is S[value][key] for RWKV-7 (a map from keys to
+// values, y = S r) and S[key][value] for RWKV-5/6 (the official order there,
+// y = r S), so each kernel walks its state row by row.
 struct RwkvState {
     int64_t n_layer = 0, n_embd = 0, n_head = 0, head_size = 0;
     std::vector<float> data;
@@ -68,7 +71,11 @@ void rwkv_context_init(RwkvContext* ctx, const Model* m, int64_t max_chunk = 64,
 // vocabulary (rwkv_fail on a bad id).
 void rwkv_eval(RwkvContext* ctx, const int32_t* tokens, int64_t n, float* logits_last, float* logits_all);
 
-// The per-architecture forward pass over one chunk (n <= scratch.max_tokens).
-// Declared here so rwkv_eval can dispatch; implemented in rwkv7.cpp.
+// The per-architecture forward passes over one chunk (n <= scratch.max_tokens),
+// which rwkv_eval dispatches to: rwkv7.cpp, rwkv6.cpp, rwkv5.cpp.
+void rwkv5_forward(const Model* m, RwkvState* s, RwkvScratch* sc, const int32_t* tokens, int64_t n,
+                   float* logits_last, float* logits_all);
+void rwkv6_forward(const Model* m, RwkvState* s, RwkvScratch* sc, const int32_t* tokens, int64_t n,
+                   float* logits_last, float* logits_all);
 void rwkv7_forward(const Model* m, RwkvState* s, RwkvScratch* sc, const int32_t* tokens, int64_t n,
                    float* logits_last, float* logits_all);

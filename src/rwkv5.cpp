@@ -38,7 +38,7 @@ static inline float sigmoidf(float x) { return 1.0f / (1.0f + expf(-x)); }
 
 // The WKV kernel; the scalar table may not name it yet, the scalar version
 // then stands in (it is the reference every SIMD version is tested against).
-static inline Wkv6Fn wkv6_kernel() { return kern.wkv6 ? kern.wkv6 : wkv6_scalar; }
+static inline Wkv6Fn wkv6_kernel() { return kern.wkv6; }
 
 // Y = W X over T rows, split over the context's threads.
 static void matmul(RwkvScratch* sc, const Matrix& W, const float* X, int64_t T, float* Y) {
@@ -58,8 +58,12 @@ static void norm_and_shift(const float* x, const float* ln_w, const float* ln_b,
 
 // out = xn + dx * mu   (a token-shift mix; mu is per channel)
 static void lerp(const float* xn, const float* dx, const float* mu, int64_t T, int64_t C, float* out) {
-    for (int64_t t = 0; t < T; t++)
-        for (int64_t i = 0; i < C; i++) out[t * C + i] = xn[t * C + i] + dx[t * C + i] * mu[i];
+    for (int64_t t = 0; t < T; t++) kern.mix(xn + t * C, dx + t * C, mu, C, out + t * C);
+}
+
+// x = silu(x) = x * sigmoid(x)   (the output gate)
+static void silu(float* x, int64_t n) {
+    for (int64_t i = 0; i < n; i++) x[i] *= sigmoidf(x[i]);
 }
 
 static void rwkv5_time_mix(const Model* m, const Rwkv56Layer& L, int64_t layer, RwkvState* s, RwkvScratch* sc,
@@ -74,12 +78,12 @@ static void rwkv5_time_mix(const Model* m, const Rwkv56Layer& L, int64_t layer, 
     lerp(sc->xn, dx, L.x_r, T, C, sc->xr);
     lerp(sc->xn, dx, L.x_g, T, C, sc->xg);
 
-    // r, k, v and the gate g = silu(Wg xg).
-    matmul(sc, L.receptance, sc->xr, T, sc->r);
-    matmul(sc, L.key, sc->xk, T, sc->k);
-    matmul(sc, L.value, sc->xv, T, sc->v);
-    matmul(sc, L.gate, sc->xg, T, sc->g);
-    for (int64_t i = 0; i < n; i++) sc->g[i] *= sigmoidf(sc->g[i]);
+    // r, k, v and the gate g = silu(Wg xg): four independent products, one
+    // wake-up of the thread pool.
+    const MatmulOp proj[] = {
+        {&L.receptance, sc->xr, sc->r}, {&L.key, sc->xk, sc->k}, {&L.value, sc->xv, sc->v}, {&L.gate, sc->xg, sc->g}};
+    parallel_matmul_many(sc->pool, &sc->mm, proj, 4, T);
+    silu(sc->g, n);
 
     // The recurrence: the only step that must walk the tokens in order. The
     // decay is the same vector for every token.
@@ -97,7 +101,7 @@ static void rwkv5_time_mix(const Model* m, const Rwkv56Layer& L, int64_t layer, 
         for (int64_t i = 0; i < C; i++) y[i] *= sc->g[t * C + i];
     }
     matmul(sc, L.output, sc->y, T, sc->xr);
-    for (int64_t i = 0; i < n; i++) sc->x[i] += sc->xr[i];
+    kern.add(sc->xr, n, sc->x);
 }
 
 static void rwkv5_channel_mix(const Model* m, const Rwkv56Layer& L, int64_t layer, RwkvState* s, RwkvScratch* sc,
@@ -106,14 +110,12 @@ static void rwkv5_channel_mix(const Model* m, const Rwkv56Layer& L, int64_t laye
     norm_and_shift(sc->x, L.ln2_w, L.ln2_b, m->ln_eps, T, C, rwkv_state_ffn_shift(s, layer), sc->xn, sc->y);
     lerp(sc->xn, sc->y, L.ffn_x_k, T, C, sc->xk);
     lerp(sc->xn, sc->y, L.ffn_x_r, T, C, sc->xr);
-    matmul(sc, L.ffn_key, sc->xk, T, sc->ffn);
-    for (int64_t i = 0; i < T * F; i++) {
-        const float h = fmaxf(sc->ffn[i], 0.0f);
-        sc->ffn[i] = h * h;
-    }
+    const MatmulOp in[] = {{&L.ffn_key, sc->xk, sc->ffn}, {&L.ffn_receptance, sc->xr, sc->r}};
+    parallel_matmul_many(sc->pool, &sc->mm, in, 2, T);
+    kern.relu_sq(sc->ffn, T * F);
     matmul(sc, L.ffn_value, sc->ffn, T, sc->xv);
-    matmul(sc, L.ffn_receptance, sc->xr, T, sc->r);
-    for (int64_t i = 0; i < T * C; i++) sc->x[i] += sigmoidf(sc->r[i]) * sc->xv[i];
+    kern.sigmoid(nullptr, sc->r, T * C);
+    for (int64_t i = 0; i < T * C; i++) sc->x[i] += sc->r[i] * sc->xv[i];
 }
 
 void rwkv5_forward(const Model* m, RwkvState* s, RwkvScratch* sc, const int32_t* tokens, int64_t T,

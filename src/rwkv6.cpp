@@ -32,7 +32,7 @@
 // Scratch use per layer pass (RwkvScratch, T rows each): xn = LN output,
 // y = token-shift difference until the WKV writes its output there, xa = the
 // static mix xxx, xw/xk/xv/xr/xg = the five mixes, r/k/v/g/w as named,
-// lora = the LoRA hidden rows, kk = one mix's LoRA rows gathered.
+// lora = the LoRA hidden rows (5 blocks of T x D, then T x E).
 #include <cmath>
 #include <cstring>
 
@@ -45,7 +45,7 @@ static inline float sigmoidf(float x) { return 1.0f / (1.0f + expf(-x)); }
 
 // The WKV kernel; the scalar table may not name it yet, the scalar version
 // then stands in (it is the reference every SIMD version is tested against).
-static inline Wkv6Fn wkv6_kernel() { return kern.wkv6 ? kern.wkv6 : wkv6_scalar; }
+static inline Wkv6Fn wkv6_kernel() { return kern.wkv6; }
 
 // Y = W X over T rows, split over the context's threads.
 static void matmul(RwkvScratch* sc, const Matrix& W, const float* X, int64_t T, float* Y) {
@@ -65,8 +65,12 @@ static void norm_and_shift(const float* x, const float* ln_w, const float* ln_b,
 
 // out = xn + dx * mu   (a token-shift mix; mu is per channel)
 static void lerp(const float* xn, const float* dx, const float* mu, int64_t T, int64_t C, float* out) {
-    for (int64_t t = 0; t < T; t++)
-        for (int64_t i = 0; i < C; i++) out[t * C + i] = xn[t * C + i] + dx[t * C + i] * mu[i];
+    for (int64_t t = 0; t < T; t++) kern.mix(xn + t * C, dx + t * C, mu, C, out + t * C);
+}
+
+// x = silu(x) = x * sigmoid(x)   (the output gate)
+static void silu(float* x, int64_t n) {
+    for (int64_t i = 0; i < n; i++) x[i] *= sigmoidf(x[i]);
 }
 
 static void rwkv6_time_mix(const Model* m, const Rwkv56Layer& L, int64_t layer, RwkvState* s, RwkvScratch* sc,
@@ -77,36 +81,42 @@ static void rwkv6_time_mix(const Model* m, const Rwkv56Layer& L, int64_t layer, 
 
     norm_and_shift(sc->x, L.ln1_w, L.ln1_b, m->ln_eps, T, C, rwkv_state_att_shift(s, layer), sc->xn, dx);
 
-    // ddlerp: xxx = xn + dx * mu_x; h = tanh(W1 xxx), 5 x D per token (one
-    // matrix product for all five); then per mix, m = W2_* h_* and
-    // x* = xn + dx * (mu_* + m).
+    // ddlerp: xxx = xn + dx * mu_x; h_* = tanh(W1_* xxx) (W1's rows are the
+    // five LoRAs' down-projections one after another: five products, one
+    // wake-up of the pool, each into its own T x D block of lora); then
+    // m_* = W2_* h_* and x_* = xn + dx * (mu_* + m_*).
     lerp(sc->xn, dx, L.x_x, T, C, sc->xa);
-    matmul(sc, L.mix_w1, sc->xa, T, sc->lora);
+    const uint64_t w1_rows = ggml_row_size(L.mix_w1.type, C) * (uint64_t)D;
+    Matrix w1[5];
+    for (int j = 0; j < 5; j++) w1[j] = Matrix{(const uint8_t*)L.mix_w1.data + j * w1_rows, L.mix_w1.type, C, D};
     float* const dst[5] = {sc->xw, sc->xk, sc->xv, sc->xr, sc->xg};
     const float* const mu[5] = {L.x_w, L.x_k, L.x_v, L.x_r, L.x_g};
-    float* h = sc->kk;  // T rows of D: one mix's slice of the LoRA rows, contiguous for the matmul
+    MatmulOp down[5], up[5];
     for (int j = 0; j < 5; j++) {
-        for (int64_t t = 0; t < T; t++)
-            for (int64_t i = 0; i < D; i++) h[t * D + i] = tanhf(sc->lora[t * 5 * D + j * D + i]);
-        matmul(sc, L.mix_w2[j], h, T, dst[j]);
-        for (int64_t t = 0; t < T; t++)
-            for (int64_t i = 0; i < C; i++) {
-                float& o = dst[j][t * C + i];
-                o = sc->xn[t * C + i] + dx[t * C + i] * (mu[j][i] + o);
-            }
+        down[j] = MatmulOp{&w1[j], sc->xa, sc->lora + j * T * D};
+        up[j] = MatmulOp{&L.mix_w2[j], sc->lora + j * T * D, dst[j]};
     }
+    parallel_matmul_many(sc->pool, &sc->mm, down, 5, T);
+    kern.tanh(sc->lora, 5 * T * D);
+    parallel_matmul_many(sc->pool, &sc->mm, up, 5, T);
+    for (int j = 0; j < 5; j++)
+        for (int64_t t = 0; t < T; t++) {
+            float* o = dst[j] + t * C;
+            kern.add(mu[j], C, o);                                // mu_* + m_*
+            kern.mix(sc->xn + t * C, dx + t * C, o, C, o);        // xn + dx * (mu_* + m_*)
+        }
 
-    // r, k, v and the gate g = silu(Wg xg).
-    matmul(sc, L.receptance, sc->xr, T, sc->r);
-    matmul(sc, L.key, sc->xk, T, sc->k);
-    matmul(sc, L.value, sc->xv, T, sc->v);
-    matmul(sc, L.gate, sc->xg, T, sc->g);
-    for (int64_t i = 0; i < n; i++) sc->g[i] *= sigmoidf(sc->g[i]);
+    // r, k, v, the gate g = silu(Wg xg), and the decay LoRA's down-projection:
+    // five independent products in one round.
+    const MatmulOp proj[] = {{&L.receptance, sc->xr, sc->r}, {&L.key, sc->xk, sc->k},
+                             {&L.value, sc->xv, sc->v},      {&L.gate, sc->xg, sc->g},
+                             {&L.decay_w1, sc->xw, sc->lora}};
+    parallel_matmul_many(sc->pool, &sc->mm, proj, 5, T);
+    silu(sc->g, n);
 
     // w = exp(-exp(d0 + Wd2 tanh(Wd1 xw))): float32 throughout, the exponent
     // of an exponent amplifies any rounding of its argument.
-    matmul(sc, L.decay_w1, sc->xw, T, sc->lora);
-    for (int64_t i = 0; i < T * L.decay_w1.n_out; i++) sc->lora[i] = tanhf(sc->lora[i]);
+    kern.tanh(sc->lora, T * L.decay_w1.n_out);
     matmul(sc, L.decay_w2, sc->lora, T, sc->w);
     for (int64_t t = 0; t < T; t++)
         for (int64_t i = 0; i < C; i++) {
@@ -129,7 +139,7 @@ static void rwkv6_time_mix(const Model* m, const Rwkv56Layer& L, int64_t layer, 
         for (int64_t i = 0; i < C; i++) y[i] *= sc->g[t * C + i];
     }
     matmul(sc, L.output, sc->y, T, sc->xr);
-    for (int64_t i = 0; i < n; i++) sc->x[i] += sc->xr[i];
+    kern.add(sc->xr, n, sc->x);
 }
 
 static void rwkv6_channel_mix(const Model* m, const Rwkv56Layer& L, int64_t layer, RwkvState* s, RwkvScratch* sc,
@@ -138,14 +148,12 @@ static void rwkv6_channel_mix(const Model* m, const Rwkv56Layer& L, int64_t laye
     norm_and_shift(sc->x, L.ln2_w, L.ln2_b, m->ln_eps, T, C, rwkv_state_ffn_shift(s, layer), sc->xn, sc->y);
     lerp(sc->xn, sc->y, L.ffn_x_k, T, C, sc->xk);
     lerp(sc->xn, sc->y, L.ffn_x_r, T, C, sc->xr);
-    matmul(sc, L.ffn_key, sc->xk, T, sc->ffn);
-    for (int64_t i = 0; i < T * F; i++) {
-        const float h = fmaxf(sc->ffn[i], 0.0f);
-        sc->ffn[i] = h * h;
-    }
+    const MatmulOp in[] = {{&L.ffn_key, sc->xk, sc->ffn}, {&L.ffn_receptance, sc->xr, sc->r}};
+    parallel_matmul_many(sc->pool, &sc->mm, in, 2, T);
+    kern.relu_sq(sc->ffn, T * F);
     matmul(sc, L.ffn_value, sc->ffn, T, sc->xv);
-    matmul(sc, L.ffn_receptance, sc->xr, T, sc->r);
-    for (int64_t i = 0; i < T * C; i++) sc->x[i] += sigmoidf(sc->r[i]) * sc->xv[i];
+    kern.sigmoid(nullptr, sc->r, T * C);
+    for (int64_t i = 0; i < T * C; i++) sc->x[i] += sc->r[i] * sc->xv[i];
 }
 
 void rwkv6_forward(const Model* m, RwkvState* s, RwkvScratch* sc, const int32_t* tokens, int64_t T,

@@ -1,5 +1,9 @@
 #include "state_file.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
@@ -65,17 +69,33 @@ void state_save(const char* path, const Model* m, const RwkvState* s) {
 }
 
 void state_load(const char* path, const Model* m, RwkvState* s) {
-    FILE* f = fopen(path, "rb");
-    if (!f) rwkv_fail("%s: cannot open: %s", path, strerror(errno));
+    // Not fopen: a FIFO must not block (O_NONBLOCK), and only a regular file
+    // is a state file (a directory "opens" too).
+    const int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) rwkv_fail("%s: cannot open: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        rwkv_fail("%s: not a regular file", path);
+    }
+    FILE* f = fdopen(fd, "rb");
+    if (!f) {
+        close(fd);
+        rwkv_fail("%s: cannot open: %s", path, strerror(errno));
+    }
     StateHeader h, want = header_of(m);
+    memset(&h, 0, sizeof h);  // a short file leaves the rest of the header zero, not garbage
     std::vector<float> data(s->data.size());
     bool read_ok = fread(&h, sizeof h, 1, f) == 1;
+    const bool header_ok = read_ok;
     if (read_ok && memcmp(h.magic, MAGIC, 8) == 0 && h.version == VERSION)
         read_ok = fread(data.data(), sizeof(float), data.size(), f) == data.size();
     const bool extra = read_ok && fgetc(f) != EOF;
     fclose(f);
     if (!read_ok && (memcmp(h.magic, MAGIC, 8) != 0)) rwkv_fail("%s: not an rwkv-cli state file", path);
     if (memcmp(h.magic, MAGIC, 8) != 0) rwkv_fail("%s: not an rwkv-cli state file (bad magic)", path);
+    if (!header_ok) rwkv_fail("%s: truncated state file (%lld bytes, the header alone is %zu)", path,
+                              (long long)st.st_size, sizeof h);
     if (h.version != VERSION) rwkv_fail("%s: state file version %u is not supported (expected %u)", path, h.version, VERSION);
     if (h.arch != want.arch || h.n_layer != want.n_layer || h.n_embd != want.n_embd || h.n_head != want.n_head ||
         h.head_size != want.head_size)

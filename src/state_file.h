@@ -3,12 +3,13 @@
 // An RWKV state is everything the model remembers, so saving it saves a
 // conversation, a long prompt or a tuned "state prompt" for later. The file:
 //
-//   "RWKVSTAT"  u32 version (1)  u32 arch (7 = RWKV-7)
+//   "RWKVSTAT"  u32 version (1)  u32 arch (5, 6 or 7: RWKV-5.2, -6, -7)
 //   u64 n_layer, n_embd, n_head, head_size     the shape
 //   u64 model_id                               model_identity() below
 //   n_layer x { att_shift[C], ffn_shift[C], wkv[H][N][N] }   float32, little-endian
 //
-// The wkv matrices are [head][value][key], as the kernels use them.
+// The wkv matrices are [head][value][key] for RWKV-7 and [head][key][value]
+// for RWKV-5/6, as their kernels use them.
 // A state is only loaded into a model of the same architecture, shape and
 // identity; anything else fails with a message naming the file.
 #pragma once

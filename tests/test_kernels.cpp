@@ -202,6 +202,7 @@ TEST(Dispatch, ScalarTableIsComplete) {
         EXPECT_NE(kern.row_to_f32[t], nullptr) << ggml_type_name(t);
     }
     EXPECT_NE(kern.wkv7, nullptr);
+    EXPECT_NE(kern.wkv6, nullptr);
     EXPECT_NE(kern.layer_norm, nullptr);
     EXPECT_NE(kern.group_norm, nullptr);
     EXPECT_THROW(kernels_init("no-such-isa"), std::exception);

@@ -64,3 +64,4 @@ int cmd_bench(int argc, char** argv);
 int cmd_perplexity(int argc, char** argv);
 int cmd_chat(int argc, char** argv);
 int cmd_passkey(int argc, char** argv);
+int cmd_icl(int argc, char** argv);

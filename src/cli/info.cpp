@@ -31,8 +31,12 @@ int cmd_info(int argc, char** argv) {
     s += strprintf("embedding:     %lld\n", (long long)m.n_embd);
     s += strprintf("ffn:           %lld\n", (long long)m.n_ffn);
     s += strprintf("heads:         %lld x %lld\n", (long long)m.n_head, (long long)m.head_size);
-    s += strprintf("lora ranks:    decay %lld, iclr %lld, value %lld, gate %lld\n", (long long)m.lora_w,
-                   (long long)m.lora_a, (long long)m.lora_v, (long long)m.lora_g);
+    if (m.arch == ARCH_RWKV7)
+        s += strprintf("lora ranks:    decay %lld, iclr %lld, value %lld, gate %lld\n", (long long)m.lora_w,
+                       (long long)m.lora_a, (long long)m.lora_v, (long long)m.lora_g);
+    else if (m.arch == ARCH_RWKV6)
+        s += strprintf("lora ranks:    token shift %lld, decay %lld\n", (long long)m.lora_mix, (long long)m.lora_w);
+    if (m.rescale_every > 0) s += strprintf("rescale every: %lld layers\n", (long long)m.rescale_every);
     s += strprintf("vocabulary:    %lld tokens (%s)\n", (long long)m.n_vocab, m.byte_level ? "bytes" : "world");
     s += strprintf("state:         %lld floats per sequence\n",
                    (long long)(m.n_layer * (2 * m.n_embd + m.n_head * m.head_size * m.head_size)));

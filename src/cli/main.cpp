@@ -21,6 +21,7 @@ static const char* USAGE =
     "  perplexity perplexity and bits per byte of a model on a text file\n"
     "  chat       an interactive chat that keeps its state between turns\n"
     "  passkey    needle in a haystack: how far back the model recalls a pass key\n"
+    "  icl        in-context learning of one WKV head: RWKV-7 delta rule vs RWKV-5/6 (no model)\n"
     "\n"
     "Run 'rwkv-cli COMMAND --help' for a command's options.\n";
 
@@ -41,6 +42,7 @@ int main(int argc, char** argv) {
         {"perplexity", cmd_perplexity},
         {"chat", cmd_chat},
         {"passkey", cmd_passkey},
+        {"icl", cmd_icl},
     };
     for (auto& c : commands) {
         if (strcmp(cmd, c.name) != 0) continue;

@@ -44,7 +44,8 @@ static uint32_t file_type_of(uint32_t type) {
 
 static bool is_big_matrix(std::string_view name) {
     const char* suffixes[] = {"time_mix_key.weight", "time_mix_value.weight", "time_mix_receptance.weight",
-                              "time_mix_output.weight", "channel_mix_key.weight", "channel_mix_value.weight"};
+                              "time_mix_output.weight", "channel_mix_key.weight", "channel_mix_value.weight",
+                              "time_mix_gate.weight", "channel_mix_receptance.weight"};  // the last two: v5/v6
     for (const char* s : suffixes) {
         size_t n = strlen(s);
         if (name.size() >= n && name.compare(name.size() - n, n, s) == 0) return true;
