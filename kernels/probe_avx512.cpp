@@ -6,13 +6,18 @@
 // int8 dot products with AVX512-VNNI: vpdpbusd does 64 u8 x s8
 // multiply-adds into 16 int32 lanes in one instruction.
 static double peak_int8_avx512(int64_t iters, float* sink) {
-    __m512i acc[12];
-    for (int i = 0; i < 12; i++) acc[i] = _mm512_set1_epi32(i);
+    __m512i c0 = _mm512_set1_epi32(0), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0;
+    __m512i c6 = c0, c7 = c0, c8 = c0, c9 = c0, c10 = c0, c11 = c0;
     const __m512i a = _mm512_set1_epi8(3), b = _mm512_set1_epi8(-2);
-    for (int64_t it = 0; it < iters; it++)
-        for (int i = 0; i < 12; i++) acc[i] = _mm512_dpbusd_epi32(acc[i], a, b);
-    __m512i s = acc[0];
-    for (int i = 1; i < 12; i++) s = _mm512_add_epi32(s, acc[i]);
+    for (int64_t it = 0; it < iters; it++) {
+        c0 = _mm512_dpbusd_epi32(c0, a, b), c1 = _mm512_dpbusd_epi32(c1, a, b), c2 = _mm512_dpbusd_epi32(c2, a, b);
+        c3 = _mm512_dpbusd_epi32(c3, a, b), c4 = _mm512_dpbusd_epi32(c4, a, b), c5 = _mm512_dpbusd_epi32(c5, a, b);
+        c6 = _mm512_dpbusd_epi32(c6, a, b), c7 = _mm512_dpbusd_epi32(c7, a, b), c8 = _mm512_dpbusd_epi32(c8, a, b);
+        c9 = _mm512_dpbusd_epi32(c9, a, b), c10 = _mm512_dpbusd_epi32(c10, a, b), c11 = _mm512_dpbusd_epi32(c11, a, b);
+    }
+    __m512i s = _mm512_add_epi32(_mm512_add_epi32(_mm512_add_epi32(c0, c1), _mm512_add_epi32(c2, c3)),
+                                 _mm512_add_epi32(_mm512_add_epi32(c4, c5), _mm512_add_epi32(c6, c7)));
+    s = _mm512_add_epi32(s, _mm512_add_epi32(_mm512_add_epi32(c8, c9), _mm512_add_epi32(c10, c11)));
     int32_t lanes[16];
     _mm512_storeu_si512(lanes, s);
     *sink += (float)lanes[0];
