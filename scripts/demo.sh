@@ -1,17 +1,10 @@
 #!/usr/bin/env bash
-# Set up, build, and generate text with the default model.
-#
-# Until a bundled model exists, the default model is rwkv.cpp's tiny
-# byte-level RWKV-7 from ../shared, converted to GGUF on first use.
+# Set up, build, and generate text with the bundled model
+# (models/rwkv7-kjv-byte.gguf, a small RWKV-7 trained on the King James Bible).
 # Usage: scripts/demo.sh ["prompt"]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release
 cmake --build build -j"$(nproc)" --target rwkv-cli
-model=build/models/tiny-rwkv-7v0-834K-f32.gguf
-if [ ! -f "$model" ]; then
-  mkdir -p build/models
-  /usr/bin/python3 scripts/convert.py ../shared/data/rwkvcpp-tiny/tiny-rwkv-7v0-834K-FP32.bin "$model"
-fi
-build/rwkv-cli generate -m "$model" -n 200 --temp 0.8 --seed 1 "${1:-In the beginning}"
+build/rwkv-cli generate -n 300 --temp 0.7 "${1:-And God said}"

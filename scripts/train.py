@@ -44,8 +44,9 @@ state are plain matrix products.  RWKV-7's decay is bounded below
 L = 32, comfortably inside float32's range, and the factored products lose
 no relative precision.  Autograd differentiates all of it (the triangular
 solve included); no custom kernel is needed.  `--wkv loop` is the plain
-token-by-token recurrence (exact reference, ~5-10x slower); tests/test_train.py
-checks that both agree, values and gradients.
+token-by-token recurrence (the exact reference; a whole training step is
+about 5x slower with it); tests/test_train.py checks that both agree,
+values and gradients.
 
 Training
 --------
@@ -509,7 +510,8 @@ class Data:
             self.tokenizer = None
         else:
             tok = WorldTokenizer(cfg["world_vocab"])
-            cache = out_dir / "corpus-world.npy"
+            import hashlib
+            cache = out_dir / f"corpus-world-{hashlib.sha1(raw).hexdigest()[:12]}.npy"
             if cache.exists():
                 ids = np.load(cache)
             else:
@@ -849,7 +851,7 @@ def main(argv=None) -> int:
     g.add_argument("--corpus", default="kjv", help="'kjv' (Debian bible-kjv-text) or a text file")
     g.add_argument("--vocab", choices=("byte", "world"), default="byte",
                    help="byte-level (256 tokens) or the RWKV world vocabulary (65,536)")
-    g.add_argument("--world-vocab", help="rwkv_vocab_v20230424.txt (default: ../shared/data/tokenizer/)")
+    g.add_argument("--world-vocab", help="rwkv_vocab_v20230424.txt; None: ../shared/data/tokenizer/")
     g.add_argument("--val-frac", type=float, default=0.05, help="last fraction held out for validation")
     g = p.add_argument_group("model")
     g.add_argument("--layers", type=int, default=4)

@@ -107,7 +107,9 @@ def flag_errors(gguf):
     expect_error("token out of range", ["logits", "-m", gguf, "--tokens", "1,70000", "-o", "/dev/null"],
                  "outside the vocabulary")
     expect_error("logits without output", ["logits", "-m", gguf, "--tokens", "1"], "--output")
-    expect_error("no model", ["generate", "x"], "no model given")
+    os.environ["RWKV_MODEL"] = "/nonexistent/model.gguf"
+    expect_error("$RWKV_MODEL names a missing file", ["generate", "x"], "/nonexistent/model.gguf: cannot open")
+    del os.environ["RWKV_MODEL"]
     for cmd in ("generate", "logits", "tokenize", "info"):
         rc, out, err = run([cmd, "--help"])
         check(f"{cmd} --help", rc == 0 and b"--model" in out, f"rc={rc} out={out[:200]!r}")
@@ -351,6 +353,14 @@ def passkey(work, tiny):
     expect_error("passkey: bad --depths", ["passkey", "-m", tiny, "--depths", "0,200"], "--depths")
 
 
+def bundled_model():
+    rc, out, err = run(["generate", "-n", "40", "--seed", "1", "And God said"])
+    check("generate without -m uses the bundled KJV model", rc == 0 and out.startswith(b"And God said") and len(out) > 30,
+          f"rc={rc} {out!r} {err}")
+    rc, out, err = run(["info"])
+    check("info without -m names the bundled model", rc == 0 and b"rwkv7-kjv-byte.gguf" in out, f"{out[:200]!r} {err}")
+
+
 def info(gguf):
     rc, out, err = run(["info", "-m", gguf, "--tensors"])
     ok = rc == 0 and b"rwkv7" in out and b"layers:        2" in out and b"blk.1.time_mix_key.weight" in out
@@ -389,6 +399,7 @@ def main():
     bad_values(a.work, tiny)
     interrupt(tiny)
     passkey(a.work, tiny)
+    bundled_model()
     info(gguf)
     n_fail = results.count(False)
     print(f"{len(results) - n_fail} passed, {n_fail} failed")

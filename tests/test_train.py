@@ -282,9 +282,8 @@ def main():
     run("gguf_byte_vocab_and_generate", byte_vocab_and_generate)
 
     def plot_written():
-        try:
-            import matplotlib  # noqa: F401
-        except ImportError:
+        import importlib.util
+        if importlib.util.find_spec("matplotlib") is None:
             return True, "matplotlib not installed: PNG skipped by design"
         p = subprocess.run([sys.executable, train_py, "--out-dir", run_a, "--export-only"],
                            capture_output=True, text=True, timeout=120)

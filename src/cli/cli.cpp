@@ -10,14 +10,31 @@
 #include "../../kernels/kernels.h"
 #include "../common.h"
 
+// The model to use without -m: $RWKV_MODEL, else the bundled model, found
+// beside the binary (../models/ from build/) or where the source tree was.
+std::string cli_default_model() {
+    const char* env = getenv("RWKV_MODEL");
+    if (env && *env) return env;
+    char exe[4096];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n > 0) {
+        exe[n] = 0;
+        std::string dir(exe);
+        dir = dir.substr(0, dir.rfind('/'));
+        for (const char* rel : {"/../models/", "/models/", "/../share/rwkv-cli/"}) {
+            std::string p = dir + rel + RWKV_BUNDLED_MODEL_NAME;
+            if (access(p.c_str(), R_OK) == 0) return p;
+        }
+    }
+    if (access(RWKV_BUNDLED_MODEL_PATH, R_OK) == 0) return RWKV_BUNDLED_MODEL_PATH;
+    rwkv_fail("no model given: pass -m MODEL.gguf or set RWKV_MODEL (the bundled model %s was not found)",
+              RWKV_BUNDLED_MODEL_NAME);
+}
+
 void cli_load_model(LoadedModel* lm, const std::string& path_in, const std::string& isa) {
     kernels_init(isa.c_str());
     std::string path = path_in;
-    if (path.empty()) {
-        const char* env = getenv("RWKV_MODEL");
-        if (!env || !*env) rwkv_fail("no model given: pass -m MODEL.gguf or set RWKV_MODEL");
-        path = env;
-    }
+    if (path.empty()) path = cli_default_model();
     model_load(&lm->model, path.c_str());
     const Model& m = lm->model;
     try {

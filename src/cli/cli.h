@@ -17,8 +17,11 @@ struct LoadedModel {
 };
 
 // Initialise the kernels (isa: "auto" or a forced path), map the model file,
-// build its tokenizer. path == "" means: $RWKV_MODEL, else fail with a hint.
+// build its tokenizer. path == "" means cli_default_model().
 void cli_load_model(LoadedModel* lm, const std::string& path, const std::string& isa);
+
+// $RWKV_MODEL, else the bundled model (models/rwkv7-kjv-byte.gguf).
+std::string cli_default_model();
 
 // The whole of standard input as bytes.
 std::string cli_read_stdin();

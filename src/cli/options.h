@@ -1,8 +1,11 @@
 // options.h - the flags several subcommands share, declared once.
 #pragma once
 
+#include <cerrno>
 #include <cmath>
+#include <cstring>
 #include <string>
+#include <typeinfo>
 
 #include <cxxopts.hpp>
 
@@ -11,7 +14,7 @@
 
 static inline void add_model_options(cxxopts::Options& o) {
     o.add_options()
-        ("m,model", "model file (GGUF); default: $RWKV_MODEL", cxxopts::value<std::string>()->default_value(""))
+        ("m,model", "model file (GGUF); default: $RWKV_MODEL, else the bundled models/rwkv7-kjv-byte.gguf", cxxopts::value<std::string>()->default_value(""))
         ("isa", "kernel path: auto, scalar, avx2, avx512 (also $RWKV_ISA)", cxxopts::value<std::string>()->default_value(""))
         ("h,help", "show this help");
 }
@@ -26,9 +29,40 @@ static inline std::string isa_option(const cxxopts::ParseResult& r) {
     return isa;
 }
 
+// The value an integer option stored (false for any other type).
+static inline bool stored_integer(const cxxopts::OptionValue& v, long double* out) {
+    try { *out = (long double)v.as<int32_t>(); return true; } catch (const std::bad_cast&) {}
+    try { *out = (long double)v.as<int64_t>(); return true; } catch (const std::bad_cast&) {}
+    try { *out = (long double)v.as<uint64_t>(); return true; } catch (const std::bad_cast&) {}
+    return false;
+}
+
+// cxxopts' integer parser misses some overflows: "--top-k 9999999999" became
+// 1410065407 and "-t 4294967297" 1, silently. Every integer given is read
+// again exactly (decimal or 0x hex, as cxxopts reads them) and must equal what
+// was stored.
+static inline void check_integer_flags(const cxxopts::ParseResult& r) {
+    for (const cxxopts::KeyValue& kv : r.arguments()) {
+        const std::string& s = kv.value();
+        const char* p = s.c_str();
+        const bool neg = *p == '-';
+        if (neg) p++;
+        const bool hex = p[0] == '0' && p[1] == 'x';
+        if (hex) p += 2;
+        const char* digits = hex ? "0123456789abcdefABCDEF" : "0123456789";
+        long double got;
+        if (!*p || strspn(p, digits) != strlen(p) || !stored_integer(r[kv.key()], &got)) continue;
+        errno = 0;
+        const unsigned long long mag = strtoull(p, nullptr, hex ? 16 : 10);
+        const long double want = neg ? -(long double)mag : (long double)mag;
+        if (errno == ERANGE || got != want) rwkv_fail("--%s: %s is out of range", kv.key().c_str(), s.c_str());
+    }
+}
+
 // Parse, print help when asked. Returns false if help was printed.
 static inline bool parse_or_help(cxxopts::Options& o, int argc, char** argv, cxxopts::ParseResult* r) {
     *r = o.parse(argc, argv);
+    check_integer_flags(*r);
     if (r->count("help")) {
         fputs(o.help().c_str(), stdout);
         return false;
