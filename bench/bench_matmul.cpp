@@ -128,7 +128,8 @@ void bm_peak(benchmark::State& st, const Isa* isa, bool int8) {
     double ops = 0;
     for (auto _ : st) ops += fn(1 << 20, &sink);
     benchmark::DoNotOptimize(sink);
-    st.counters[int8 ? "OP" : "FLOP"] = benchmark::Counter(ops, benchmark::Counter::kIsRate, benchmark::Counter::kIs1000);
+    st.counters[int8 ? "OP" : "FLOP"] =
+        benchmark::Counter(ops, benchmark::Counter::kIsRate, benchmark::Counter::kIs1000);
 }
 
 void bm_read(benchmark::State& st, const Isa* isa) {

@@ -8,7 +8,7 @@
 // lanes in one fixed tree. Any tile shape, any row range, T = 1 or T > 1,
 // one pass over K or several: the same bits for the same output. GEMV: 6 rows
 // at a time, prefetching two groups ahead; GEMM: 3 x 4 tiles in chunks of 48
-// activation rows x 60 weight rows, K in passes of 512 when long.
+// activation rows x 60 weight rows, K in passes of 1024 when long.
 //
 // Quantized weights (Q8_0, Q4_0) times Q8_0 activations: 8 weight rows at a
 // time, one row per int32 lane, blocks transposed so vector j holds bytes
@@ -158,7 +158,7 @@ constexpr int F_RM = 3, F_RN = 4;  // GEMM tile: 12 accumulators + 3 weight vect
 constexpr int F_RM1 = 6;           // GEMV: rows streamed together
 constexpr int F_TB = 48;           // GEMM: activation rows per chunk (a multiple of F_RN)
 constexpr int F_OB = 60;           // GEMM: weight rows per block of passes (a multiple of F_RM)
-constexpr int F_KB = 512;          // GEMM: K per pass when K > 2 F_KB (a multiple of 8)
+constexpr int F_KB = 1024;         // GEMM: K per pass when K > 1.5 F_KB (a multiple of 8)
 
 template <class L, int RM>
 static void tile_rn(int rn, const typename L::T* W, const float* X, const TileArgs& a, float* Y) {
@@ -207,7 +207,7 @@ static void matmul_float(const void* Wv, int64_t n, int64_t n_out, int64_t row0,
     // Chunks of F_TB activation rows (in L2) x blocks of F_OB weight rows x
     // passes over K; within a pass an activation tile stays in L1 while the
     // weight tiles of the block stream past it.
-    const int64_t kb = n > 2 * F_KB ? F_KB : n;
+    const int64_t kb = 2 * n > 3 * F_KB ? F_KB : n > 0 ? n : 1;
     thread_local std::vector<Vec32> acc_buf;
     if (kb < n && acc_buf.size() < (size_t)(F_OB * F_TB)) acc_buf.resize((size_t)(F_OB * F_TB));
     __m256* accs = (__m256*)acc_buf.data();
@@ -215,7 +215,7 @@ static void matmul_float(const void* Wv, int64_t n, int64_t n_out, int64_t row0,
         const int64_t t1 = T - t0 < F_TB ? T : t0 + F_TB;
         for (int64_t o0 = row0; o0 < row1; o0 += F_OB) {
             const int64_t o1 = row1 - o0 < F_OB ? row1 : o0 + F_OB;
-            for (int64_t k0 = 0; k0 < n; k0 += kb) {
+            for (int64_t k0 = 0; k0 == 0 || k0 < n; k0 += kb) {  // one pass at least (n = 0: Y = 0)
                 a.k0 = k0;
                 a.k1 = n - k0 < kb ? n : k0 + kb;
                 a.first = k0 == 0;
@@ -405,6 +405,7 @@ struct DotQ8 {
     // activation rows step through it together, the weights loaded once
     enum { PANEL = 17 };
     static ALWAYS_INLINE void pack(const __m256i w[8], __m256 dw, __m256i* p) {
+#pragma GCC unroll 8
         for (int q = 0; q < 8; q++) p[q] = w[q], p[8 + q] = _mm256_abs_epi8(w[q]);
         p[16] = _mm256_castps_si256(dw);
     }
@@ -420,7 +421,8 @@ struct DotQ8 {
 #pragma GCC unroll 8
             for (int j = 0; j < RN; j++) {
                 const __m256i x = _mm256_set1_epi32((int)load_u32(xb + j * xrow + 4 * q));
-                s[j] = _mm256_add_epi32(s[j], _mm256_madd_epi16(_mm256_maddubs_epi16(aw, _mm256_sign_epi8(x, w)), ones));
+                const __m256i p16 = _mm256_maddubs_epi16(aw, _mm256_sign_epi8(x, w));
+                s[j] = _mm256_add_epi32(s[j], _mm256_madd_epi16(p16, ones));
             }
         }
     }
@@ -439,6 +441,7 @@ struct DotQ4 {
     }
     enum { PANEL = 9 };  // T > 1: w and the scales
     static ALWAYS_INLINE void pack(const __m256i w[8], __m256 dw, __m256i* p) {
+#pragma GCC unroll 8
         for (int q = 0; q < 8; q++) p[q] = w[q];
         p[8] = _mm256_castps_si256(dw);
     }
@@ -452,8 +455,10 @@ struct DotQ4 {
         for (int q = 0; q < 8; q++) {
             const __m256i w = _mm256_load_si256(p + q);
 #pragma GCC unroll 8
-            for (int j = 0; j < RN; j++)
-                h[j] = _mm256_add_epi16(h[j], _mm256_maddubs_epi16(w, _mm256_set1_epi32((int)load_u32(xb + j * xrow + 4 * q))));
+            for (int j = 0; j < RN; j++) {
+                const __m256i x = _mm256_set1_epi32((int)load_u32(xb + j * xrow + 4 * q));
+                h[j] = _mm256_add_epi16(h[j], _mm256_maddubs_epi16(w, x));
+            }
         }
         const __m256i ones = _mm256_set1_epi16(1);
 #pragma GCC unroll 8
@@ -573,6 +578,7 @@ void quantize_row_q8_0_avx2(const float* src, void* dst, int64_t n) {
     for (int64_t b = 0; b < n / QK8_0; b++) {
         const float* x = src + b * QK8_0;
         __m256 v[4];
+#pragma GCC unroll 4
         for (int i = 0; i < 4; i++) v[i] = _mm256_loadu_ps(x + 8 * i);
         const __m256 m = _mm256_max_ps(_mm256_max_ps(_mm256_andnot_ps(sign, v[0]), _mm256_andnot_ps(sign, v[1])),
                                        _mm256_max_ps(_mm256_andnot_ps(sign, v[2]), _mm256_andnot_ps(sign, v[3])));
@@ -587,6 +593,7 @@ void quantize_row_q8_0_avx2(const float* src, void* dst, int64_t n) {
         __m256i q[4];
         // int8_t conversion keeps the low byte, as the scalar cast does; the
         // 0..255 values then pack without saturating
+#pragma GCC unroll 4
         for (int i = 0; i < 4; i++)
             q[i] = _mm256_and_si256(_mm256_cvttps_epi32(round_away(_mm256_mul_ps(v[i], vid))), lowbyte);
         const __m256i p = _mm256_packus_epi16(_mm256_packus_epi32(q[0], q[1]), _mm256_packus_epi32(q[2], q[3]));

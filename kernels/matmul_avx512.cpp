@@ -11,7 +11,7 @@
 //         the rows two groups ahead prefetched;
 //   T > 1 (GEMM): 4 x 6 tiles (smaller at the edges), in chunks of 48
 //         activation rows x blocks of 64 weight rows, K cut into passes of
-//         512 when it is long (the partial sums wait in a buffer between
+//         1024 when it is long (the partial sums wait in a buffer between
 //         passes, exactly), so that tiles read L1 and L2, not L3.
 // 16-bit weights become float32 in registers; activations stay float32.
 //
@@ -69,7 +69,9 @@ struct LoadF16 {
 
 struct LoadBF16 {
     typedef uint16_t T;
-    static inline __m512 widen(__m256i h) { return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16)); }
+    static inline __m512 widen(__m256i h) {
+        return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+    }
     static inline __m512 load(const uint16_t* p) { return widen(_mm256_loadu_si256((const __m256i*)p)); }
     static inline __m512 load_part(const uint16_t* p, __mmask16 m) { return widen(_mm256_maskz_loadu_epi16(m, p)); }
 };
@@ -159,7 +161,7 @@ constexpr int F_RM = 4, F_RN = 6;  // GEMM tile: 24 accumulators + 4 weight vect
 constexpr int F_RM1 = 8;           // GEMV: rows streamed together
 constexpr int F_TB = 48;           // GEMM: activation rows per chunk (a multiple of F_RN)
 constexpr int F_OB = 64;           // GEMM: weight rows per block of passes (a multiple of F_RM)
-constexpr int F_KB = 512;          // GEMM: K per pass when K > 2 F_KB (a multiple of 16)
+constexpr int F_KB = 1024;         // GEMM: K per pass when K > 1.5 F_KB (a multiple of 16)
 
 template <class L, int RM>
 static void tile_rn(int rn, const typename L::T* W, const float* X, const TileArgs& a, float* Y) {
@@ -213,7 +215,7 @@ static void matmul_float(const void* Wv, int64_t n, int64_t n_out, int64_t row0,
     // Chunks of F_TB activation rows (in L2) x blocks of F_OB weight rows x
     // passes over K; within a pass an activation tile stays in L1 while the
     // weight tiles of the block stream past it.
-    const int64_t kb = n > 2 * F_KB ? F_KB : n;
+    const int64_t kb = 2 * n > 3 * F_KB ? F_KB : n > 0 ? n : 1;
     thread_local std::vector<Vec64> acc_buf;
     if (kb < n && acc_buf.size() < (size_t)(F_OB * F_TB)) acc_buf.resize((size_t)(F_OB * F_TB));
     __m512* accs = (__m512*)acc_buf.data();
@@ -221,7 +223,7 @@ static void matmul_float(const void* Wv, int64_t n, int64_t n_out, int64_t row0,
         const int64_t t1 = T - t0 < F_TB ? T : t0 + F_TB;
         for (int64_t o0 = row0; o0 < row1; o0 += F_OB) {
             const int64_t o1 = row1 - o0 < F_OB ? row1 : o0 + F_OB;
-            for (int64_t k0 = 0; k0 < n; k0 += kb) {
+            for (int64_t k0 = 0; k0 == 0 || k0 < n; k0 += kb) {  // one pass at least (n = 0: Y = 0)
                 a.k0 = k0;
                 a.k1 = n - k0 < kb ? n : k0 + kb;
                 a.first = k0 == 0;
@@ -309,7 +311,8 @@ static ALWAYS_INLINE void rows16(Rows16* r, const uint8_t* W, int64_t row_bytes,
     }
     thread_local std::vector<uint8_t> pad;
     pad.resize((size_t)(16 * row_bytes));
-    for (int i = 0; i < 16; i++) memcpy(pad.data() + i * row_bytes, W + (o + (i < nr ? i : nr - 1)) * row_bytes, (size_t)row_bytes);
+    for (int i = 0; i < 16; i++)
+        memcpy(pad.data() + i * row_bytes, W + (o + (i < nr ? i : nr - 1)) * row_bytes, (size_t)row_bytes);
     r->p = pad.data();
 }
 
@@ -481,6 +484,80 @@ static void qtile_any(int rn, const __m512i* panel, int64_t nb, const uint8_t* X
     }
 }
 
+// The same for 32 weight rows (two panels): each activation broadcast then
+// feeds two vpdpbusd, which halves the loads per multiply-add. Integer sums
+// are exact in any order, and the float steps are qblock's, so an output
+// gets the same bits from qtile and qtile2.
+constexpr int Q_RN2 = 6;  // 12 int32 + 12 float accumulators
+
+template <int RN>
+static void qtile2(const __m512i* pa, const __m512i* pb, int64_t nb, const uint8_t* X, uint64_t xrow, const XInfo* xi,
+                   float* Y, int64_t n_out, __mmask16 mb) {
+    __m512 acca[RN], accb[RN];
+#pragma GCC unroll 8
+    for (int j = 0; j < RN; j++) acca[j] = accb[j] = _mm512_setzero_ps();
+    for (int64_t b = 0; b < nb; b++) {
+        const __m512i* qa = pa + b * 9;
+        const __m512i* qb = pb + b * 9;
+        const uint8_t* xb = X + b * (int64_t)sizeof(block_q8_0) + 2;
+        __m512i sa[RN], sb[RN];
+#pragma GCC unroll 8
+        for (int j = 0; j < RN; j++) sa[j] = sb[j] = _mm512_set1_epi32(xi[j * nb + b].negcorr);
+#pragma GCC unroll 8
+        for (int q = 0; q < 8; q++) {
+            const __m512i wa = _mm512_load_si512(qa + q), wb = _mm512_load_si512(qb + q);
+#pragma GCC unroll 8
+            for (int j = 0; j < RN; j++) {
+                const __m512i x = _mm512_set1_epi32((int)load_u32(xb + j * xrow + 4 * q));
+                sa[j] = _mm512_dpbusd_epi32(sa[j], wa, x);
+                sb[j] = _mm512_dpbusd_epi32(sb[j], wb, x);
+            }
+        }
+        const __m512 dwa = _mm512_castsi512_ps(_mm512_load_si512(qa + 8));
+        const __m512 dwb = _mm512_castsi512_ps(_mm512_load_si512(qb + 8));
+#pragma GCC unroll 8
+        for (int j = 0; j < RN; j++) {
+            const __m512 dx = _mm512_set1_ps(xi[j * nb + b].d);
+            acca[j] = _mm512_add_ps(acca[j], no_fma(_mm512_mul_ps(_mm512_cvtepi32_ps(sa[j]), _mm512_mul_ps(dwa, dx))));
+            accb[j] = _mm512_add_ps(accb[j], no_fma(_mm512_mul_ps(_mm512_cvtepi32_ps(sb[j]), _mm512_mul_ps(dwb, dx))));
+        }
+    }
+#pragma GCC unroll 8
+    for (int j = 0; j < RN; j++) {
+        _mm512_storeu_ps(Y + j * n_out, acca[j]);
+        _mm512_mask_storeu_ps(Y + j * n_out + 16, mb, accb[j]);
+    }
+}
+
+static void qtile2_any(int rn, const __m512i* pa, const __m512i* pb, int64_t nb, const uint8_t* X, uint64_t xrow,
+                       const XInfo* xi, float* Y, int64_t n_out, __mmask16 mb) {
+    switch (rn) {
+        case 1: return qtile2<1>(pa, pb, nb, X, xrow, xi, Y, n_out, mb);
+        case 2: return qtile2<2>(pa, pb, nb, X, xrow, xi, Y, n_out, mb);
+        case 3: return qtile2<3>(pa, pb, nb, X, xrow, xi, Y, n_out, mb);
+        case 4: return qtile2<4>(pa, pb, nb, X, xrow, xi, Y, n_out, mb);
+        case 5: return qtile2<5>(pa, pb, nb, X, xrow, xi, Y, n_out, mb);
+        default: return qtile2<6>(pa, pb, nb, X, xrow, xi, Y, n_out, mb);
+    }
+}
+
+// Transpose 16 rows [o, o + nr) into a panel: per block, 8 weight vectors and the scales.
+template <void (*LOAD)(const Rows16*, int64_t, __m512i*), int BLOCK_BYTES>
+static void pack_panel(const uint8_t* W, int64_t nb, int64_t o, int nr, const DIndex* di, __m512i* panel) {
+    const int64_t row_bytes = nb * BLOCK_BYTES;
+    Rows16 r;
+    rows16(&r, W, row_bytes, o, nr);
+    for (int64_t b = 0; b < nb; b += 2) {
+        const __m512i d = load_d_pair(&r, b * BLOCK_BYTES, d_mask(row_bytes, b * BLOCK_BYTES), di);
+        LOAD(&r, b, panel + b * 9);
+        panel[b * 9 + 8] = _mm512_castps_si512(d_lo(d));
+        if (b + 1 < nb) {
+            LOAD(&r, b + 1, panel + (b + 1) * 9);
+            panel[(b + 1) * 9 + 8] = _mm512_castps_si512(d_hi(d));
+        }
+    }
+}
+
 typedef void (*LoadBlockT)(const Rows16*, int64_t, __m512i*);
 
 template <LoadBlockT LOAD, int BLOCK_BYTES, int BIAS>
@@ -521,24 +598,25 @@ static void matmul_quant(const void* Wv, int64_t n_in, int64_t n_out, int64_t ro
         return;
     }
     thread_local std::vector<Vec64> panel_buf;
-    if (panel_buf.size() < (size_t)(nb * 9)) panel_buf.resize((size_t)(nb * 9));
-    __m512i* panel = (__m512i*)panel_buf.data();
-    for (int64_t o = row0; o < row1; o += 16) {
-        const int nr = (int)(row1 - o < 16 ? row1 - o : 16);
-        rows16(&r, W, row_bytes, o, nr);
-        for (int64_t b = 0; b < nb; b += 2) {
-            const __m512i d = load_d_pair(&r, b * BLOCK_BYTES, d_mask(row_bytes, b * BLOCK_BYTES), &di);
-            LOAD(&r, b, panel + b * 9);
-            panel[b * 9 + 8] = _mm512_castps_si512(d_lo(d));
-            if (b + 1 < nb) {
-                LOAD(&r, b + 1, panel + (b + 1) * 9);
-                panel[(b + 1) * 9 + 8] = _mm512_castps_si512(d_hi(d));
+    if (panel_buf.size() < (size_t)(2 * nb * 9)) panel_buf.resize((size_t)(2 * nb * 9));
+    __m512i* pa = (__m512i*)panel_buf.data();
+    __m512i* pb = pa + nb * 9;
+    for (int64_t o = row0; o < row1; o += 32) {
+        const int nr = (int)(row1 - o < 32 ? row1 - o : 32);
+        pack_panel<LOAD, BLOCK_BYTES>(W, nb, o, nr < 16 ? nr : 16, &di, pa);
+        if (nr > 16) {
+            pack_panel<LOAD, BLOCK_BYTES>(W, nb, o + 16, nr - 16, &di, pb);
+            const __mmask16 mb = (__mmask16)((1u << (nr - 16)) - 1u);
+            for (int64_t t = 0; t < T; t += Q_RN2) {
+                const int rn = (int)(T - t < Q_RN2 ? T - t : Q_RN2);
+                qtile2_any(rn, pa, pb, nb, X + (uint64_t)t * xrow, xrow, xi + t * nb, Y + t * n_out + o, n_out, mb);
             }
-        }
-        const __mmask16 m = (__mmask16)((1u << nr) - 1u);
-        for (int64_t t = 0; t < T; t += Q_RN) {
-            const int rn = (int)(T - t < Q_RN ? T - t : Q_RN);
-            qtile_any(rn, panel, nb, X + (uint64_t)t * xrow, xrow, xi + t * nb, Y + t * n_out + o, n_out, m);
+        } else {
+            const __mmask16 m = (__mmask16)((1u << nr) - 1u);
+            for (int64_t t = 0; t < T; t += Q_RN) {
+                const int rn = (int)(T - t < Q_RN ? T - t : Q_RN);
+                qtile_any(rn, pa, nb, X + (uint64_t)t * xrow, xrow, xi + t * nb, Y + t * n_out + o, n_out, m);
+            }
         }
     }
 }

@@ -6,13 +6,15 @@
 // int8 dot products as the AVX2 Q8_0 kernels do them: maddubs (u8 x s8 ->
 // pairs summed to s16), madd with ones (-> s32), add. 32 multiply-adds each.
 static double peak_int8_avx2(int64_t iters, float* sink) {
-    __m256i c0 = _mm256_setzero_si256(), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0, c6 = c0, c7 = c0;
+    // Distinct starting values, so the compiler cannot merge identical chains.
+    __m256i c0 = _mm256_set1_epi32(0), c1 = _mm256_set1_epi32(1), c2 = _mm256_set1_epi32(2), c3 = _mm256_set1_epi32(3);
+    __m256i c4 = _mm256_set1_epi32(4), c5 = _mm256_set1_epi32(5), c6 = _mm256_set1_epi32(6), c7 = _mm256_set1_epi32(7);
     const __m256i a = _mm256_set1_epi8(3), b = _mm256_set1_epi8(-2), ones = _mm256_set1_epi16(1);
 #define STEP(c) c = _mm256_add_epi32(c, _mm256_madd_epi16(_mm256_maddubs_epi16(a, b), ones))
     for (int64_t it = 0; it < iters; it++) {
         STEP(c0), STEP(c1), STEP(c2), STEP(c3), STEP(c4), STEP(c5), STEP(c6), STEP(c7);
         // keep the compiler from hoisting the loop-invariant products out
-        __asm__ volatile("" : "+x"(c0), "+x"(c1), "+x"(c2), "+x"(c3));
+        __asm__ volatile("" : "+x"(c0), "+x"(c1), "+x"(c2), "+x"(c3), "+x"(c4), "+x"(c5), "+x"(c6), "+x"(c7));
     }
 #undef STEP
     __m256i s = _mm256_add_epi32(_mm256_add_epi32(_mm256_add_epi32(c0, c1), _mm256_add_epi32(c2, c3)),

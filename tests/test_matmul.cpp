@@ -155,7 +155,7 @@ TEST(MatmulIsa, TablesAreComplete) {
 }
 
 TEST(MatmulIsa, MatchesScalar) {
-    const int64_t float_n_in[] = {1, 7, 16, 33, 257};
+    const int64_t float_n_in[] = {0, 1, 7, 16, 33, 257};
     const int64_t quant_n_in[] = {32, 64, 96, 288};
     const int64_t n_outs[] = {1, 3, 17, 64, 100};
     const int64_t Ts[] = {1, 2, 3, 5, 16, 33};
@@ -184,7 +184,8 @@ TEST(MatmulIsa, MatchesScalar) {
                                                                       : 0.0;
                                 if (!(ratio <= max_ratio)) max_ratio = ratio, worst = i;
                             }
-                        EXPECT_LE(max_ratio, 1.0) << std::setprecision(9) << describe(isa.name, p) << ": max |diff| " << max_diff
+                        EXPECT_LE(max_ratio, 1.0) << std::setprecision(9) << describe(isa.name, p)
+                                                  << ": max |diff| " << max_diff
                                                   << ", worst at " << worst << ": " << Y[worst] << " vs scalar "
                                                   << ref[worst];
                     }
@@ -246,14 +247,15 @@ TEST(MatmulIsa, RowSplitDoesNotChangeBits) {
                 const std::vector<float> full = run(isa.k, p, {});
                 std::vector<int64_t> each;
                 for (int64_t o = 1; o < n_out; o++) each.push_back(o);
-                const std::vector<std::vector<int64_t>> splits = {{16}, {32}, {48}, {16, 32, 48, 64}, {5, 21, 22}, each};
+                // as a pool splits (multiples of 16), mid-tile, and row by row
+                const std::vector<std::vector<int64_t>> splits = {{16}, {32}, {48}, {16, 32, 48, 64}, {5, 21, 22},
+                                                                  each};
                 for (const auto& cuts : splits) {
                     size_t at = 0;
                     const std::vector<float> Y = run(isa.k, p, cuts);
-                    EXPECT_TRUE(same_bits(full, Y, &at))
-                        << describe(isa.name, p) << " split at " << (cuts.size() > 6 ? std::string("every row")
-                                                                                       : std::to_string(cuts[0]) + "...")
-                        << ": output " << at << " = " << Y[at] << " vs " << full[at] << " in one range";
+                    const std::string how = cuts.size() > 6 ? "every row" : "row " + std::to_string(cuts[0]) + "...";
+                    EXPECT_TRUE(same_bits(full, Y, &at)) << describe(isa.name, p) << " split at " << how << ": output "
+                                                         << at << " = " << Y[at] << " vs " << full[at] << " unsplit";
                 }
             }
         }
