@@ -19,18 +19,25 @@ static inline void cpu_relax() { __asm__ __volatile__("yield"); }
 static inline void cpu_relax() {}
 #endif
 
+// The current job is one 64-bit word: | generation:16 | n_tasks:24 | next:24 |.
+// Claiming a task is one fetch_add on it, which also tells the claimer which
+// job and how many tasks it has, so a worker that wakes up late can never run
+// a task of a job that has already finished (its claim lands past n_tasks of
+// that job, or on a newer job it then genuinely helps with). The caller waits
+// for the tasks to be done, not for the workers to check in: a worker the OS
+// has not scheduled costs nothing, the caller just runs its tasks itself.
+static const int NEXT_BITS = 24, N_BITS = 24;
+static const uint64_t FIELD = (1ull << NEXT_BITS) - 1;
+static const int64_t MAX_TASKS = (1 << 23);  // next may run past n_tasks by a few claims
+
 struct ThreadPool {
     int n_threads;
     std::vector<std::thread> workers;
 
-    // The current job. A new job bumps `generation`; workers that see it take
-    // tasks from `next` until none are left, then count themselves done.
-    TaskFn fn = nullptr;
+    TaskFn fn = nullptr;  // valid while the current job has unfinished tasks
     void* ctx = nullptr;
-    int64_t n_tasks = 0;
-    std::atomic<int64_t> next{0};
-    std::atomic<int> busy{0};
-    std::atomic<uint64_t> generation{0};
+    std::atomic<uint64_t> job{0};
+    std::atomic<int64_t> done{0};
     std::atomic<bool> stop{false};
 
     std::mutex mu;
@@ -38,39 +45,46 @@ struct ThreadPool {
     std::atomic<int> sleeping{0};
 };
 
+static inline uint64_t job_gen(uint64_t v) { return v >> (NEXT_BITS + N_BITS); }
+static inline int64_t job_n(uint64_t v) { return (int64_t)((v >> NEXT_BITS) & FIELD); }
+static inline int64_t job_next(uint64_t v) { return (int64_t)(v & FIELD); }
+
+// Claim and run tasks of the current job until none are left.
 static void take_tasks(ThreadPool* p) {
     for (;;) {
-        int64_t t = p->next.fetch_add(1, std::memory_order_relaxed);
-        if (t >= p->n_tasks) break;
-        p->fn(p->ctx, t);
+        const uint64_t v = p->job.fetch_add(1, std::memory_order_acq_rel);
+        if (job_next(v) >= job_n(v)) return;
+        p->fn(p->ctx, job_next(v));
+        p->done.fetch_add(1, std::memory_order_acq_rel);
     }
 }
 
+static bool has_work(const ThreadPool* p) {
+    const uint64_t v = p->job.load(std::memory_order_acquire);
+    return job_next(v) < job_n(v);
+}
+
 static void worker_main(ThreadPool* p) {
-    uint64_t seen = 0;
-    for (;;) {
-        // Spin a while for the next job, then sleep on the condition variable.
-        int spins = 0;
-        uint64_t g;
-        while ((g = p->generation.load(std::memory_order_acquire)) == seen && !p->stop.load()) {
-            if (++spins < 100000) {
-                cpu_relax();
-                continue;
-            }
-            if (spins < 100100) {  // let other processes run before sleeping
-                std::this_thread::yield();
-                continue;
-            }
+    int idle = 0;
+    while (!p->stop.load(std::memory_order_relaxed)) {
+        if (has_work(p)) {
+            take_tasks(p);
+            idle = 0;
+            continue;
+        }
+        // Spin a while for the next job (a forward pass issues them every few
+        // microseconds), then yield, then sleep on the condition variable.
+        if (++idle < 50000) {
+            cpu_relax();
+        } else if (idle < 50100) {
+            std::this_thread::yield();
+        } else {
             std::unique_lock<std::mutex> lock(p->mu);
             p->sleeping++;
-            p->cv.wait(lock, [&] { return p->generation.load() != seen || p->stop.load(); });
+            p->cv.wait(lock, [&] { return has_work(p) || p->stop.load(); });
             p->sleeping--;
-            spins = 0;
+            idle = 0;
         }
-        if (p->stop.load()) return;
-        seen = g;
-        take_tasks(p);
-        p->busy.fetch_sub(1, std::memory_order_acq_rel);
     }
 }
 
@@ -96,25 +110,23 @@ int pool_size(const ThreadPool* p) { return p ? p->n_threads : 1; }
 
 void pool_run(ThreadPool* p, int64_t n_tasks, TaskFn fn, void* ctx) {
     if (n_tasks <= 0) return;
-    if (!p || p->n_threads == 1 || n_tasks == 1) {
+    if (!p || p->n_threads == 1 || n_tasks == 1 || n_tasks > MAX_TASKS) {
         for (int64_t t = 0; t < n_tasks; t++) fn(ctx, t);
         return;
     }
+    // Publish: the job word is stored last (release), after fn and ctx.
     p->fn = fn;
     p->ctx = ctx;
-    p->n_tasks = n_tasks;
-    p->next.store(0, std::memory_order_relaxed);
-    p->busy.store((int)p->workers.size(), std::memory_order_relaxed);
+    p->done.store(0, std::memory_order_relaxed);
+    const uint64_t gen = (job_gen(p->job.load(std::memory_order_relaxed)) + 1) & 0xffff;
     {
-        // Publishing under the mutex pairs with the sleepers' predicate check.
-        std::lock_guard<std::mutex> lock(p->mu);
-        p->generation.fetch_add(1, std::memory_order_acq_rel);
+        std::lock_guard<std::mutex> lock(p->mu);  // pairs with the sleepers' predicate check
+        p->job.store(gen << (NEXT_BITS + N_BITS) | (uint64_t)n_tasks << NEXT_BITS, std::memory_order_release);
     }
     if (p->sleeping.load() > 0) p->cv.notify_all();
     take_tasks(p);
-    // Wait for the workers. On an oversubscribed machine a worker may not be
-    // running at all: after a short spin, give the core away while waiting.
-    for (int spins = 0; p->busy.load(std::memory_order_acquire) > 0; spins++) {
+    // Wait for tasks other threads claimed and are still running.
+    for (int spins = 0; p->done.load(std::memory_order_acquire) < n_tasks; spins++) {
         if (spins < 20000)
             cpu_relax();
         else
