@@ -1,24 +1,27 @@
 // fuzz_cli.cpp - the subcommands' argument handling, called as main() calls them.
 //
 // Input: byte 0 picks the subcommand (and, with bit 7 clear, puts
-// "-m m.gguf -t 1" first); the rest is argv, split at NUL bytes. Each subcommand
-// runs for real on a small model in a scratch directory, with stdin and
-// stdout on /dev/null, and its exceptions are caught exactly as main() does:
-// RwkvError, cxxopts' exceptions and std::bad_alloc become "exit 1"; anything
-// else escaping (std::out_of_range, std::length_error, ...) would terminate
-// the real program, so here it aborts: a finding.
+// "-m m.gguf" first; "-t 1" also comes first for the commands that have it);
+// the rest is argv, split at NUL bytes. Each subcommand runs for real on a
+// small model in a scratch directory, with stdin and stdout on /dev/null
+// (without -m: $RWKV_MODEL, the same model), and its exceptions are caught
+// exactly as main() does: RwkvError, cxxopts' exceptions and std::bad_alloc
+// become "exit 1"; anything else escaping (std::out_of_range,
+// std::length_error, ...) would terminate the real program, so here it
+// aborts: a finding.
 //
 // The scratch directory holds m.gguf (the model), s.state (a state saved for
 // it) and t.txt (a text); they are restored and anything else is deleted
 // after every input, so each input sees the same files.
 //
 // Limits, so that one input cannot run for minutes (or write outside the
-// scratch directory): arguments with '/' are skipped; inputs whose numbers
-// multiply to more than 20000 (or that hold a number of more than 5 digits)
-// are skipped; bench, passkey and icl get a final flag that fails their
-// validation after parsing (they would otherwise measure the machine or run
-// thousands of sequences), so their parsing and checks are fuzzed, not their
-// work. Absurd values are the bad-input suite's job (tests/test_bad_input.py).
+// scratch directory): inputs with '/' in an argument, whose numbers multiply
+// to more than 20000 (or hold a number of more than 5 digits), or that ask
+// for more than 3 threads are skipped; bench, passkey and icl get a final
+// flag that fails their validation after parsing (they would otherwise
+// measure the machine or run thousands of sequences), so their parsing and
+// checks are fuzzed, not their work. Absurd values are the bad-input suite's
+// job (tests/test_bad_input.py).
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -85,8 +88,8 @@ struct Command {
     CmdFn fn;
     const char* const* guard;  // appended to argv: fails validation after parsing
 };
-const char* const BENCH_GUARD[] = {"-r", "0", nullptr};
-const char* const TRIALS_GUARD[] = {"--trials", "0", nullptr};
+const char* const BENCH_GUARD[] = {"--repetitions=0", nullptr};
+const char* const TRIALS_GUARD[] = {"--trials=0", nullptr};
 const Command COMMANDS[] = {
     {"generate", cmd_generate, nullptr}, {"logits", cmd_logits, nullptr},   {"tokenize", cmd_tokenize, nullptr},
     {"info", cmd_info, nullptr},         {"quantize", cmd_quantize, nullptr}, {"perplexity", cmd_perplexity, nullptr},
@@ -116,7 +119,18 @@ bool too_costly(const std::vector<std::string>& args) {
             i = j;
         }
     }
-    return cost > 20000;
+    if (cost > 20000) return true;
+    // More threads than cores: the pool's workers then take turns on the CPU
+    // and a few tokens can take seconds; keep -t small.
+    for (size_t i = 0; i < args.size(); i++) {
+        const std::string& a = args[i];
+        std::string v;
+        if ((a == "-t" || a == "--threads") && i + 1 < args.size()) v = args[i + 1];
+        else if (a.compare(0, 10, "--threads=") == 0) v = a.substr(10);
+        else if (a.size() > 2 && a.compare(0, 2, "-t") == 0) v = a.substr(2);
+        if (!v.empty() && strtol(v.c_str(), nullptr, 0) > 3) return true;
+    }
+    return false;
 }
 
 }  // namespace
@@ -127,8 +141,11 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
         fprintf(stderr, "fuzz_cli: set RWKV_FUZZ_CLI_MODEL to a small model file (scripts/fuzz.sh does)\n");
         exit(2);
     }
-    unsetenv("RWKV_MODEL");  // (RWKV_ISA is kept: it picks the kernels when --isa is not given)
-    char dir[] = "/tmp/rwkv-fuzz-cli-XXXXXX";
+    // Without -m: $RWKV_MODEL, the same small model (the bundled one is too
+    // slow for fuzzing). RWKV_ISA is kept: it picks the kernels when --isa is not given.
+    setenv("RWKV_MODEL", "m.gguf", 1);
+    std::string tmpl = fuzz_env("TMPDIR", "/tmp") + "/rwkv-fuzz-cli-XXXXXX";
+    char* dir = &tmpl[0];
     if (!mkdtemp(dir) || chdir(dir) != 0) abort();
     g_dir = dir;
     g_fixtures.push_back({"m.gguf", read_all(model)});
@@ -170,10 +187,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (!(data[0] & 0x80) && cmd.fn != cmd_quantize && cmd.fn != cmd_icl) {
         args.push_back("-m");
         args.push_back("m.gguf");
-        if (cmd.fn != cmd_tokenize && cmd.fn != cmd_info) {
-            args.push_back("-t");  // one thread unless the input says otherwise: spinning
-            args.push_back("1");   // workers on a shared machine slow the fuzzing down
-        }
+    }
+    if (cmd.fn != cmd_quantize && cmd.fn != cmd_icl && cmd.fn != cmd_tokenize && cmd.fn != cmd_info) {
+        args.push_back("-t");  // one thread unless the input says otherwise: spinning
+        args.push_back("1");   // workers on a shared machine slow the fuzzing down
     }
     std::string cur;
     for (size_t i = 1; i < size; i++) {
@@ -190,6 +207,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         if (a.find('/') != std::string::npos) return 0;  // nothing outside the scratch directory
         if (cmd.guard && a == "--") return 0;            // would turn the guard into positionals
     }
+    // an option still waiting for its value would take the guard as it
+    if (cmd.guard && args.size() > 1 && args.back().size() > 1 && args.back()[0] == '-') return 0;
     if (too_costly(args)) return 0;
     if (cmd.guard)
         for (const char* const* g = cmd.guard; *g; g++) args.push_back(*g);

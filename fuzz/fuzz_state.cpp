@@ -36,7 +36,8 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
     }
     g_ctx = new RwkvContext;
     rwkv_context_init(g_ctx, &g_model, 1, 1);
-    char dir[] = "/tmp/rwkv-fuzz-state-XXXXXX";
+    std::string tmpl = fuzz_env("TMPDIR", "/tmp") + "/rwkv-fuzz-state-XXXXXX";
+    char* dir = &tmpl[0];
     if (!mkdtemp(dir)) abort();
     g_out = std::string(dir) + "/out.state";
     return 0;

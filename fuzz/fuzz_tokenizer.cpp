@@ -185,11 +185,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             s = nl + 1;
         }
         // flags: bit 0 byte-level, bit 1 explicit types (normal unless the
-        // text starts with '#': control), bit 2 the identity byte vocabulary
+        // text starts with '#': control), bit 2 the identity byte vocabulary,
+        // bit 3 one type too few
         const bool byte_level = flags & 1;
         std::vector<int32_t> types;
         if (flags & 2)
             for (std::string_view t : texts) types.push_back(!t.empty() && t[0] == '#' ? 3 : 1);
+        if ((flags & 8) && !types.empty()) types.pop_back();
         if (flags & 4) texts.clear();
         WorldTokenizer tok;
         try {

@@ -102,6 +102,17 @@ def gguf_corpus(d):
            tg.kv("e", tg.ARR, [1, 2, 3], tg.U16), tg.kv("f", tg.ARR, [b"x", b""], tg.STR),
            tg.kv("general.alignment", tg.U32, 8)]
     write(d, "meta-only.gguf", tg.build(kvs, []))
+    # regressions: findings of earlier runs
+    q8 = models["v7-world-q8_0"]
+    infos = tg.tensor_infos(q8)
+    _, ne, typ, off, ds = infos["blk.0.time_mix_w1.weight"]  # an F32 LoRA matrix: NaN activations follow
+    nan = bytearray(q8)
+    struct.pack_into("<f", nan, ds + 8, float("nan"))
+    write(d, "regression-nan-weight-q8_0.gguf", bytes(nan))  # NaN into the Q8_0 activation quantizer
+    inf = bytearray(models["v7-byte-f32"])
+    _, ne, typ, off, ds = tg.tensor_infos(base)["output.weight"]
+    struct.pack_into("<f", inf, ds, float("inf"))
+    write(d, "regression-inf-head.gguf", bytes(inf))
     write(d, "v2-empty.gguf", tg.build([], [], version=2))
     write(d, "empty", b"")
 
@@ -121,6 +132,7 @@ def state_corpus(d, model):
     bad[8] = 2
     write(d, "version2.state", bytes(bad))
     write(d, "garbage.state", b"RWKVSTA" + b"\xff" * 60)
+    write(d, "regression-short-header.state", b"RWKVSTAT\x01\x00")  # was read as uninitialised memory
 
 
 def tokenizer_corpus(d, shared):
@@ -172,6 +184,10 @@ CLI_SEEDS = [
     (0, ["--help"]),
     (0x80 | 0, ["-m", "t.txt", "x"]),
     (0x80 | 3, []),
+    # regressions: integers that cxxopts wrapped silently
+    (0, ["--top-k", "9999999999", "-n", "2", "x"]),
+    (0, ["-n", "20496382304121724020", "x"]),
+    (8, ["--seed", "20496382304121724020"]),
 ]
 
 

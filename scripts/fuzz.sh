@@ -7,9 +7,9 @@
 # Seeds: fuzz/make_seeds.py writes build-fuzz/seeds/ afresh each run (tiny
 # models made on the spot, the official tokenizer cases from ../shared);
 # build-fuzz/corpus/TARGET/ keeps what the fuzzer found between local runs.
-# First every input in fuzz/regressions/TARGET/ (earlier findings, fixed) is
-# replayed; then the fuzzing. A crash, leak, sanitizer report, failed property
-# or timeout fails the script; the input is saved in build-fuzz/artifacts/ and
+# libFuzzer first runs every seed (the regression-* seeds recreate earlier
+# findings), then mutates. A crash, leak, sanitizer report, failed property or
+# timeout fails the script; the input is saved in build-fuzz/artifacts/ and
 # the end of the log is printed. Logs: build-fuzz/logs/.
 #
 # Environment: JOBS (build parallelism, default nproc), RWKV_FUZZ_CXX (the
@@ -46,7 +46,9 @@ echo "fuzz.sh: built with $CXX in $(( $(date +%s) - t0 )) s"
 
 rm -rf "$B/seeds"
 /usr/bin/python3 fuzz/make_seeds.py --out "$B/seeds" --shared "$SHARED"
-mkdir -p "$B/artifacts" "$B/logs"
+rm -rf "$B/tmp"
+mkdir -p "$B/artifacts" "$B/logs" "$B/tmp"
+export TMPDIR=$B/tmp  # the targets' scratch directories
 
 export RWKV_FUZZ_MODEL=$B/seeds/models/state.gguf
 export RWKV_FUZZ_CLI_MODEL=$B/seeds/models/cli.gguf
@@ -70,21 +72,11 @@ for t in "${TARGETS[@]}"; do
     tokenizer) opts+=(-max_len=4096) ;;
     cli) opts+=(-max_len=512 -dict="$ROOT/fuzz/cli.dict") ;;
   esac
-  # 1. the regressions: every earlier finding must now pass
-  if [ -d "fuzz/regressions/$t" ] && [ -n "$(ls -A "fuzz/regressions/$t")" ]; then
-    if ! "$exe" "${opts[@]}" -runs=0 "$ROOT/fuzz/regressions/$t" >"$log.regressions" 2>&1; then
-      echo "FAIL fuzz_$t: a regression input fails again (log: $log.regressions)"
-      tail -40 "$log.regressions"
-      failed+=("$t")
-      continue
-    fi
-    echo "fuzz_$t: $(ls "fuzz/regressions/$t" | wc -l) regression inputs pass"
-  fi
-  # 2. fuzzing from the kept corpus and the fresh seeds
+  # the seeds (regression-* among them) run first: any failure there is a finding again
   mkdir -p "$B/corpus/$t"
   ts=$(date +%s)
   if "$exe" "${opts[@]}" -max_total_time="$SECONDS_EACH" "$B/corpus/$t" "$B/seeds/$t" >"$log" 2>&1; then
-    stats=$(grep -E "^stat::number_of_executed_units|^stat::peak_rss_mb" "$log" | sed 's/stat:://' | tr '\n' ' ')
+    stats=$(grep -E "^stat::number_of_executed_units|^stat::peak_rss_mb" "$log" | sed 's/stat:://' | tr -s ' \n' ' ')
     cov=$(grep -E "^#[0-9]+.*(DONE|cov:)" "$log" | tail -1 | grep -o "cov: [0-9]*" || true)
     echo "PASS fuzz_$t: $(( $(date +%s) - ts )) s, $stats$cov, corpus $(ls "$B/corpus/$t" | wc -l) files"
   else

@@ -9,6 +9,8 @@ PACKAGES=(
   libgtest-dev libbenchmark-dev      # tests, micro-benchmarks
   python3 python3-numpy python3-torch  # converter, NumPy reference, test scripts
   python3-matplotlib                 # plots (scripts/plot_icl.py, the trainer's loss curve)
+  clang-19 libclang-rt-19-dev llvm   # libFuzzer + sanitizer runtimes, llvm-symbolizer (scripts/fuzz.sh)
+  g++-aarch64-linux-gnu qemu-user googletest  # aarch64 cross build, run under emulation (scripts/aarch64.sh)
 )
 
 missing=()
