@@ -67,8 +67,9 @@ std::vector<uint8_t> to_type(uint32_t type, const std::vector<float>& f, int64_t
     const uint64_t rb = ggml_row_size(type, n);
     std::vector<uint8_t> out((size_t)(rb * (uint64_t)rows));
     for (int64_t r = 0; r < rows; r++) {
-        if (type == GGML_TYPE_F32)
-            memcpy(out.data() + r * rb, f.data() + r * n, rb);
+        if (type == GGML_TYPE_F32) {
+            if (rb) memcpy(out.data() + r * rb, f.data() + r * n, rb);  // n may be 0 (empty vectors)
+        }
         else
             scalar().quantize_row[type](f.data() + r * n, out.data() + r * rb, n);
     }
