@@ -209,7 +209,7 @@ static void matmul_float(const void* Wv, int64_t n, int64_t n_out, int64_t row0,
     // weight tiles of the block stream past it.
     const int64_t kb = 2 * n > 3 * F_KB ? F_KB : n > 0 ? n : 1;
     thread_local std::vector<Vec32> acc_buf;
-    if (kb < n && acc_buf.size() < (size_t)(F_OB * F_TB)) acc_buf.resize((size_t)(F_OB * F_TB));
+    if (acc_buf.size() < (size_t)(F_OB * F_TB)) acc_buf.resize((size_t)(F_OB * F_TB));
     __m256* accs = (__m256*)acc_buf.data();
     for (int64_t t0 = 0; t0 < T; t0 += F_TB) {
         const int64_t t1 = T - t0 < F_TB ? T : t0 + F_TB;
