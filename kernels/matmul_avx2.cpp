@@ -23,6 +23,7 @@
 // these two types give the scalar kernel's bits.
 #include <immintrin.h>
 
+#include <cmath>
 #include <cstring>
 #include <vector>
 
@@ -575,13 +576,17 @@ void quantize_row_q8_0_avx2(const float* src, void* dst, int64_t n) {
     block_q8_0* y = (block_q8_0*)dst;
     const __m256 sign = _mm256_set1_ps(-0.0f);
     const __m256i lowbyte = _mm256_set1_epi32(0xff);
+    const __m256 inf = _mm256_set1_ps(INFINITY), lo = _mm256_set1_ps(-127.0f), hi = _mm256_set1_ps(127.0f);
     for (int64_t b = 0; b < n / QK8_0; b++) {
         const float* x = src + b * QK8_0;
-        __m256 v[4];
+        __m256 v[4], a[4];
+        // |x|, NaN counted as +inf (see quantize_row_q8_0_scalar)
 #pragma GCC unroll 4
-        for (int i = 0; i < 4; i++) v[i] = _mm256_loadu_ps(x + 8 * i);
-        const __m256 m = _mm256_max_ps(_mm256_max_ps(_mm256_andnot_ps(sign, v[0]), _mm256_andnot_ps(sign, v[1])),
-                                       _mm256_max_ps(_mm256_andnot_ps(sign, v[2]), _mm256_andnot_ps(sign, v[3])));
+        for (int i = 0; i < 4; i++) {
+            v[i] = _mm256_loadu_ps(x + 8 * i);
+            a[i] = _mm256_blendv_ps(inf, _mm256_andnot_ps(sign, v[i]), _mm256_cmp_ps(v[i], v[i], _CMP_ORD_Q));
+        }
+        const __m256 m = _mm256_max_ps(_mm256_max_ps(a[0], a[1]), _mm256_max_ps(a[2], a[3]));
         __m128 h = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
         h = _mm_max_ps(h, _mm_movehl_ps(h, h));
         h = _mm_max_ss(h, _mm_movehdup_ps(h));
@@ -591,11 +596,15 @@ void quantize_row_q8_0_avx2(const float* src, void* dst, int64_t n) {
         y[b].d = _cvtss_sh(d, _MM_FROUND_TO_NEAREST_INT);  // as f32_to_f16 (nearest even)
         const __m256 vid = _mm256_set1_ps(id);
         __m256i q[4];
-        // int8_t conversion keeps the low byte, as the scalar cast does; the
-        // 0..255 values then pack without saturating
+        // x * id: NaN -> 0, clamped to [-127, 127]; the low byte of each int32
+        // (the int8_t) then packs as 0..255 without saturating
 #pragma GCC unroll 4
-        for (int i = 0; i < 4; i++)
-            q[i] = _mm256_and_si256(_mm256_cvttps_epi32(round_away(_mm256_mul_ps(v[i], vid))), lowbyte);
+        for (int i = 0; i < 4; i++) {
+            __m256 s = _mm256_mul_ps(v[i], vid);
+            s = _mm256_and_ps(s, _mm256_cmp_ps(s, s, _CMP_ORD_Q));
+            s = _mm256_min_ps(_mm256_max_ps(s, lo), hi);
+            q[i] = _mm256_and_si256(_mm256_cvttps_epi32(round_away(s)), lowbyte);
+        }
         const __m256i p = _mm256_packus_epi16(_mm256_packus_epi32(q[0], q[1]), _mm256_packus_epi32(q[2], q[3]));
         const __m256i r = _mm256_permutevar8x32_epi32(p, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
         _mm256_storeu_si256((__m256i*)y[b].qs, r);

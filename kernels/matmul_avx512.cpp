@@ -36,6 +36,7 @@
 #endif
 #include <immintrin.h>
 
+#include <cmath>
 #include <cstring>
 #include <vector>
 
@@ -643,18 +644,25 @@ static inline __m512 round_away(__m512 v) {
 // Bit-identical to quantize_row_q8_0_scalar (ggml's reference rounding).
 void quantize_row_q8_0_avx512(const float* src, void* dst, int64_t n) {
     block_q8_0* y = (block_q8_0*)dst;
+    const __m512 inf = _mm512_set1_ps(INFINITY), lo = _mm512_set1_ps(-127.0f), hi = _mm512_set1_ps(127.0f);
+    // x * id: NaN -> 0, clamped to [-127, 127], rounded, kept as int8_t
+    auto to_int8 = [&](__m512 x, __m512 vid) {
+        const __m512 s = _mm512_mul_ps(x, vid);
+        const __m512 c = _mm512_min_ps(_mm512_max_ps(_mm512_maskz_mov_ps(_mm512_cmp_ps_mask(s, s, _CMP_ORD_Q), s), lo), hi);
+        return _mm512_cvtepi32_epi8(_mm512_cvttps_epi32(round_away(c)));
+    };
     for (int64_t b = 0; b < n / QK8_0; b++) {
         const __m512 v0 = _mm512_loadu_ps(src + b * QK8_0), v1 = _mm512_loadu_ps(src + b * QK8_0 + 16);
-        const float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(v0), _mm512_abs_ps(v1)));
+        // |x|, NaN counted as +inf (see quantize_row_q8_0_scalar)
+        const __m512 a0 = _mm512_mask_mov_ps(inf, _mm512_cmp_ps_mask(v0, v0, _CMP_ORD_Q), _mm512_abs_ps(v0));
+        const __m512 a1 = _mm512_mask_mov_ps(inf, _mm512_cmp_ps_mask(v1, v1, _CMP_ORD_Q), _mm512_abs_ps(v1));
+        const float amax = _mm512_reduce_max_ps(_mm512_max_ps(a0, a1));
         const float d = amax / 127.0f;
         const float id = d != 0.0f ? 1.0f / d : 0.0f;
         y[b].d = _cvtss_sh(d, _MM_FROUND_TO_NEAREST_INT);  // as f32_to_f16 (nearest even)
         const __m512 vid = _mm512_set1_ps(id);
-        // int8_t conversion keeps the low byte, as the scalar cast does
-        const __m128i q0 = _mm512_cvtepi32_epi8(_mm512_cvttps_epi32(round_away(_mm512_mul_ps(v0, vid))));
-        const __m128i q1 = _mm512_cvtepi32_epi8(_mm512_cvttps_epi32(round_away(_mm512_mul_ps(v1, vid))));
-        _mm_storeu_si128((__m128i*)y[b].qs, q0);
-        _mm_storeu_si128((__m128i*)(y[b].qs + 16), q1);
+        _mm_storeu_si128((__m128i*)y[b].qs, to_int8(v0, vid));
+        _mm_storeu_si128((__m128i*)(y[b].qs + 16), to_int8(v1, vid));
     }
 }
 

@@ -122,25 +122,37 @@ void matmul_q4_0_scalar(const void* W, int64_t n_in, int64_t n_out, int64_t row0
 }
 
 // ggml's quantize_row_q8_0_ref: d = amax / 127, q = roundf(x / d) (ties away
-// from zero), d stored as half (round to nearest even).
+// from zero), d stored as half (round to nearest even). For finite inputs the
+// bytes are ggml's. ggml casts NaN and out-of-range floats to int8_t, which is
+// undefined (a NaN activation, or x * id with id = 1/d = inf when d is a
+// float subnormal); here they are defined, and the SIMD twins do the same:
+//   - NaN counts as +inf in amax, so a block holding NaN or inf gets d = inf,
+//     id = 0, and its products come out non-finite (caught by the logit check)
+//   - x * id is NaN -> 0, then clamped to [-127, 127] before rounding.
 void quantize_row_q8_0_scalar(const float* src, void* dst, int64_t n) {
     block_q8_0* y = (block_q8_0*)dst;
     for (int64_t b = 0; b < n / QK8_0; b++) {
         const float* x = src + b * QK8_0;
         float amax = 0.0f;
         for (int j = 0; j < QK8_0; j++) {
-            const float a = fabsf(x[j]);
+            const float a = x[j] != x[j] ? INFINITY : fabsf(x[j]);
             amax = amax > a ? amax : a;  // ggml's MAX(amax, a)
         }
         const float d = amax / 127.0f;
         const float id = d != 0.0f ? 1.0f / d : 0.0f;
         y[b].d = f32_to_f16(d);
-        for (int j = 0; j < QK8_0; j++) y[b].qs[j] = (int8_t)roundf(x[j] * id);
+        for (int j = 0; j < QK8_0; j++) {
+            float v = x[j] * id;
+            v = v != v ? 0.0f : v < -127.0f ? -127.0f : v > 127.0f ? 127.0f : v;
+            y[b].qs[j] = (int8_t)roundf(v);
+        }
     }
 }
 
 // ggml's quantize_row_q4_0_ref: d = (the value of largest magnitude) / -8,
-// q = min(15, (int8_t)(x / d + 8.5)).
+// q = min(15, (int8_t)(x / d + 8.5)). As for Q8_0, the float-to-integer
+// conversion is defined for every input: NaN -> 0, clamped to [0, 15] first
+// (for finite inputs the same bytes as ggml).
 void quantize_row_q4_0_scalar(const float* src, void* dst, int64_t n) {
     block_q4_0* y = (block_q4_0*)dst;
     for (int64_t b = 0; b < n / QK4_0; b++) {
@@ -155,13 +167,12 @@ void quantize_row_q4_0_scalar(const float* src, void* dst, int64_t n) {
         const float d = max / -8.0f;
         const float id = d != 0.0f ? 1.0f / d : 0.0f;
         y[b].d = f32_to_f16(d);
-        for (int j = 0; j < QK4_0 / 2; j++) {
-            const int8_t q0 = (int8_t)(x[j] * id + 8.5f);
-            const int8_t q1 = (int8_t)(x[j + QK4_0 / 2] * id + 8.5f);
-            const uint8_t lo = (uint8_t)(q0 < 15 ? q0 : 15);
-            const uint8_t hi = (uint8_t)(q1 < 15 ? q1 : 15);
-            y[b].qs[j] = (uint8_t)(lo | (hi << 4));
-        }
+        auto nibble = [id](float xj) {
+            const float v = xj * id + 8.5f;
+            return (uint8_t)(v >= 0.0f ? (v < 15.0f ? v : 15.0f) : 0.0f);  // NaN fails v >= 0
+        };
+        for (int j = 0; j < QK4_0 / 2; j++)
+            y[b].qs[j] = (uint8_t)(nibble(x[j]) | (nibble(x[j + QK4_0 / 2]) << 4));
     }
 }
 

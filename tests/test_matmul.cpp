@@ -309,6 +309,47 @@ TEST(Quantize, Q8_0ActivationsAreIdenticalOnEveryPath) {
     }
 }
 
+// Non-finite and extreme inputs, where ggml's cast to int8_t is undefined: the
+// rule (quantize_row_q8_0_scalar) is pinned by hand, and every path gives the
+// same bytes.
+TEST(Quantize, NonFiniteActivationsAreDefinedAndIdentical) {
+    const int nb = 6;
+    std::vector<float> x(32 * nb, 1.0f);
+    x[3] = NAN;              // block 0: NaN
+    x[32 + 7] = INFINITY;    // block 1: +inf
+    x[64 + 31] = -INFINITY;  // block 2: -inf
+    // block 3: amax subnormal, d rounds to the smallest float, id = 1/d = inf
+    for (int j = 0; j < 32; j++) x[(size_t)(96 + j)] = j == 5 ? 1e-40f : 0.0f;
+    x[128] = -NAN;  // block 4: NaN with the sign bit, and -inf
+    x[129] = -INFINITY;
+    for (int j = 0; j < 32; j++) x[(size_t)(160 + j)] = (float)(j - 16) * 1e37f;  // block 5: huge, finite
+    std::vector<uint8_t> ref((size_t)ggml_row_size(GGML_TYPE_Q8_0, (int64_t)x.size()));
+    scalar().quantize_row[GGML_TYPE_Q8_0](x.data(), ref.data(), (int64_t)x.size());
+    const block_q8_0* b = (const block_q8_0*)ref.data();
+    for (int k : {0, 1, 2, 4}) {  // d = inf, id = 0: every q is 0
+        EXPECT_EQ(b[k].d, 0x7c00) << "block " << k << ": d should be +inf";
+        for (int j = 0; j < 32; j++) ASSERT_EQ(b[k].qs[j], 0) << "block " << k << " q" << j;
+    }
+    EXPECT_EQ(b[3].qs[5], 127) << "subnormal block: x * inf clamps to 127";
+    EXPECT_EQ(b[3].qs[0], 0) << "subnormal block: 0 * inf is NaN, quantized to 0";
+    EXPECT_EQ(b[5].qs[31], 119);  // 15/16 of 127
+    EXPECT_EQ((int8_t)b[5].qs[0], -127);
+    for (const Isa& isa : isas()) {
+        std::vector<uint8_t> q(ref.size());
+        isa.k.quantize_row[GGML_TYPE_Q8_0](x.data(), q.data(), (int64_t)x.size());
+        for (size_t i = 0; i < q.size(); i++)
+            ASSERT_EQ(q[i], ref[i]) << isa.name << ": byte " << i << " (block " << i / 34 << ")";
+    }
+    // Q4_0 (scalar only: weights are quantized once, by `rwkv-cli quantize`)
+    std::vector<uint8_t> q4((size_t)ggml_row_size(GGML_TYPE_Q4_0, (int64_t)x.size()));
+    scalar().quantize_row[GGML_TYPE_Q4_0](x.data(), q4.data(), (int64_t)x.size());
+    const block_q4_0* c = (const block_q4_0*)q4.data();
+    EXPECT_EQ(c[1].d, 0xfc00) << "+inf block: d = inf / -8";
+    EXPECT_EQ(c[1].qs[0], 0x88) << "+inf block: finite values * -0 + 8.5 -> 8";
+    EXPECT_EQ(c[1].qs[7] & 0x0f, 0) << "+inf block: inf * -0 is NaN -> 0";
+    EXPECT_EQ(c[3].qs[5] & 0x0f, 0) << "subnormal block: 1e-40 * -inf + 8.5 clamps to 0";
+}
+
 TEST(Quantize, RoundTripErrorBounds) {
     const int64_t n = 32 * 200;
     std::vector<float> x = randn((size_t)n, 11, 2.0f);
