@@ -2,13 +2,8 @@
 //
 // The same design as matmul_avx512.cpp, at 8 lanes and 16 registers:
 //
-// Float weights (F32, F16, BF16): RM x RN register tiles (tinyBLAS style),
-// one 8-lane accumulator per output (o, t), lane l summing k = l mod 8 in
-// increasing k with FMAs; the tail of K is zero-padded, and hsum8() folds the
-// lanes in one fixed tree. Any tile shape, any row range, T = 1 or T > 1,
-// one pass over K or several: the same bits for the same output. GEMV: 6 rows
-// at a time, prefetching two groups ahead; GEMM: 3 x 4 tiles in chunks of 48
-// activation rows x 60 weight rows, K in passes of 1024 when long.
+// Float weights (F32, F16, BF16): matmul_tiles.h with 8-lane vectors, 3 x 4
+// GEMM tiles (16 registers) and 6-row GEMV groups.
 //
 // Quantized weights (Q8_0, Q4_0) times Q8_0 activations: 8 weight rows at a
 // time, one row per int32 lane, blocks transposed so vector j holds bytes
@@ -28,6 +23,7 @@
 #include <vector>
 
 #include "kernels.h"
+#include "matmul_tiles.h"
 #include "quant.h"
 
 namespace {
@@ -36,25 +32,41 @@ namespace {
 
 // ---------------------------------------------------------------- float weights
 
-// One aligned vector of storage (a vector<__m256i> would lose the alignment attribute).
-struct alignas(32) Vec32 {
-    uint8_t bytes[32];
-};
-
-
-static inline __m256i tail_mask8(int64_t r) {  // lanes < r all ones
+static ALWAYS_INLINE __m256i tail_mask8(int64_t r) {  // lanes < r all ones
     return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)r), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 }
 
+struct V256 {  // matmul_tiles.h's vector traits
+    typedef __m256 vec;
+    static constexpr int lanes = 8;
+    static constexpr int RM = 3, RN = 4;  // 12 accumulators + 3 weight vectors + 1 activation vector
+    static constexpr int RM1 = 6;
+    static constexpr int TB = 48, OB = 60, KB = 1024;
+    static constexpr int PF = 12;  // two GEMV groups
+    static ALWAYS_INLINE vec zero() { return _mm256_setzero_ps(); }
+    static ALWAYS_INLINE vec fmadd(vec a, vec b, vec c) { return _mm256_fmadd_ps(a, b, c); }
+    static ALWAYS_INLINE vec loadx(const float* p) { return _mm256_loadu_ps(p); }
+    static ALWAYS_INLINE vec loadx_part(const float* p, int64_t r) { return _mm256_maskload_ps(p, tail_mask8(r)); }
+    static ALWAYS_INLINE void prefetch(const void* p) { _mm_prefetch((const char*)p, _MM_HINT_T0); }
+    static ALWAYS_INLINE float hsum(vec v) {  // halves, pairs, lanes
+        __m128 b = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+        b = _mm_add_ps(b, _mm_movehl_ps(b, b));
+        b = _mm_add_ss(b, _mm_movehdup_ps(b));
+        return _mm_cvtss_f32(b);
+    }
+};
+
+// Weight loaders. AVX2 has no masked 16-bit load: a 16-bit tail goes
+// through a zeroed buffer.
 struct LoadF32 {
     typedef float T;
-    static inline __m256 load(const float* p) { return _mm256_loadu_ps(p); }
-    static inline __m256 load_part(const float* p, int64_t r) { return _mm256_maskload_ps(p, tail_mask8(r)); }
+    static ALWAYS_INLINE __m256 load(const float* p) { return _mm256_loadu_ps(p); }
+    static ALWAYS_INLINE __m256 load_part(const float* p, int64_t r) { return V256::loadx_part(p, r); }
 };
 
 struct LoadF16 {
     typedef uint16_t T;
-    static inline __m256 load(const uint16_t* p) { return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)p)); }
+    static ALWAYS_INLINE __m256 load(const uint16_t* p) { return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)p)); }
     static inline __m256 load_part(const uint16_t* p, int64_t r) {
         uint16_t tmp[8] = {0, 0, 0, 0, 0, 0, 0, 0};
         memcpy(tmp, p, (size_t)r * 2);
@@ -64,7 +76,7 @@ struct LoadF16 {
 
 struct LoadBF16 {
     typedef uint16_t T;
-    static inline __m256 load(const uint16_t* p) {
+    static ALWAYS_INLINE __m256 load(const uint16_t* p) {
         return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i*)p)), 16));
     }
     static inline __m256 load_part(const uint16_t* p, int64_t r) {
@@ -74,178 +86,17 @@ struct LoadBF16 {
     }
 };
 
-// The one horizontal sum of the float kernels: halves, pairs, lanes.
-static inline float hsum8(__m256 v) {
-    __m128 b = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    b = _mm_add_ps(b, _mm_movehl_ps(b, b));
-    b = _mm_add_ss(b, _mm_movehdup_ps(b));
-    return _mm_cvtss_f32(b);
-}
-
-// One pass of a tile over k in [k0, k1) (k0 a multiple of 8, so a lane always
-// sums the same k). A long K is cut into passes whose rows stay in L1;
-// between passes the tile's accumulators wait in `acc` (exact: a store and a
-// load do not round), so passes do not change any bit.
-struct TileArgs {
-    int64_t n, n_out;
-    int64_t k0, k1;
-    bool first, last;    // start from zero / finish with hsum8 into Y
-    __m256* acc;         // else: accumulator (i, j) at acc[i * acc_stride + j]
-    int64_t acc_stride;
-};
-
-constexpr int F_PF = 12;  // GEMV: prefetch distance in rows (two groups)
-
-// Y[j * n_out + i] = W[i] . X[j] for an RM x RN tile; W, X, Y point at the
-// tile's first row / first activation row / first output.
-template <class L, int RM, int RN>
-static void tile_f(const typename L::T* W, const float* X, const TileArgs& a, float* Y) {
-    const int64_t n = a.n;
-    __m256 acc[RM][RN];
-    if (a.first) {
-#pragma GCC unroll 8
-        for (int i = 0; i < RM; i++)
-#pragma GCC unroll 8
-            for (int j = 0; j < RN; j++) acc[i][j] = _mm256_setzero_ps();
-    } else {
-#pragma GCC unroll 8
-        for (int i = 0; i < RM; i++)
-#pragma GCC unroll 8
-            for (int j = 0; j < RN; j++) acc[i][j] = a.acc[i * a.acc_stride + j];
-    }
-    int64_t k = a.k0;
-    for (; k + 8 <= a.k1; k += 8) {
-        if (RN == 1 && (k & 15) == 0) {  // GEMV: the next groups' rows, at the same pace
-#pragma GCC unroll 8
-            for (int i = 0; i < RM; i++) _mm_prefetch((const char*)(W + (i + F_PF) * n + k), _MM_HINT_T0);
-        }
-        __m256 w[RM];
-#pragma GCC unroll 8
-        for (int i = 0; i < RM; i++) w[i] = L::load(W + i * n + k);
-#pragma GCC unroll 8
-        for (int j = 0; j < RN; j++) {
-            const __m256 x = _mm256_loadu_ps(X + j * n + k);
-#pragma GCC unroll 8
-            for (int i = 0; i < RM; i++) acc[i][j] = _mm256_fmadd_ps(w[i], x, acc[i][j]);
-        }
-    }
-    if (k < a.k1) {  // the end of K: zeros past it on both sides
-        const int64_t r = a.k1 - k;
-        const __m256i m = tail_mask8(r);
-        __m256 w[RM];
-#pragma GCC unroll 8
-        for (int i = 0; i < RM; i++) w[i] = L::load_part(W + i * n + k, r);
-#pragma GCC unroll 8
-        for (int j = 0; j < RN; j++) {
-            const __m256 x = _mm256_maskload_ps(X + j * n + k, m);
-#pragma GCC unroll 8
-            for (int i = 0; i < RM; i++) acc[i][j] = _mm256_fmadd_ps(w[i], x, acc[i][j]);
-        }
-    }
-    if (a.last) {
-#pragma GCC unroll 8
-        for (int j = 0; j < RN; j++)
-#pragma GCC unroll 8
-            for (int i = 0; i < RM; i++) Y[j * a.n_out + i] = hsum8(acc[i][j]);
-    } else {
-#pragma GCC unroll 8
-        for (int i = 0; i < RM; i++)
-#pragma GCC unroll 8
-            for (int j = 0; j < RN; j++) a.acc[i * a.acc_stride + j] = acc[i][j];
-    }
-}
-
-constexpr int F_RM = 3, F_RN = 4;  // GEMM tile: 12 accumulators + 3 weight vectors + 1 activation vector
-constexpr int F_RM1 = 6;           // GEMV: rows streamed together
-constexpr int F_TB = 48;           // GEMM: activation rows per chunk (a multiple of F_RN)
-constexpr int F_OB = 60;           // GEMM: weight rows per block of passes (a multiple of F_RM)
-constexpr int F_KB = 1024;         // GEMM: K per pass when K > 1.5 F_KB (a multiple of 8)
-
-template <class L, int RM>
-static void tile_rn(int rn, const typename L::T* W, const float* X, const TileArgs& a, float* Y) {
-    switch (rn) {
-        case 1: return tile_f<L, RM, 1>(W, X, a, Y);
-        case 2: return tile_f<L, RM, 2>(W, X, a, Y);
-        case 3: return tile_f<L, RM, 3>(W, X, a, Y);
-        default: return tile_f<L, RM, 4>(W, X, a, Y);
-    }
-}
-
-template <class L>
-static void tile_any(int rm, int rn, const typename L::T* W, const float* X, const TileArgs& a, float* Y) {
-    switch (rm) {
-        case 1: return tile_rn<L, 1>(rn, W, X, a, Y);
-        case 2: return tile_rn<L, 2>(rn, W, X, a, Y);
-        default: return tile_rn<L, 3>(rn, W, X, a, Y);
-    }
-}
-
-template <class L>
-static void gemv_any(int rm, const typename L::T* W, const float* X, const TileArgs& a, float* Y) {
-    switch (rm) {
-        case 1: return tile_f<L, 1, 1>(W, X, a, Y);
-        case 2: return tile_f<L, 2, 1>(W, X, a, Y);
-        case 3: return tile_f<L, 3, 1>(W, X, a, Y);
-        case 4: return tile_f<L, 4, 1>(W, X, a, Y);
-        case 5: return tile_f<L, 5, 1>(W, X, a, Y);
-        default: return tile_f<L, 6, 1>(W, X, a, Y);
-    }
-}
-
-template <class L>
-static void matmul_float(const void* Wv, int64_t n, int64_t n_out, int64_t row0, int64_t row1, const void* Xv,
-                         int64_t T, float* Y) {
-    const typename L::T* W = (const typename L::T*)Wv;
-    const float* X = (const float*)Xv;
-    TileArgs a = {n, n_out, 0, n, true, true, nullptr, 0};
-    if (T == 1) {
-        for (int64_t o = row0; o < row1; o += F_RM1) {
-            const int rm = (int)(row1 - o < F_RM1 ? row1 - o : F_RM1);
-            gemv_any<L>(rm, W + o * n, X, a, Y + o);
-        }
-        return;
-    }
-    // Chunks of F_TB activation rows (in L2) x blocks of F_OB weight rows x
-    // passes over K; within a pass an activation tile stays in L1 while the
-    // weight tiles of the block stream past it.
-    const int64_t kb = 2 * n > 3 * F_KB ? F_KB : n > 0 ? n : 1;
-    thread_local std::vector<Vec32> acc_buf;
-    if (acc_buf.size() < (size_t)(F_OB * F_TB)) acc_buf.resize((size_t)(F_OB * F_TB));
-    __m256* accs = (__m256*)acc_buf.data();
-    for (int64_t t0 = 0; t0 < T; t0 += F_TB) {
-        const int64_t t1 = T - t0 < F_TB ? T : t0 + F_TB;
-        for (int64_t o0 = row0; o0 < row1; o0 += F_OB) {
-            const int64_t o1 = row1 - o0 < F_OB ? row1 : o0 + F_OB;
-            for (int64_t k0 = 0; k0 == 0 || k0 < n; k0 += kb) {  // one pass at least (n = 0: Y = 0)
-                a.k0 = k0;
-                a.k1 = n - k0 < kb ? n : k0 + kb;
-                a.first = k0 == 0;
-                a.last = a.k1 == n;
-                a.acc_stride = F_TB;
-                for (int64_t t = t0; t < t1; t += F_RN) {
-                    const int rn = (int)(t1 - t < F_RN ? t1 - t : F_RN);
-                    for (int64_t o = o0; o < o1; o += F_RM) {
-                        const int rm = (int)(o1 - o < F_RM ? o1 - o : F_RM);
-                        a.acc = accs + (o - o0) * F_TB + (t - t0);
-                        tile_any<L>(rm, rn, W + o * n, X + t * n, a, Y + t * n_out + o);
-                    }
-                }
-            }
-        }
-    }
-}
-
 void matmul_f32_avx2(const void* W, int64_t n_in, int64_t n_out, int64_t row0, int64_t row1, const void* X,
                      int64_t T, float* Y) {
-    matmul_float<LoadF32>(W, n_in, n_out, row0, row1, X, T, Y);
+    tiles::matmul_float<V256, LoadF32>(W, n_in, n_out, row0, row1, X, T, Y);
 }
 void matmul_f16_avx2(const void* W, int64_t n_in, int64_t n_out, int64_t row0, int64_t row1, const void* X,
                      int64_t T, float* Y) {
-    matmul_float<LoadF16>(W, n_in, n_out, row0, row1, X, T, Y);
+    tiles::matmul_float<V256, LoadF16>(W, n_in, n_out, row0, row1, X, T, Y);
 }
 void matmul_bf16_avx2(const void* W, int64_t n_in, int64_t n_out, int64_t row0, int64_t row1, const void* X,
                       int64_t T, float* Y) {
-    matmul_float<LoadBF16>(W, n_in, n_out, row0, row1, X, T, Y);
+    tiles::matmul_float<V256, LoadBF16>(W, n_in, n_out, row0, row1, X, T, Y);
 }
 
 // ---------------------------------------------------------------- quantized weights
@@ -531,8 +382,8 @@ static void matmul_quant(const void* Wv, int64_t n_in, int64_t n_out, int64_t ro
         }
         return;
     }
-    thread_local std::vector<Vec32> panel_buf;
-    if (panel_buf.size() < (size_t)(nb * D::PANEL)) panel_buf.resize((size_t)(nb * D::PANEL));
+    thread_local std::vector<tiles::Slot> panel_buf;  // 64-byte slots: two __m256i each
+    if (panel_buf.size() < (size_t)(nb * D::PANEL + 1) / 2) panel_buf.resize((size_t)(nb * D::PANEL + 1) / 2);
     __m256i* panel = (__m256i*)panel_buf.data();
     for (int64_t o = row0; o < row1; o += 8) {
         const int nr = (int)(row1 - o < 8 ? row1 - o : 8);

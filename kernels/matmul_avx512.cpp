@@ -1,19 +1,9 @@
 // matmul_avx512.cpp - matrix products with AVX-512 (F, BW, VL, DQ, VNNI).
 //
-// Float weights (F32, F16, BF16): register tiles of RM weight rows x RN
-// activation rows, tinyBLAS style (both operands are rows of K). Each output
-// (o, t) owns one 16-lane accumulator; lane l sums W[o][k] * X[t][k] for
-// k = l mod 16 in increasing k with FMAs, the tail of K comes in through
-// masked (zero-filling) loads, and hsum16() folds the lanes in one fixed tree.
-// That sequence does not depend on the tile that runs it, so the bits of an
-// output depend on neither the row range nor the tile shape nor T:
-//   T = 1 (GEMV, memory bound): 8 rows at a time, each row streamed once,
-//         the rows two groups ahead prefetched;
-//   T > 1 (GEMM): 4 x 6 tiles (smaller at the edges), in chunks of 48
-//         activation rows x blocks of 64 weight rows, K cut into passes of
-//         1024 when it is long (the partial sums wait in a buffer between
-//         passes, exactly), so that tiles read L1 and L2, not L3.
-// 16-bit weights become float32 in registers; activations stay float32.
+// Float weights (F32, F16, BF16): matmul_tiles.h with 16-lane vectors,
+// 4 x 6 GEMM tiles and 8-row GEMV groups; tails come in through masked
+// (zero-filling) loads, 16-bit weights become float32 in registers and
+// activations stay float32.
 //
 // Quantized weights (Q8_0, Q4_0) times Q8_0 activations: 16 weight rows at a
 // time, one row per int32 lane. A block of 16 rows is transposed so that
@@ -41,6 +31,7 @@
 #include <vector>
 
 #include "kernels.h"
+#include "matmul_tiles.h"
 #include "quant.h"
 
 namespace {
@@ -49,211 +40,65 @@ namespace {
 
 // ---------------------------------------------------------------- float weights
 
-// One aligned vector of storage (a vector<__m512i> would lose the alignment attribute).
-struct alignas(64) Vec64 {
-    uint8_t bytes[64];
+struct V512 {  // matmul_tiles.h's vector traits
+    typedef __m512 vec;
+    static constexpr int lanes = 16;
+    static constexpr int RM = 4, RN = 6;  // 24 accumulators + 4 weight vectors + 1 activation vector
+    static constexpr int RM1 = 8;
+    static constexpr int TB = 48, OB = 64, KB = 1024;
+    static constexpr int PF = 16;  // two GEMV groups
+    static ALWAYS_INLINE __mmask16 mask(int64_t r) { return (__mmask16)((1u << r) - 1u); }
+    static ALWAYS_INLINE vec zero() { return _mm512_setzero_ps(); }
+    static ALWAYS_INLINE vec fmadd(vec a, vec b, vec c) { return _mm512_fmadd_ps(a, b, c); }
+    static ALWAYS_INLINE vec loadx(const float* p) { return _mm512_loadu_ps(p); }
+    static ALWAYS_INLINE vec loadx_part(const float* p, int64_t r) { return _mm512_maskz_loadu_ps(mask(r), p); }
+    static ALWAYS_INLINE void prefetch(const void* p) { _mm_prefetch((const char*)p, _MM_HINT_T0); }
+    static ALWAYS_INLINE float hsum(vec v) {  // halves, quarters, pairs, lanes
+        __m256 a = _mm256_add_ps(_mm512_castps512_ps256(v), _mm512_extractf32x8_ps(v, 1));
+        __m128 b = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
+        b = _mm_add_ps(b, _mm_movehl_ps(b, b));
+        b = _mm_add_ss(b, _mm_movehdup_ps(b));
+        return _mm_cvtss_f32(b);
+    }
 };
 
+// Weight loaders; the part loads are masked (nothing read past r).
 struct LoadF32 {
     typedef float T;
-    static inline __m512 load(const float* p) { return _mm512_loadu_ps(p); }
-    static inline __m512 load_part(const float* p, __mmask16 m) { return _mm512_maskz_loadu_ps(m, p); }
+    static ALWAYS_INLINE __m512 load(const float* p) { return _mm512_loadu_ps(p); }
+    static ALWAYS_INLINE __m512 load_part(const float* p, int64_t r) { return V512::loadx_part(p, r); }
 };
 
 struct LoadF16 {
     typedef uint16_t T;
-    static inline __m512 load(const uint16_t* p) { return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i*)p)); }
-    static inline __m512 load_part(const uint16_t* p, __mmask16 m) {
-        return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, p));
+    static ALWAYS_INLINE __m512 load(const uint16_t* p) { return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i*)p)); }
+    static ALWAYS_INLINE __m512 load_part(const uint16_t* p, int64_t r) {
+        return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(V512::mask(r), p));
     }
 };
 
 struct LoadBF16 {
     typedef uint16_t T;
-    static inline __m512 widen(__m256i h) {
+    static ALWAYS_INLINE __m512 widen(__m256i h) {
         return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
     }
-    static inline __m512 load(const uint16_t* p) { return widen(_mm256_loadu_si256((const __m256i*)p)); }
-    static inline __m512 load_part(const uint16_t* p, __mmask16 m) { return widen(_mm256_maskz_loadu_epi16(m, p)); }
+    static ALWAYS_INLINE __m512 load(const uint16_t* p) { return widen(_mm256_loadu_si256((const __m256i*)p)); }
+    static ALWAYS_INLINE __m512 load_part(const uint16_t* p, int64_t r) {
+        return widen(_mm256_maskz_loadu_epi16(V512::mask(r), p));
+    }
 };
-
-// The one horizontal sum of the float kernels: halves, quarters, pairs, lanes.
-static inline float hsum16(__m512 v) {
-    __m256 a = _mm256_add_ps(_mm512_castps512_ps256(v), _mm512_extractf32x8_ps(v, 1));
-    __m128 b = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
-    b = _mm_add_ps(b, _mm_movehl_ps(b, b));
-    b = _mm_add_ss(b, _mm_movehdup_ps(b));
-    return _mm_cvtss_f32(b);
-}
-
-// One pass of a tile over k in [k0, k1) (k0 a multiple of 16, so a lane
-// always sums the same k). A long K is cut into passes whose rows stay in
-// L1; between passes the tile's accumulators wait in `acc` (exact: a store
-// and a load do not round), so passes do not change any bit.
-struct TileArgs {
-    int64_t n, n_out;
-    int64_t k0, k1;
-    bool first, last;    // start from zero / finish with hsum16 into Y
-    __m512* acc;         // else: accumulator (i, j) at acc[i * acc_stride + j]
-    int64_t acc_stride;
-};
-
-constexpr int F_PF = 16;  // GEMV: prefetch distance in rows (two groups)
-
-// Y[j * n_out + i] = W[i] . X[j] for an RM x RN tile; W, X, Y point at the
-// tile's first row / first activation row / first output.
-template <class L, int RM, int RN>
-static void tile_f(const typename L::T* W, const float* X, const TileArgs& a, float* Y) {
-    const int64_t n = a.n;
-    __m512 acc[RM][RN];
-    if (a.first) {
-#pragma GCC unroll 8
-        for (int i = 0; i < RM; i++)
-#pragma GCC unroll 8
-            for (int j = 0; j < RN; j++) acc[i][j] = _mm512_setzero_ps();
-    } else {
-#pragma GCC unroll 8
-        for (int i = 0; i < RM; i++)
-#pragma GCC unroll 8
-            for (int j = 0; j < RN; j++) acc[i][j] = a.acc[i * a.acc_stride + j];
-    }
-    int64_t k = a.k0;
-    for (; k + 16 <= a.k1; k += 16) {
-        if (RN == 1) {  // GEMV: the next groups' rows, at the same pace
-#pragma GCC unroll 8
-            for (int i = 0; i < RM; i++) _mm_prefetch((const char*)(W + (i + F_PF) * n + k), _MM_HINT_T0);
-        }
-        __m512 w[RM];
-#pragma GCC unroll 8
-        for (int i = 0; i < RM; i++) w[i] = L::load(W + i * n + k);
-#pragma GCC unroll 8
-        for (int j = 0; j < RN; j++) {
-            const __m512 x = _mm512_loadu_ps(X + j * n + k);
-#pragma GCC unroll 8
-            for (int i = 0; i < RM; i++) acc[i][j] = _mm512_fmadd_ps(w[i], x, acc[i][j]);
-        }
-    }
-    if (k < a.k1) {  // the end of K: zeros past it on both sides
-        const __mmask16 m = (__mmask16)((1u << (a.k1 - k)) - 1u);
-        __m512 w[RM];
-#pragma GCC unroll 8
-        for (int i = 0; i < RM; i++) w[i] = L::load_part(W + i * n + k, m);
-#pragma GCC unroll 8
-        for (int j = 0; j < RN; j++) {
-            const __m512 x = _mm512_maskz_loadu_ps(m, X + j * n + k);
-#pragma GCC unroll 8
-            for (int i = 0; i < RM; i++) acc[i][j] = _mm512_fmadd_ps(w[i], x, acc[i][j]);
-        }
-    }
-    if (a.last) {
-#pragma GCC unroll 8
-        for (int j = 0; j < RN; j++)
-#pragma GCC unroll 8
-            for (int i = 0; i < RM; i++) Y[j * a.n_out + i] = hsum16(acc[i][j]);
-    } else {
-#pragma GCC unroll 8
-        for (int i = 0; i < RM; i++)
-#pragma GCC unroll 8
-            for (int j = 0; j < RN; j++) a.acc[i * a.acc_stride + j] = acc[i][j];
-    }
-}
-
-constexpr int F_RM = 4, F_RN = 6;  // GEMM tile: 24 accumulators + 4 weight vectors + 1 activation vector
-constexpr int F_RM1 = 8;           // GEMV: rows streamed together
-constexpr int F_TB = 48;           // GEMM: activation rows per chunk (a multiple of F_RN)
-constexpr int F_OB = 64;           // GEMM: weight rows per block of passes (a multiple of F_RM)
-constexpr int F_KB = 1024;         // GEMM: K per pass when K > 1.5 F_KB (a multiple of 16)
-
-template <class L, int RM>
-static void tile_rn(int rn, const typename L::T* W, const float* X, const TileArgs& a, float* Y) {
-    switch (rn) {
-        case 1: return tile_f<L, RM, 1>(W, X, a, Y);
-        case 2: return tile_f<L, RM, 2>(W, X, a, Y);
-        case 3: return tile_f<L, RM, 3>(W, X, a, Y);
-        case 4: return tile_f<L, RM, 4>(W, X, a, Y);
-        case 5: return tile_f<L, RM, 5>(W, X, a, Y);
-        default: return tile_f<L, RM, 6>(W, X, a, Y);
-    }
-}
-
-template <class L>
-static void tile_any(int rm, int rn, const typename L::T* W, const float* X, const TileArgs& a, float* Y) {
-    switch (rm) {
-        case 1: return tile_rn<L, 1>(rn, W, X, a, Y);
-        case 2: return tile_rn<L, 2>(rn, W, X, a, Y);
-        case 3: return tile_rn<L, 3>(rn, W, X, a, Y);
-        default: return tile_rn<L, 4>(rn, W, X, a, Y);
-    }
-}
-
-template <class L>
-static void gemv_any(int rm, const typename L::T* W, const float* X, const TileArgs& a, float* Y) {
-    switch (rm) {
-        case 1: return tile_f<L, 1, 1>(W, X, a, Y);
-        case 2: return tile_f<L, 2, 1>(W, X, a, Y);
-        case 3: return tile_f<L, 3, 1>(W, X, a, Y);
-        case 4: return tile_f<L, 4, 1>(W, X, a, Y);
-        case 5: return tile_f<L, 5, 1>(W, X, a, Y);
-        case 6: return tile_f<L, 6, 1>(W, X, a, Y);
-        case 7: return tile_f<L, 7, 1>(W, X, a, Y);
-        default: return tile_f<L, 8, 1>(W, X, a, Y);
-    }
-}
-
-template <class L>
-static void matmul_float(const void* Wv, int64_t n, int64_t n_out, int64_t row0, int64_t row1, const void* Xv,
-                         int64_t T, float* Y) {
-    const typename L::T* W = (const typename L::T*)Wv;
-    const float* X = (const float*)Xv;
-    TileArgs a = {n, n_out, 0, n, true, true, nullptr, 0};
-    if (T == 1) {
-        for (int64_t o = row0; o < row1; o += F_RM1) {
-            const int rm = (int)(row1 - o < F_RM1 ? row1 - o : F_RM1);
-            gemv_any<L>(rm, W + o * n, X, a, Y + o);
-        }
-        return;
-    }
-    // Chunks of F_TB activation rows (in L2) x blocks of F_OB weight rows x
-    // passes over K; within a pass an activation tile stays in L1 while the
-    // weight tiles of the block stream past it.
-    const int64_t kb = 2 * n > 3 * F_KB ? F_KB : n > 0 ? n : 1;
-    thread_local std::vector<Vec64> acc_buf;
-    if (acc_buf.size() < (size_t)(F_OB * F_TB)) acc_buf.resize((size_t)(F_OB * F_TB));
-    __m512* accs = (__m512*)acc_buf.data();
-    for (int64_t t0 = 0; t0 < T; t0 += F_TB) {
-        const int64_t t1 = T - t0 < F_TB ? T : t0 + F_TB;
-        for (int64_t o0 = row0; o0 < row1; o0 += F_OB) {
-            const int64_t o1 = row1 - o0 < F_OB ? row1 : o0 + F_OB;
-            for (int64_t k0 = 0; k0 == 0 || k0 < n; k0 += kb) {  // one pass at least (n = 0: Y = 0)
-                a.k0 = k0;
-                a.k1 = n - k0 < kb ? n : k0 + kb;
-                a.first = k0 == 0;
-                a.last = a.k1 == n;
-                a.acc_stride = F_TB;
-                for (int64_t t = t0; t < t1; t += F_RN) {
-                    const int rn = (int)(t1 - t < F_RN ? t1 - t : F_RN);
-                    for (int64_t o = o0; o < o1; o += F_RM) {
-                        const int rm = (int)(o1 - o < F_RM ? o1 - o : F_RM);
-                        a.acc = accs + (o - o0) * F_TB + (t - t0);
-                        tile_any<L>(rm, rn, W + o * n, X + t * n, a, Y + t * n_out + o);
-                    }
-                }
-            }
-        }
-    }
-}
 
 void matmul_f32_avx512(const void* W, int64_t n_in, int64_t n_out, int64_t row0, int64_t row1, const void* X,
                        int64_t T, float* Y) {
-    matmul_float<LoadF32>(W, n_in, n_out, row0, row1, X, T, Y);
+    tiles::matmul_float<V512, LoadF32>(W, n_in, n_out, row0, row1, X, T, Y);
 }
 void matmul_f16_avx512(const void* W, int64_t n_in, int64_t n_out, int64_t row0, int64_t row1, const void* X,
                        int64_t T, float* Y) {
-    matmul_float<LoadF16>(W, n_in, n_out, row0, row1, X, T, Y);
+    tiles::matmul_float<V512, LoadF16>(W, n_in, n_out, row0, row1, X, T, Y);
 }
 void matmul_bf16_avx512(const void* W, int64_t n_in, int64_t n_out, int64_t row0, int64_t row1, const void* X,
                         int64_t T, float* Y) {
-    matmul_float<LoadBF16>(W, n_in, n_out, row0, row1, X, T, Y);
+    tiles::matmul_float<V512, LoadBF16>(W, n_in, n_out, row0, row1, X, T, Y);
 }
 
 // ---------------------------------------------------------------- quantized weights
@@ -598,7 +443,7 @@ static void matmul_quant(const void* Wv, int64_t n_in, int64_t n_out, int64_t ro
         }
         return;
     }
-    thread_local std::vector<Vec64> panel_buf;
+    thread_local std::vector<tiles::Slot> panel_buf;  // 64-byte slots: one __m512i each
     if (panel_buf.size() < (size_t)(2 * nb * 9)) panel_buf.resize((size_t)(2 * nb * 9));
     __m512i* pa = (__m512i*)panel_buf.data();
     __m512i* pb = pa + nb * 9;
