@@ -73,8 +73,9 @@ float read_sum_scalar(const float* p, int64_t n) {
     return (s[0] + s[1]) + (s[2] + s[3]);
 }
 
-enum Isa { ISA_SCALAR, ISA_AVX2, ISA_AVX512, ISA_COUNT };
-static const char* const ISA_NAMES[ISA_COUNT] = {"scalar", "avx2", "avx512"};
+// Best last within an architecture: "auto" takes the last one the CPU runs.
+enum Isa { ISA_SCALAR, ISA_AVX2, ISA_AVX512, ISA_NEON, ISA_COUNT };
+static const char* const ISA_NAMES[ISA_COUNT] = {"scalar", "avx2", "avx512", "neon"};
 
 static bool cpu_has(Isa isa) {
 #if defined(__x86_64__)
@@ -89,6 +90,10 @@ static bool cpu_has(Isa isa) {
                    __builtin_cpu_supports("avx512vnni");
         default: return false;
     }
+#elif defined(__aarch64__)
+    // Advanced SIMD is part of the AArch64 base architecture (HWCAP_ASIMD is
+    // always set on Linux), so the NEON path needs no run-time check.
+    return isa == ISA_SCALAR || isa == ISA_NEON;
 #else
     return isa == ISA_SCALAR;
 #endif
@@ -121,6 +126,15 @@ static void fill(Kernels* k, Isa isa) {
         probe_fill_avx512(k);
         act_fill_avx512(k);
         k->isa = "avx512";
+    }
+#elif defined(__aarch64__)
+    if (isa == ISA_NEON) {
+        matmul_fill_neon(k);
+        wkv_fill_neon(k);
+        norm_fill_neon(k);
+        probe_fill_neon(k);
+        act_fill_neon(k);
+        k->isa = "neon";
     }
 #endif
 }

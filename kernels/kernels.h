@@ -111,8 +111,9 @@ void kernels_init(const char* isa);
 void kernels_fill_scalar(Kernels* k);
 
 // Each ISA file overwrites the entries it implements (kernels.cpp calls them
-// after checking the CPU). They exist in every build; on a CPU without the
-// ISA they are simply never called.
+// after checking the CPU). The x86 ones exist in every x86-64 build and the
+// NEON ones in every AArch64 build; on a CPU without the ISA they are never
+// called.
 void matmul_fill_avx2(Kernels* k);
 void matmul_fill_avx512(Kernels* k);
 void wkv_fill_avx2(Kernels* k);
@@ -123,9 +124,14 @@ void probe_fill_avx2(Kernels* k);
 void act_fill_avx2(Kernels* k);
 void act_fill_avx512(Kernels* k);
 void probe_fill_avx512(Kernels* k);
+void matmul_fill_neon(Kernels* k);  // AArch64 builds only
+void wkv_fill_neon(Kernels* k);
+void norm_fill_neon(Kernels* k);
+void act_fill_neon(Kernels* k);
+void probe_fill_neon(Kernels* k);
 
 // Names of the instruction-set paths this CPU can run, best last
-// ("scalar", "avx2", "avx512").
+// ("scalar", "avx2", "avx512" on x86-64; "scalar", "neon" on AArch64).
 const char* const* kernels_isa_available(int* n);
 
 // ---- scalar kernels (the reference implementations) ----

@@ -91,34 +91,14 @@ static inline int32_t dot_q4_0_q8_0(const block_q4_0* w, const block_q8_0* x) {
     return s;
 }
 
-template <typename Block, int32_t (*Dot)(const Block*, const block_q8_0*)>
-static void matmul_quant(const void* W, int64_t n_in, int64_t n_out, int64_t row0, int64_t row1, const void* Xv,
-                         int64_t T, float* Y) {
-    const int64_t nb = n_in / QK8_0;
-    const block_q8_0* X = (const block_q8_0*)Xv;
-    for (int64_t o = row0; o < row1; o++) {
-        const Block* w = (const Block*)W + o * nb;
-        for (int64_t t = 0; t < T; t++) {
-            const block_q8_0* x = X + t * nb;
-            float sum = 0.0f;
-            for (int64_t b = 0; b < nb; b++) {
-                const float scale = f16_to_f32(w[b].d) * f16_to_f32(x[b].d);
-                const float prod = (float)Dot(w + b, x + b) * scale;
-                sum += prod;
-            }
-            Y[t * n_out + o] = sum;
-        }
-    }
-}
-
 void matmul_q8_0_scalar(const void* W, int64_t n_in, int64_t n_out, int64_t row0, int64_t row1, const void* X,
                         int64_t T, float* Y) {
-    matmul_quant<block_q8_0, dot_q8_0_q8_0>(W, n_in, n_out, row0, row1, X, T, Y);
+    matmul_quant_blocks<block_q8_0, dot_q8_0_q8_0>(W, n_in, n_out, row0, row1, X, T, Y);
 }
 
 void matmul_q4_0_scalar(const void* W, int64_t n_in, int64_t n_out, int64_t row0, int64_t row1, const void* X,
                         int64_t T, float* Y) {
-    matmul_quant<block_q4_0, dot_q4_0_q8_0>(W, n_in, n_out, row0, row1, X, T, Y);
+    matmul_quant_blocks<block_q4_0, dot_q4_0_q8_0>(W, n_in, n_out, row0, row1, X, T, Y);
 }
 
 // ggml's quantize_row_q8_0_ref: d = amax / 127, q = roundf(x / d) (ties away

@@ -15,6 +15,8 @@
 
 #include <cstdint>
 
+#include "half.h"
+
 #define QK8_0 32
 #define QK4_0 32
 
@@ -30,3 +32,30 @@ struct block_q4_0 {
 
 static_assert(sizeof(block_q8_0) == 34, "block_q8_0 must be 34 bytes (ggml layout)");
 static_assert(sizeof(block_q4_0) == 18, "block_q4_0 must be 18 bytes (ggml layout)");
+
+// The block loop of a quantized matmul: Y[t][o] = sum over blocks b, in
+// order, of (float)Dot(W[o][b], X[t][b]) * (d_w * d_x) - a multiply, a
+// multiply and an add, no fused multiply-add (the files that instantiate
+// this are compiled with -ffp-contract=off where the compiler would fuse).
+// The scalar reference instantiates it with plain C dots; a SIMD path with a
+// vector Dot (exact integers) gets the same bits.
+template <typename Block, int32_t (*Dot)(const Block*, const block_q8_0*)>
+static void matmul_quant_blocks(const void* W, int64_t n_in, int64_t n_out, int64_t row0, int64_t row1, const void* Xv,
+                                int64_t T, float* Y) {
+    const int64_t nb = n_in / QK8_0;
+    const block_q8_0* X = (const block_q8_0*)Xv;
+    for (int64_t o = row0; o < row1; o++) {
+        const Block* w = (const Block*)W + o * nb;
+        for (int64_t t = 0; t < T; t++) {
+            const block_q8_0* x = X + t * nb;
+            float sum = 0.0f;
+            for (int64_t b = 0; b < nb; b++) {
+                const float scale = f16_to_f32(w[b].d) * f16_to_f32(x[b].d);
+                const float prod = (float)Dot(w + b, x + b) * scale;
+                sum += prod;
+            }
+            Y[t * n_out + o] = sum;
+        }
+    }
+}
+

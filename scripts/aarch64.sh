@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# The portable (scalar) build on 64-bit ARM: cross-compile with Debian's
-# g++-aarch64-linux-gnu (cmake/aarch64-linux-gnu.cmake) into build-aarch64/
-# and run the unit tests under qemu-user; then rwkv-cli itself under qemu,
-# whose logits must match the host's scalar kernels.
+# The 64-bit ARM build (NEON kernels beside the scalar ones): cross-compile
+# with Debian's g++-aarch64-linux-gnu (cmake/aarch64-linux-gnu.cmake) into
+# build-aarch64/ and run the unit tests under qemu-user (they test every NEON
+# kernel against its scalar twin); then rwkv-cli itself under qemu, on the
+# NEON path, whose logits must match the host's scalar kernels.
 #
 #   scripts/aarch64.sh          (JOBS: build parallelism, default nproc)
 #
@@ -66,6 +67,8 @@ M=$B/models/tiny-rwkv-7v0-834K-f32.gguf
 HOST_CLI=$ROOT/build/rwkv-cli
 if [ -f "$M" ] && [ -x "$HOST_CLI" ]; then
   toks=34,105,110,32,116,104,101,32,98,101,103,105,110,110,105,110,103
+  qemu-aarch64 -L /usr/aarch64-linux-gnu "$B/rwkv-cli" info -m "$M" | grep -q "kernels: *neon" ||
+    { echo "FAIL rwkv-cli under qemu does not pick the NEON kernels"; status=1; }
   qemu-aarch64 -L /usr/aarch64-linux-gnu "$B/rwkv-cli" logits -m "$M" --tokens $toks --all -o "$B/arm.f32"
   "$HOST_CLI" logits -m "$M" --isa scalar --tokens $toks --all -o "$B/host.f32"
   if /usr/bin/python3 - "$B/arm.f32" "$B/host.f32" <<'PY'
@@ -74,7 +77,7 @@ import numpy as np
 a = np.fromfile(sys.argv[1], dtype="<f4").reshape(-1, 256)
 b = np.fromfile(sys.argv[2], dtype="<f4").reshape(-1, 256)
 d = float((np.abs(a - b) / b.std(axis=1, keepdims=True)).max())
-print(f"aarch64 vs x86-64 scalar logits, 17 positions: max |diff| / std = {d:.2g} (bound 1e-4)")
+print(f"aarch64 NEON vs x86-64 scalar logits, 17 positions: max |diff| / std = {d:.2g} (bound 1e-4)")
 sys.exit(0 if a.shape == b.shape and d <= 1e-4 else 1)
 PY
   then echo "PASS rwkv-cli logits under qemu match the host"; else echo "FAIL rwkv-cli logits under qemu"; status=1; fi
