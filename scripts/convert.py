@@ -3,7 +3,8 @@
 as llama.cpp does.
 
 usage: convert.py INPUT OUTPUT.gguf [--vocab rwkv_vocab_v20230424.txt]
-                  [--dtype f32|f16|bf16] [--name NAME]
+                  [--dtype f32|f16|bf16] [--name NAME] [--quiet]
+       convert.py TIME_STATE.pth OUTPUT.state --model MODEL.gguf [--quiet]
 
 INPUT is recognised by its content, not its name:
 
@@ -12,6 +13,16 @@ INPUT is recognised by its content, not its name:
   * an rwkv.cpp model file of the same three (magic 0x67676d66, FP32 or FP16;
     quantized files are refused because their values are no longer the
     official ones).
+
+A state-tuning checkpoint (RWKV-PEFT or RWKV-LM state tuning: only
+blocks.N.att.time_state [H, N, N] tensors, optionally prefixed "model.")
+becomes an rwkv-cli state file for --state-in, made for the model given with
+--model (the GGUF it will run with: the file carries that model's identity).
+time_state[h][value][key] is RWKV-7's layout and the transpose of RWKV-5/6's;
+token-shift vectors are zero (scripts/state_file.py, docs/state.md).
+
+Progress goes to stderr, one line per tensor, when stderr is a terminal;
+--quiet leaves only warnings and errors.
 
 The generation is detected from the tensor names (v7: att.k_k / att.r_k; v6:
 att.time_maa_x; v5.2: att.time_faaaa with att.gate and a per-channel
@@ -67,7 +78,8 @@ import numpy as np
 
 # gguf_writer.py lives next to this script.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from gguf_writer import GGMLType, GGUFWriter, bf16_to_f32, f32_to_bf16  # noqa: E402
+from gguf_writer import GGMLType, GGUFFormatError, GGUFWriter, bf16_to_f32, f32_to_bf16  # noqa: E402
+import state_file  # noqa: E402
 
 PROG = "convert.py"
 VOCAB_FILE_NAME = "rwkv_vocab_v20230424.txt"
@@ -1005,13 +1017,45 @@ def size_label(total_params: int) -> str:
 # Main
 # ---------------------------------------------------------------------------
 
+def convert_state(args, sd: "OrderedDict[str, Tensor]") -> None:
+    """A state-tuning checkpoint -> an rwkv-cli state file for --model."""
+    src = args.input
+    if args.vocab or args.dtype or args.name:
+        raise ConvertError(f"{src}: a state-tuning checkpoint: --vocab, --dtype and --name are for models")
+    if os.path.abspath(args.model) == os.path.abspath(args.output):
+        raise ConvertError(f"{args.output}: output would overwrite the model")
+    if not os.path.isfile(args.model):
+        raise ConvertError(f"{args.model}: no such model file")
+    info = state_file.model_info(args.model)
+    kinds = sorted({sd[k].kind for k in sd if state_file.TIME_STATE.fullmatch(k)})
+    wkv = state_file.wkv_from_time_state({k: t.as_f32() for k, t in sd.items()}, info, src,
+                                         lambda msg: print(f"{PROG}: warning: {msg}", file=sys.stderr))
+    state_file.write_state(args.output, info, wkv)
+    if not args.quiet:
+        arch = {5: "RWKV-5.2", 6: "RWKV-6", 7: "RWKV-7"}[info["arch"]]
+        print(f"{PROG}: wrote {args.output}: {arch} state, {info['n_layer']} layers x {info['n_head']} heads of "
+              f"{info['head_size']} (time_state {'/'.join(kinds)} from {src}) for {args.model} "
+              f"(model id {info['model_id']:016x})", file=sys.stderr)
+
+
 def convert(args) -> None:
     src = args.input
     fmt = detect_format(src)
     if fmt == "pth":
         sd, input_kind = load_pth(src)
         header_vocab = None
+        if args.model or (state_file.is_time_state(sd) and "emb.weight" not in sd):
+            if not state_file.is_time_state(sd):
+                raise ConvertError(f"{src}: no blocks.N.att.time_state tensors: not a state-tuning checkpoint "
+                                   "(--model is only for those)")
+            if not args.model:
+                raise ConvertError(f"{src}: a state-tuning checkpoint (blocks.N.att.time_state): "
+                                   "give the model it is for with --model MODEL.gguf")
+            return convert_state(args, sd)
     else:
+        if args.model:
+            raise ConvertError(f"{src}: an rwkv.cpp model file, not a state-tuning checkpoint "
+                               "(--model is only for those)")
         sd, input_kind, header_vocab = load_rwkvcpp(src)
     arch = detect_arch(sd, src)
     hp = check_model(sd, src) if arch == "rwkv7" else check_model_v56(sd, src, arch)
@@ -1097,7 +1141,7 @@ def convert(args) -> None:
         w.add_uint32("tokenizer.ggml.eot_token_id", 261)   # "\n\n", ends a chat turn
         w.add_string("tokenizer.chat_template", RWKV_WORLD_CHAT_TEMPLATE)
 
-    tty = sys.stderr.isatty()
+    tty = sys.stderr.isatty() and not args.quiet
 
     def progress(i: int, n: int, info) -> None:
         if tty:
@@ -1112,6 +1156,8 @@ def convert(args) -> None:
         if os.path.exists(out_tmp):
             os.unlink(out_tmp)
         raise
+    if args.quiet:
+        return
     kind = "rwkv.cpp file" if fmt == "rwkvcpp" else ".pth checkpoint"
     print(f"{PROG}: wrote {args.output}: {arch}, {hp['n_layer']} layers, n_embd {hp['n_embd']}, "
           f"vocab {n_vocab}, {len(plan)} tensors, {dtype}, {nbytes / 2**20:.1f} MiB "
@@ -1122,20 +1168,25 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(
         prog=PROG,
         description="Convert an RWKV-7, RWKV-6 or RWKV-5.2 model (official .pth or rwkv.cpp file) to GGUF "
-                    "as llama.cpp lays it out.")
-    p.add_argument("input", help="official BlinkDL RWKV-7/6/5.2 .pth, or rwkv.cpp FP32/FP16 model file")
-    p.add_argument("output", help="GGUF file to write")
+                    "as llama.cpp lays it out, or a state-tuning checkpoint (blocks.N.att.time_state) "
+                    "to an rwkv-cli state file (with --model).")
+    p.add_argument("input", help="official BlinkDL RWKV-7/6/5.2 .pth, rwkv.cpp FP32/FP16 model file, "
+                                 "or state-tuning .pth")
+    p.add_argument("output", help="GGUF file (or state file) to write")
     p.add_argument("--vocab", help=f"path to {VOCAB_FILE_NAME} (default: ../shared/data/tokenizer/ "
                                    "beside the repository; not needed for 256-token byte models)")
     p.add_argument("--dtype", choices=("f32", "f16", "bf16"),
                    help="type of the matrices (default: the input's); vectors stay F32")
     p.add_argument("--name", help="general.name (default: derived from the input file name)")
+    p.add_argument("--model", help="for a state-tuning checkpoint: the GGUF model the state is for")
+    p.add_argument("-q", "--quiet", action="store_true",
+                   help="no progress (shown when stderr is a terminal) and no summary line")
     args = p.parse_args(argv)
     try:
         if os.path.abspath(args.input) == os.path.abspath(args.output):
             raise ConvertError(f"{args.output}: output would overwrite the input")
         convert(args)
-    except ConvertError as e:
+    except (ConvertError, state_file.StateError, GGUFFormatError) as e:
         print(f"{PROG}: error: {e}", file=sys.stderr)
         return 1
     except OSError as e:

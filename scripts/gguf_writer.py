@@ -372,9 +372,9 @@ class GGUFContents:
         self.tensors: dict[str, tuple[int, np.ndarray]] = {}
 
 
-def read_gguf_full(path: str) -> GGUFContents:
-    """Parse a GGUF v2/v3 file.  Tensor arrays are read-only views of a
-    memory map of the file (nothing is copied)."""
+def read_gguf_header(path: str) -> GGUFContents:
+    """Parse the metadata and tensor infos of a GGUF v2/v3 file, any tensor
+    types (quantized too); `tensors` stays empty."""
     out = GGUFContents()
     with open(path, "rb") as f:
         c = _Cursor(f, path)
@@ -408,7 +408,13 @@ def read_gguf_full(path: str) -> GGUFContents:
             out.tensor_infos.append((name, ne, ggml_type, offset))
         out.alignment = int(out.meta.get("general.alignment", GGUF_DEFAULT_ALIGNMENT))
         out.data_offset = _pad_to(f.tell(), out.alignment)
+    return out
 
+
+def read_gguf_full(path: str) -> GGUFContents:
+    """Parse a GGUF v2/v3 file.  Tensor arrays are read-only views of a
+    memory map of the file (nothing is copied)."""
+    out = read_gguf_header(path)
     file_map = np.memmap(path, dtype=np.uint8, mode="r")
     for name, ne, ggml_type, offset in out.tensor_infos:
         if ggml_type not in GGMLType.NUMPY:

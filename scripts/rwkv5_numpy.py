@@ -35,10 +35,13 @@ Usage as a module (with scripts/ on sys.path)::
 Command line::
 
     rwkv5_numpy.py MODEL(.pth|.gguf) --tokens 1,2,3 [--out FILE] [--dump-state FILE]
+                   [--time-state TIME_STATE.pth]
 
 ``--out`` writes the logits of every position as little-endian float32 [T, V];
 ``--dump-state`` writes the final state, layer by layer: att shift [C],
 ffn shift [C], wkv [H][N(key)][N(value)], little-endian float32.
+``--time-state`` starts from the state a state-tuning checkpoint holds
+(state_from_time_state) instead of a zero state.
 """
 import argparse
 import os
@@ -182,6 +185,18 @@ def new_state(weights):
     return State(L, C, H, N)
 
 
+def state_from_time_state(weights, path):
+    """The state that state tuning (RWKV-PEFT, RWKV-LM) trains, from its
+    checkpoint of blocks.N.att.time_state [H, N, N] (optionally prefixed
+    "model."): time_state[h][value][key], the transpose of this file's
+    S[key][value] (as ChatRWKV loads it: .transpose(1, 2)); token shifts zero."""
+    z = {k.removeprefix("model."): v for k, v in load_pth(path).items()}
+    state = new_state(weights)
+    for i in range(state.wkv.shape[0]):
+        state.wkv[i] = z[f"blocks.{i}.att.time_state"].transpose(0, 2, 1)
+    return state
+
+
 # ---------------------------------------------------------------------------
 # Elementary functions (float32 in, float32 out)
 # ---------------------------------------------------------------------------
@@ -291,12 +306,14 @@ def main(argv=None):
     ap.add_argument("--tokens", required=True, help="comma-separated token ids")
     ap.add_argument("--out", help="write logits [T, V] as little-endian float32")
     ap.add_argument("--dump-state", help="write the final state as little-endian float32")
+    ap.add_argument("--time-state", help="start from a state-tuning checkpoint (blocks.N.att.time_state .pth) "
+                                         "instead of a zero state")
     a = ap.parse_args(argv)
 
     tokens = [int(t) for t in a.tokens.replace(" ", "").split(",") if t != ""]
     weights = load(a.model)
     L, C, H, N, V = hparams(weights)
-    state = new_state(weights)
+    state = state_from_time_state(weights, a.time_state) if a.time_state else new_state(weights)
     logits = forward_seq(weights, tokens, state)
     if a.out:
         with open(a.out, "wb") as f:

@@ -30,31 +30,10 @@
 #include <cstring>
 
 #include "../kernels/kernels.h"
+#include "layer_ops.h"
 #include "rwkv.h"
 
 static const float GROUP_NORM_EPS = 64e-5f;
-
-// Y = W X over T rows, split over the context's threads.
-static void matmul(RwkvScratch* sc, const Matrix& W, const float* X, int64_t T, float* Y) {
-    parallel_matmul(sc->pool, &sc->mm, W, X, T, Y);
-}
-
-// xn[t] = LN(x[t]); prev[t] = xn[t-1] with xn[-1] = shift; then shift = xn[T-1].
-// Writes the token-shift difference xx = prev - xn into dx.
-static void norm_and_shift(const float* x, const float* ln_w, const float* ln_b, float eps, int64_t T, int64_t C,
-                           float* shift, float* xn, float* dx) {
-    for (int64_t t = 0; t < T; t++) kern.layer_norm(x + t * C, ln_w, ln_b, C, eps, xn + t * C);
-    for (int64_t t = 0; t < T; t++) {
-        const float* prev = t == 0 ? shift : xn + (t - 1) * C;
-        for (int64_t i = 0; i < C; i++) dx[t * C + i] = prev[i] - xn[t * C + i];
-    }
-    memcpy(shift, xn + (T - 1) * C, (size_t)C * sizeof(float));
-}
-
-// out = xn + dx * mu   (the token-shift mix; mu is per channel)
-static void lerp(const float* xn, const float* dx, const float* mu, int64_t T, int64_t C, float* out) {
-    for (int64_t t = 0; t < T; t++) kern.mix(xn + t * C, dx + t * C, mu, C, out + t * C);
-}
 
 static void rwkv7_time_mix(const Model* m, const Rwkv7Layer& L, int64_t layer, RwkvState* s, RwkvScratch* sc,
                            int64_t T) {
@@ -148,7 +127,7 @@ static void rwkv7_time_mix(const Model* m, const Rwkv7Layer& L, int64_t layer, R
     }
 
     // x = x + Wo y   (xr is free now: use it for the projection's output)
-    matmul(sc, L.output, sc->y, T, sc->xr);
+    layer_matmul(sc, L.output, sc->y, T, sc->xr);
     kern.add(sc->xr, n, sc->x);
 }
 
@@ -157,36 +136,18 @@ static void rwkv7_channel_mix(const Model* m, const Rwkv7Layer& L, int64_t layer
     const int64_t C = m->n_embd, F = m->n_ffn;
     norm_and_shift(sc->x, L.ln2_w, L.ln2_b, m->ln_eps, T, C, rwkv_state_ffn_shift(s, layer), sc->xn, sc->y);
     lerp(sc->xn, sc->y, L.ffn_x_k, T, C, sc->xk);
-    matmul(sc, L.ffn_key, sc->xk, T, sc->ffn);
+    layer_matmul(sc, L.ffn_key, sc->xk, T, sc->ffn);
     kern.relu_sq(sc->ffn, T * F);
-    matmul(sc, L.ffn_value, sc->ffn, T, sc->xr);
+    layer_matmul(sc, L.ffn_value, sc->ffn, T, sc->xr);
     kern.add(sc->xr, T * C, sc->x);
 }
 
 void rwkv7_forward(const Model* m, RwkvState* s, RwkvScratch* sc, const int32_t* tokens, int64_t T,
                    float* logits_last, float* logits_all) {
-    const int64_t C = m->n_embd;
-    const size_t row_bytes = (size_t)ggml_row_size(m->token_embd.type, C);
-
-    // x = LN0(emb[token])
-    for (int64_t t = 0; t < T; t++) {
-        const uint8_t* row = (const uint8_t*)m->token_embd.data + (size_t)tokens[t] * row_bytes;
-        kern.row_to_f32[m->token_embd.type](row, sc->xn + t * C, C);
-        kern.layer_norm(sc->xn + t * C, m->ln0_w, m->ln0_b, C, m->ln_eps, sc->x + t * C);
-    }
-
+    embed(m, sc, tokens, T);  // x = LN0(emb[token])
     for (int64_t l = 0; l < m->n_layer; l++) {
         rwkv7_time_mix(m, m->layers[(size_t)l], l, s, sc, T);
         rwkv7_channel_mix(m, m->layers[(size_t)l], l, s, sc, T);
     }
-
-    // logits = head LN_out(x), for the rows asked for
-    if (logits_all) {
-        for (int64_t t = 0; t < T; t++) kern.layer_norm(sc->x + t * C, m->ln_out_w, m->ln_out_b, C, m->ln_eps, sc->xn + t * C);
-        matmul(sc, m->head, sc->xn, T, logits_all);
-        if (logits_last) memcpy(logits_last, logits_all + (T - 1) * m->n_vocab, (size_t)m->n_vocab * sizeof(float));
-    } else if (logits_last) {
-        kern.layer_norm(sc->x + (T - 1) * C, m->ln_out_w, m->ln_out_b, C, m->ln_eps, sc->xn);
-        matmul(sc, m->head, sc->xn, 1, logits_last);
-    }
+    head_logits(m, sc, T, logits_last, logits_all);  // logits = head LN_out(x)
 }

@@ -409,6 +409,11 @@ def main():
     conversion_errors(a.work)
     chunked_form()
     icl_demo(a.work)
+    summary(t0)
+
+
+def summary(t0):
+    """The last lines: the time taken and "N passed, M failed"; exit status 1 on any failure."""
     print(f"# {time.time() - t0:.1f} s")
     n_fail = results.count(False)
     print(f"{len(results) - n_fail} passed, {n_fail} failed")
