@@ -449,6 +449,59 @@ LAYER_SQUARE = ("att.receptance.weight", "att.key.weight", "att.value.weight", "
 LORAS = (("w", "decay"), ("a", "iclr"), ("v", "value_residual_mix"), ("g", "gate"))
 
 
+class TensorChecks:
+    """Presence and shape checks on the official tensors of one model, shared
+    by check_model (RWKV-7) and check_model_v56.  Errors name the tensor."""
+
+    def __init__(self, sd: "OrderedDict[str, Tensor]", source: str):
+        self.sd, self.source = sd, source
+
+    def get(self, name: str) -> Tensor:
+        if name not in self.sd:
+            raise ConvertError(f"{self.source}: missing tensor {name}")
+        return self.sd[name]
+
+    def expect(self, name: str, shape: tuple) -> None:
+        if self.get(name).shape != shape:
+            raise ConvertError(f"{self.source}: tensor {name} has shape {list(self.get(name).shape)}, "
+                               f"expected {list(shape)}")
+
+    def expect_vector(self, name: str, n: int) -> None:
+        # Mixes are [1,1,C] in the .pth; accept any shape holding C values.
+        t = self.get(name)
+        if t.arr.size != n or sum(1 for d in t.shape if d != 1) > 1:
+            raise ConvertError(f"{self.source}: tensor {name} has shape {list(t.shape)}, expected {n} values")
+
+    def sizes(self, per_head: str) -> tuple:
+        """(n_vocab, n_embd) from emb.weight, the number of layers, the shape
+        [heads, head_size] of layer 0's tensor per_head (RWKV-7: att.r_k,
+        RWKV-5/6: att.time_faaaa) and the channel-mix size n_ffn."""
+        emb = self.get("emb.weight")
+        if len(emb.shape) != 2:
+            raise ConvertError(f"{self.source}: tensor emb.weight has shape {list(emb.shape)}, "
+                               "expected [vocab, embd]")
+        n_vocab, c = emb.shape
+        n_layer = 0
+        while f"blocks.{n_layer}.ln1.weight" in self.sd:
+            n_layer += 1
+        if n_layer == 0:
+            raise ConvertError(f"{self.source}: missing tensor blocks.0.ln1.weight")
+        heads = self.get(f"blocks.0.{per_head}").shape
+        if len(heads) != 2 or heads[0] * heads[1] != c:
+            raise ConvertError(f"{self.source}: tensor blocks.0.{per_head} has shape {list(heads)}, "
+                               f"expected [heads, head_size] with heads x head_size = {c}")
+        n_ffn = self.get("blocks.0.ffn.key.weight").shape[0]
+        return n_vocab, c, n_layer, heads, n_ffn
+
+    def outside_layers(self, n_vocab: int, c: int) -> set:
+        """Check the head, ln0 and ln_out; the names of the tensors outside the layers."""
+        self.expect("head.weight", (n_vocab, c))
+        for name in ("blocks.0.ln0.weight", "blocks.0.ln0.bias", "ln_out.weight", "ln_out.bias"):
+            self.expect(name, (c,))
+        return {"emb.weight", "head.weight", "blocks.0.ln0.weight", "blocks.0.ln0.bias",
+                "ln_out.weight", "ln_out.bias"}
+
+
 def calc_lora_rank(c: int, exponent: float, multiplier: float) -> int:
     """llama.cpp's default LoRA rank when a model does not state one."""
     return max(1, round(c ** exponent * multiplier / 32)) * 32
@@ -461,38 +514,9 @@ def check_model(sd: "OrderedDict[str, Tensor]", source: str) -> dict:
         raise ConvertError(f"{source}: not an RWKV-7 model (no tensor blocks.0.att.k_k); "
                            "RWKV-4/5/6 are not supported")
 
-    def get(name: str) -> Tensor:
-        if name not in sd:
-            raise ConvertError(f"{source}: missing tensor {name}")
-        return sd[name]
-
-    def expect(name: str, shape: tuple) -> None:
-        if get(name).shape != shape:
-            raise ConvertError(f"{source}: tensor {name} has shape {list(get(name).shape)}, "
-                               f"expected {list(shape)}")
-
-    def expect_vector(name: str, n: int) -> None:
-        # Mixes are [1,1,C] in the .pth; accept any shape holding C values.
-        t = get(name)
-        if t.arr.size != n or sum(1 for d in t.shape if d != 1) > 1:
-            raise ConvertError(f"{source}: tensor {name} has shape {list(t.shape)}, expected {n} values")
-
-    emb = get("emb.weight")
-    if len(emb.shape) != 2:
-        raise ConvertError(f"{source}: tensor emb.weight has shape {list(emb.shape)}, expected [vocab, embd]")
-    n_vocab, c = emb.shape
-    n_layer = 0
-    while f"blocks.{n_layer}.ln1.weight" in sd:
-        n_layer += 1
-    if n_layer == 0:
-        raise ConvertError(f"{source}: missing tensor blocks.0.ln1.weight")
-
-    r_k = get("blocks.0.att.r_k")
-    if len(r_k.shape) != 2 or r_k.shape[0] * r_k.shape[1] != c:
-        raise ConvertError(f"{source}: tensor blocks.0.att.r_k has shape {list(r_k.shape)}, "
-                           f"expected [heads, head_size] with heads x head_size = {c}")
-    head_size = r_k.shape[1]
-    n_ffn = get("blocks.0.ffn.key.weight").shape[0]
+    ck = TensorChecks(sd, source)
+    expect, expect_vector = ck.expect, ck.expect_vector
+    n_vocab, c, n_layer, heads, n_ffn = ck.sizes("att.r_k")
 
     ranks = {}
     for letter, what in LORAS:
@@ -506,18 +530,14 @@ def check_model(sd: "OrderedDict[str, Tensor]", source: str) -> dict:
         else:
             raise ConvertError(f"{source}: missing tensor {key}")
 
-    expect("head.weight", (n_vocab, c))
-    for name in ("blocks.0.ln0.weight", "blocks.0.ln0.bias", "ln_out.weight", "ln_out.bias"):
-        expect(name, (c,))
-    expected = {"emb.weight", "head.weight", "blocks.0.ln0.weight", "blocks.0.ln0.bias",
-                "ln_out.weight", "ln_out.bias"}
+    expected = ck.outside_layers(n_vocab, c)
     for i in range(n_layer):
         b = f"blocks.{i}."
         for n in LAYER_NORMS:
             expect(b + n, (c,))
         for n in LAYER_VECTORS:
             expect_vector(b + n, c)
-        expect(b + "att.r_k", r_k.shape)
+        expect(b + "att.r_k", heads)
         for n in LAYER_SQUARE:
             expect(b + n, (c, c))
         expect(b + "ffn.key.weight", (n_ffn, c))
@@ -538,8 +558,9 @@ def check_model(sd: "OrderedDict[str, Tensor]", source: str) -> dict:
         if name not in expected and not re.fullmatch(r"blocks\.0\.att\.v[012]", name):
             raise ConvertError(f"{source}: unexpected tensor {name} (not part of an RWKV-7 model)")
 
+    lora_ranks = {f"attention.{what}_lora_rank": rank for what, rank in ranks.items()}
     return {"n_vocab": n_vocab, "n_embd": c, "n_layer": n_layer, "n_ffn": n_ffn,
-            "head_size": head_size, "ranks": ranks}
+            "head_size": heads[1], "lora_ranks": lora_ranks}
 
 
 # ---------------------------------------------------------------------------
@@ -584,48 +605,22 @@ def output_type(name: str, ndim: int, dtype: str) -> int:
     return GGML_TYPE_OF_DTYPE[dtype]
 
 
-def llamacpp_tensors(sd: "OrderedDict[str, Tensor]", dtype: str) -> list:
-    """The GGUF tensors as (name, Tensor, ggml type), in the order llama.cpp
-    produces them from the input order: one at a time, except that the six
-    mixes of a layer come out together when the last of them is seen, and the
-    layer-0 dummies come out just before the a0/a1/a2 they copy."""
-    out = []
-
-    def emit(name: str, t: Tensor) -> None:
-        out.append((name, t, output_type(name, t.arr.ndim, dtype)))
-
-    mixes: dict[int, dict[str, Tensor]] = {}
-    for name, t in sd.items():
-        m = re.fullmatch(r"blocks\.(\d+)\.(.+)", name)
-        if m is None:
-            emit(TOP_NAMES[name], t.view(np.squeeze(t.arr)))
-            continue
-        bid, rest = int(m.group(1)), m.group(2)
-
-        if rest.startswith("att.x_"):
-            mixes.setdefault(bid, {})[rest[len("att.x_"):]] = t
-            if all(k in mixes[bid] for k in LERP_ORDER):
-                c = t.arr.size
-                stacked = np.stack([mixes[bid][k].arr.reshape(1, 1, c) for k in LERP_ORDER])
-                emit(f"blk.{bid}.time_mix_lerp_fused.weight", t.view(stacked))   # [6,1,1,C]
-            continue
-        if bid == 0 and rest in ("att.v0", "att.v1", "att.v2"):
-            continue   # unused; replaced by the copies of a0/a1/a2 below
-
-        if rest.startswith("ln0."):
-            gname = "token_embd_norm." + rest[len("ln0."):]
-        else:
-            gname = f"blk.{bid}." + LAYER_NAMES[rest]
-        arr = np.squeeze(t.arr)
-        if rest in LORA_MATRICES:
-            arr = arr.T          # llama.cpp wants [rank, C] and [C, rank] in ggml order
-        if rest == "att.r_k":
-            arr = arr.reshape(-1)
-        t = t.view(arr)
-        if bid == 0 and rest in ("att.a0", "att.a1", "att.a2"):
-            emit(gname.replace("time_mix_a", "time_mix_v"), t)
-        emit(gname, t)
-    return out
+def v7_layer_tensors(arch: str, bid: int, rest: str, t: Tensor) -> list:
+    """One official RWKV-7 layer tensor (blocks.bid.rest; the mixes aside) as
+    the GGUF tensors [(name, Tensor)] llama.cpp makes of it: none for layer
+    0's unused v0/v1/v2, two for layer 0's a0/a1/a2 (the dummy v copy first)."""
+    if bid == 0 and rest in ("att.v0", "att.v1", "att.v2"):
+        return []   # unused; replaced by the copies of a0/a1/a2 below
+    gname = f"blk.{bid}." + LAYER_NAMES[rest]
+    arr = np.squeeze(t.arr)
+    if rest in LORA_MATRICES:
+        arr = arr.T          # llama.cpp wants [rank, C] and [C, rank] in ggml order
+    if rest == "att.r_k":
+        arr = arr.reshape(-1)
+    t = t.view(arr)
+    if bid == 0 and rest in ("att.a0", "att.a1", "att.a2"):
+        return [(gname.replace("time_mix_a", "time_mix_v"), t), (gname, t)]
+    return [(gname, t)]
 
 
 # ---------------------------------------------------------------------------
@@ -717,37 +712,12 @@ def detect_arch(sd: "OrderedDict[str, Tensor]", source: str) -> str:
 def check_model_v56(sd: "OrderedDict[str, Tensor]", source: str, arch: str) -> dict:
     """Check every official RWKV-6 / RWKV-5.2 tensor for presence and shape;
     return the hyperparameters. Errors name the tensor."""
-    def get(name: str) -> Tensor:
-        if name not in sd:
-            raise ConvertError(f"{source}: missing tensor {name}")
-        return sd[name]
-
-    def expect(name: str, shape: tuple) -> None:
-        if get(name).shape != shape:
-            raise ConvertError(f"{source}: tensor {name} has shape {list(get(name).shape)}, "
-                               f"expected {list(shape)}")
-
-    def expect_vector(name: str, n: int) -> None:
-        t = get(name)
-        if t.arr.size != n or sum(1 for d in t.shape if d != 1) > 1:
-            raise ConvertError(f"{source}: tensor {name} has shape {list(t.shape)}, expected {n} values")
-
-    emb = get("emb.weight")
-    if len(emb.shape) != 2:
-        raise ConvertError(f"{source}: tensor emb.weight has shape {list(emb.shape)}, expected [vocab, embd]")
-    n_vocab, c = emb.shape
-    n_layer = 0
-    while f"blocks.{n_layer}.ln1.weight" in sd:
-        n_layer += 1
-    if n_layer == 0:
-        raise ConvertError(f"{source}: missing tensor blocks.0.ln1.weight")
-    u = get("blocks.0.att.time_faaaa")
-    if len(u.shape) != 2 or u.shape[0] * u.shape[1] != c:
-        raise ConvertError(f"{source}: tensor blocks.0.att.time_faaaa has shape {list(u.shape)}, "
-                           f"expected [heads, head_size] with heads x head_size = {c}")
-    head_size = u.shape[1]
-    n_ffn = get("blocks.0.ffn.key.weight").shape[0]
-    hp = {"n_vocab": n_vocab, "n_embd": c, "n_layer": n_layer, "n_ffn": n_ffn, "head_size": head_size}
+    ck = TensorChecks(sd, source)
+    get, expect, expect_vector = ck.get, ck.expect, ck.expect_vector
+    n_vocab, c, n_layer, heads, n_ffn = ck.sizes("att.time_faaaa")
+    hp = {"n_vocab": n_vocab, "n_embd": c, "n_layer": n_layer, "n_ffn": n_ffn, "head_size": heads[1],
+          "lora_ranks": {}}
+    D = E = None
     if arch == "rwkv6":
         w1, d1 = get("blocks.0.att.time_maa_w1"), get("blocks.0.att.time_decay_w1")
         if len(w1.shape) != 2 or w1.shape[1] % 5 != 0:
@@ -756,18 +726,13 @@ def check_model_v56(sd: "OrderedDict[str, Tensor]", source: str, arch: str) -> d
         if len(d1.shape) != 2:
             raise ConvertError(f"{source}: tensor blocks.0.att.time_decay_w1 has shape {list(d1.shape)}, "
                                "expected [embd, rank]")
-        hp["time_mix_extra_dim"] = w1.shape[1] // 5
-        hp["time_decay_extra_dim"] = d1.shape[1]
+        D, E = w1.shape[1] // 5, d1.shape[1]
+        hp["lora_ranks"] = {"time_mix_extra_dim": D, "time_decay_extra_dim": E}
         names = V6_LAYER_NAMES
     else:
         names = V5_LAYER_NAMES
 
-    expect("head.weight", (n_vocab, c))
-    for name in ("blocks.0.ln0.weight", "blocks.0.ln0.bias", "ln_out.weight", "ln_out.bias"):
-        expect(name, (c,))
-    expected = {"emb.weight", "head.weight", "blocks.0.ln0.weight", "blocks.0.ln0.bias",
-                "ln_out.weight", "ln_out.bias"}
-    D, E = hp.get("time_mix_extra_dim"), hp.get("time_decay_extra_dim")
+    expected = ck.outside_layers(n_vocab, c)
     for i in range(n_layer):
         b = f"blocks.{i}."
         rests = list(names) + ([f"att.time_maa_{m}" for m in V6_LERP_ORDER] if arch == "rwkv6" else [])
@@ -783,7 +748,7 @@ def check_model_v56(sd: "OrderedDict[str, Tensor]", source: str, arch: str) -> d
                 if arch == "rwkv5" and rest == "att.time_decay" and get(name).arr.size != c:
                     raise ConvertError(f"{source}: tensor {name} has shape {list(get(name).shape)}: one decay "
                                        "per head (RWKV-5.0/5.1) is not supported, only RWKV-5.2")
-                expect(name, u.shape)
+                expect(name, heads)
             elif rest == "att.time_maa_w1":
                 expect(name, (c, 5 * D))
             elif rest == "att.time_maa_w2":
@@ -802,48 +767,68 @@ def check_model_v56(sd: "OrderedDict[str, Tensor]", source: str, arch: str) -> d
     return hp
 
 
-def v56_tensors(sd: "OrderedDict[str, Tensor]", dtype: str, arch: str) -> list:
-    """The GGUF tensors as (name, Tensor, ggml type), in the input order; for
-    RWKV-6 the five lerps come out together (time_mix_lerp_fused) when the
-    last of them is seen, as llama.cpp's converter does."""
+def v56_layer_tensors(arch: str, bid: int, rest: str, t: Tensor) -> list:
+    """One official RWKV-6 / RWKV-5.2 layer tensor (blocks.bid.rest; RWKV-6's
+    five fused mixes aside) as its GGUF tensor [(name, Tensor)]."""
+    gname = f"blk.{bid}." + (V6_LAYER_NAMES if arch == "rwkv6" else V5_LAYER_NAMES)[rest]
+    if arch == "rwkv5" and re.fullmatch(r"(att|ffn)\.time_mix_[kvrg]", rest):
+        return [(gname, Tensor(np.float32(1) - t.as_f32().reshape(-1), "f32"))]   # lerp = 1 - mix
+    arr = t.arr
+    if rest in ("att.time_maa_w1", "att.time_decay_w1", "att.time_decay_w2"):
+        arr = arr.T
+    elif rest == "att.time_maa_w2":
+        arr = arr.transpose(0, 2, 1)
+    elif rest == "att.time_faaaa":
+        pass                                  # [H,N] as it is
+    elif rest.startswith(("att.time_", "ffn.time_")):
+        arr = arr.reshape(-1)                 # vectors (and v5's [H,N] decay) -> [C]
+    return [(gname, t.view(arr))]
+
+
+# ---------------------------------------------------------------------------
+# The GGUF tensors, for every generation
+# ---------------------------------------------------------------------------
+
+# Per architecture: the function that maps one layer tensor, and the mixes
+# that llama.cpp stacks into time_mix_lerp_fused (official name prefix, then
+# the letters in stacking order), if any.
+LAYER_TENSORS = {"rwkv7": v7_layer_tensors, "rwkv6": v56_layer_tensors, "rwkv5": v56_layer_tensors}
+FUSED_LERPS = {"rwkv7": ("att.x_", LERP_ORDER), "rwkv6": ("att.time_maa_", V6_LERP_ORDER), "rwkv5": None}
+
+
+def gguf_tensors(sd: "OrderedDict[str, Tensor]", dtype: str, arch: str) -> list:
+    """The GGUF tensors as (name, Tensor, ggml type), in the order llama.cpp
+    produces them from the input order: one at a time, except that the mixes
+    of a layer stacked in time_mix_lerp_fused (six in RWKV-7, five in RWKV-6)
+    come out together when the last of them is seen."""
+    layer_tensors, fused = LAYER_TENSORS[arch], FUSED_LERPS[arch]
     out = []
-
-    def emit(name: str, t: Tensor) -> None:
-        out.append((name, t, output_type(name, t.arr.ndim, dtype)))
-
-    names = V6_LAYER_NAMES if arch == "rwkv6" else V5_LAYER_NAMES
     mixes: dict[int, dict[str, Tensor]] = {}
     for name, t in sd.items():
         m = re.fullmatch(r"blocks\.(\d+)\.(.+)", name)
         if m is None:
-            emit(TOP_NAMES[name], t.view(np.squeeze(t.arr)))
-            continue
-        bid, rest = int(m.group(1)), m.group(2)
-        if rest.startswith("ln0."):
-            emit("token_embd_norm." + rest[len("ln0."):], t)
-            continue
-        if arch == "rwkv6" and re.fullmatch(r"att\.time_maa_[wkvrg]", rest):
-            mixes.setdefault(bid, {})[rest[-1]] = t
-            if all(k in mixes[bid] for k in V6_LERP_ORDER):
-                c = t.arr.size
-                stacked = np.stack([mixes[bid][k].as_f32().reshape(1, 1, c) for k in V6_LERP_ORDER])
-                emit(f"blk.{bid}.time_mix_lerp_fused.weight", Tensor(stacked, "f32"))   # [5,1,1,C]
-            continue
-        gname = f"blk.{bid}." + names[rest]
-        arr = t.arr
-        if rest in ("att.time_maa_w1", "att.time_decay_w1", "att.time_decay_w2"):
-            arr = arr.T
-        elif rest == "att.time_maa_w2":
-            arr = arr.transpose(0, 2, 1)
-        elif rest == "att.time_faaaa":
-            pass                                  # [H,N] as it is
-        elif rest.startswith(("att.time_", "ffn.time_")):
-            arr = arr.reshape(-1)                 # vectors (and v5's [H,N] decay) -> [C]
-        if arch == "rwkv5" and re.fullmatch(r"(att|ffn)\.time_mix_[kvrg]", rest):
-            emit(gname, Tensor(np.float32(1) - t.as_f32().reshape(-1), "f32"))   # lerp = 1 - mix
-            continue
-        emit(gname, t.view(arr))
+            tensors = [(TOP_NAMES[name], t.view(np.squeeze(t.arr)))]
+        else:
+            bid, rest = int(m.group(1)), m.group(2)
+            if rest.startswith("ln0."):
+                tensors = [("token_embd_norm." + rest[len("ln0."):], t)]
+            elif fused and rest.startswith(fused[0]) and rest[len(fused[0]):] in fused[1]:
+                tensors = fused_lerp(mixes.setdefault(bid, {}), bid, rest[len(fused[0]):], t, fused[1])
+            else:
+                tensors = layer_tensors(arch, bid, rest, t)
+        out += [(gname, gt, output_type(gname, gt.arr.ndim, dtype)) for gname, gt in tensors]
     return out
+
+
+def fused_lerp(mixes: "dict[str, Tensor]", bid: int, letter: str, t: Tensor, order: tuple) -> list:
+    """Collect the mix `letter` of layer bid in `mixes`; once all of `order`
+    are there, the tensor time_mix_lerp_fused [n,1,1,C] stacking them (F32)."""
+    mixes[letter] = t
+    if not all(k in mixes for k in order):
+        return []
+    c = t.arr.size
+    stacked = np.stack([mixes[k].as_f32().reshape(1, 1, c) for k in order])
+    return [(f"blk.{bid}.time_mix_lerp_fused.weight", Tensor(stacked, "f32"))]
 
 
 # ---------------------------------------------------------------------------
@@ -1079,7 +1064,7 @@ def convert(args) -> None:
     if header_vocab is not None and header_vocab != n_vocab:
         raise ConvertError(f"{src}: header n_vocab {header_vocab} differs from emb.weight rows {n_vocab}")
 
-    plan = llamacpp_tensors(sd, dtype) if arch == "rwkv7" else v56_tensors(sd, dtype, arch)
+    plan = gguf_tensors(sd, dtype, arch)
 
     out_tmp = args.output + ".tmp"
     w = GGUFWriter(out_tmp, arch)
@@ -1099,36 +1084,20 @@ def convert(args) -> None:
             w.add_string(f"general.{key}", parts[key])
     w.add_string("general.size_label", parts["size_label"] or size_label(total_params))
 
-    if arch == "rwkv7":
-        # rwkv7.* hyperparameters (Rwkv7Model.set_gguf_parameters order).
-        r = hp["ranks"]
-        w.add_uint32("rwkv7.context_length", 1048576)   # RWKV has no context limit
-        w.add_uint32("rwkv7.embedding_length", hp["n_embd"])
-        w.add_uint32("rwkv7.block_count", hp["n_layer"])
-        w.add_float32("rwkv7.attention.layer_norm_epsilon", 1e-5)
-        w.add_uint32("rwkv7.wkv.head_size", hp["head_size"])
-        w.add_uint32("rwkv7.attention.decay_lora_rank", r["decay"])
-        w.add_uint32("rwkv7.attention.iclr_lora_rank", r["iclr"])
-        w.add_uint32("rwkv7.attention.value_residual_mix_lora_rank", r["value_residual_mix"])
-        w.add_uint32("rwkv7.attention.gate_lora_rank", r["gate"])
-        w.add_uint32("rwkv7.feed_forward_length", hp["n_ffn"])
-        w.add_uint32("general.file_type", FILE_TYPE[dtype])
-        w.add_uint32("rwkv7.attention.head_count", 0)      # required by llama.cpp, unused
-    else:
-        # rwkv6.* (Rwkv6Model.set_gguf_parameters order); rwkv5.* the same
-        # without the two LoRA ranks.
-        w.add_uint32(f"{arch}.context_length", 1048576)
-        w.add_uint32(f"{arch}.embedding_length", hp["n_embd"])
-        w.add_uint32(f"{arch}.block_count", hp["n_layer"])
-        w.add_float32(f"{arch}.attention.layer_norm_epsilon", 1e-5)
-        w.add_uint32(f"{arch}.rescale_every_n_layers", 0)
-        w.add_uint32(f"{arch}.wkv.head_size", hp["head_size"])
-        if arch == "rwkv6":
-            w.add_uint32("rwkv6.time_mix_extra_dim", hp["time_mix_extra_dim"])
-            w.add_uint32("rwkv6.time_decay_extra_dim", hp["time_decay_extra_dim"])
-        w.add_uint32(f"{arch}.feed_forward_length", hp["n_ffn"])
-        w.add_uint32("general.file_type", FILE_TYPE[dtype])
-        w.add_uint32(f"{arch}.attention.head_count", 0)    # required by llama.cpp, unused
+    # {arch}.* hyperparameters (Rwkv7Model / Rwkv6Model.set_gguf_parameters
+    # order; rwkv5.* as rwkv6.* without the two LoRA ranks).
+    w.add_uint32(f"{arch}.context_length", 1048576)   # RWKV has no context limit
+    w.add_uint32(f"{arch}.embedding_length", hp["n_embd"])
+    w.add_uint32(f"{arch}.block_count", hp["n_layer"])
+    w.add_float32(f"{arch}.attention.layer_norm_epsilon", 1e-5)
+    if arch != "rwkv7":
+        w.add_uint32(f"{arch}.rescale_every_n_layers", 0)   # weights as they are (see RWKV-6 above)
+    w.add_uint32(f"{arch}.wkv.head_size", hp["head_size"])
+    for key, rank in hp["lora_ranks"].items():
+        w.add_uint32(f"{arch}.{key}", rank)
+    w.add_uint32(f"{arch}.feed_forward_length", hp["n_ffn"])
+    w.add_uint32("general.file_type", FILE_TYPE[dtype])
+    w.add_uint32(f"{arch}.attention.head_count", 0)    # required by llama.cpp, unused
     w.add_uint32("general.quantization_version", 2)
 
     # Tokenizer.
