@@ -1,64 +1,149 @@
-// bench_kernels.cpp - how fast each kernel runs, per weight type and shape.
-//   ./build/bench/bench_kernels --benchmark_filter=Matmul
-// Shapes are those of RWKV-7 0.1B (C = 768, F = 3072, 12 heads of 64).
+// bench_kernels.cpp - the WKV updates, norms and element-wise kernels on
+// every ISA path this CPU runs, each next to its scalar twin (the matrix
+// products are in bench_matmul.cpp).
+//
+//   ./build/bench/bench_kernels [--benchmark_filter=wkv7]
+//
+// Names: <kernel>/<isa>. Shapes are those of RWKV-7 0.1B (C = 768 = 12 heads
+// of 64, F = 3072), one token per call. Counter: floats/s, the floats of the
+// kernel's main operand (the N x N states for the WKV updates, C or F for the
+// rest) processed per second, so paths compare directly.
 #include <benchmark/benchmark.h>
 
 #include <random>
+#include <string>
 #include <vector>
 
-#include "../kernels/half.h"
 #include "../kernels/kernels.h"
+#include "bench_isa.h"
 
-static std::vector<float> random_floats(size_t n) {
-    std::mt19937 g(1);
-    std::normal_distribution<float> d(0.0f, 1.0f);
+namespace {
+
+typedef BenchIsa Isa;
+
+const int64_t H = 12, N = 64, C = H * N, F = 4 * C;
+
+std::vector<float> random_floats(size_t n, float lo, float hi, uint32_t seed) {
+    std::mt19937 g(seed);
+    std::uniform_real_distribution<float> d(lo, hi);
     std::vector<float> v(n);
     for (float& x : v) x = d(g);
     return v;
 }
 
-// Matrix-vector (T = 1, token generation) and matrix-matrix (T > 1, prompt).
-static void BM_Matmul(benchmark::State& st, uint32_t type) {
-    kernels_init("scalar");
-    const int64_t n_in = st.range(0), n_out = st.range(1), T = st.range(2);
-    std::vector<float> wf = random_floats((size_t)(n_in * n_out));
-    std::vector<uint16_t> w16(wf.size());
-    for (size_t i = 0; i < wf.size(); i++) w16[i] = type == GGML_TYPE_F16 ? f32_to_f16(wf[i]) : f32_to_bf16(wf[i]);
-    const void* W = type == GGML_TYPE_F32 ? (const void*)wf.data() : (const void*)w16.data();
-    std::vector<float> X = random_floats((size_t)(n_in * T)), Y((size_t)(n_out * T));
-    for (auto _ : st) {
-        kern.matmul[type](W, n_in, n_out, 0, n_out, X.data(), T, Y.data());
-        benchmark::DoNotOptimize(Y.data());
-    }
-    st.counters["GFLOP/s"] =
-        benchmark::Counter(2.0 * (double)(n_in * n_out * T), benchmark::Counter::kIsIterationInvariantRate,
-                           benchmark::Counter::kIs1000);
+void set_counter(benchmark::State& st, int64_t floats) {
+    st.counters["floats"] = benchmark::Counter((double)floats, benchmark::Counter::kIsIterationInvariantRate,
+                                               benchmark::Counter::kIs1000);
 }
-BENCHMARK_CAPTURE(BM_Matmul, f32, GGML_TYPE_F32)->Args({768, 768, 1})->Args({768, 768, 16});
-BENCHMARK_CAPTURE(BM_Matmul, f16, GGML_TYPE_F16)->Args({768, 768, 1})->Args({768, 768, 16});
-BENCHMARK_CAPTURE(BM_Matmul, bf16, GGML_TYPE_BF16)->Args({768, 768, 1})->Args({768, 768, 16});
 
-static void BM_Wkv7(benchmark::State& st) {
-    kernels_init("scalar");
-    const int64_t H = 12, N = 64, C = H * N;
-    std::vector<float> S((size_t)(H * N * N), 0.0f), r = random_floats(C), k = random_floats(C), v = random_floats(C),
-                                                kk = random_floats(C), w(C, 0.9f), a(C, 0.5f), y(C);
+// The WKV updates: the state stays bounded (decays < 1, unit-length kk), so
+// timing many calls in a row measures steady-state arithmetic.
+void bm_wkv7(benchmark::State& st, const Isa* isa) {
+    std::vector<float> S((size_t)(H * N * N), 0.0f), y((size_t)C);
+    const std::vector<float> r = random_floats(C, -1, 1, 1), k = random_floats(C, -1, 1, 2),
+                             v = random_floats(C, -1, 1, 3), w = random_floats(C, 0.6f, 0.99f, 4),
+                             a = random_floats(C, 0, 1, 5);
+    std::vector<float> kk(C, 1.0f / 8.0f);  // unit length per head of 64
     for (auto _ : st) {
-        kern.wkv7(H, N, S.data(), r.data(), w.data(), k.data(), v.data(), kk.data(), a.data(), y.data());
+        isa->k.wkv7(H, N, S.data(), r.data(), w.data(), k.data(), v.data(), kk.data(), a.data(), y.data());
         benchmark::DoNotOptimize(y.data());
     }
+    set_counter(st, H * N * N);
 }
-BENCHMARK(BM_Wkv7);
 
-static void BM_LayerNorm(benchmark::State& st) {
-    kernels_init("scalar");
-    const int64_t C = st.range(0);
-    std::vector<float> x = random_floats(C), w(C, 1.0f), b(C, 0.0f), y(C);
+void bm_wkv6(benchmark::State& st, const Isa* isa) {
+    std::vector<float> S((size_t)(H * N * N), 0.0f), y((size_t)C);
+    const std::vector<float> r = random_floats(C, -1, 1, 1), k = random_floats(C, -1, 1, 2),
+                             v = random_floats(C, -1, 1, 3), w = random_floats(C, 0.6f, 0.99f, 4),
+                             u = random_floats(C, -1, 1, 5);
     for (auto _ : st) {
-        kern.layer_norm(x.data(), w.data(), b.data(), C, 1e-5f, y.data());
+        isa->k.wkv6(H, N, S.data(), r.data(), w.data(), k.data(), v.data(), u.data(), y.data());
         benchmark::DoNotOptimize(y.data());
     }
+    set_counter(st, H * N * N);
 }
-BENCHMARK(BM_LayerNorm)->Arg(768)->Arg(2048);
 
-BENCHMARK_MAIN();
+void bm_layer_norm(benchmark::State& st, const Isa* isa) {
+    const std::vector<float> x = random_floats(C, -2, 2, 1), w = random_floats(C, 0.5f, 1.5f, 2),
+                             b = random_floats(C, -1, 1, 3);
+    std::vector<float> y((size_t)C);
+    for (auto _ : st) {
+        isa->k.layer_norm(x.data(), w.data(), b.data(), C, 1e-5f, y.data());
+        benchmark::DoNotOptimize(y.data());
+    }
+    set_counter(st, C);
+}
+
+void bm_group_norm(benchmark::State& st, const Isa* isa) {
+    const std::vector<float> x = random_floats(C, -2, 2, 1), w = random_floats(C, 0.5f, 1.5f, 2),
+                             b = random_floats(C, -1, 1, 3);
+    std::vector<float> y((size_t)C);
+    for (auto _ : st) {
+        isa->k.group_norm(x.data(), w.data(), b.data(), C, H, 64e-5f, y.data());
+        benchmark::DoNotOptimize(y.data());
+    }
+    set_counter(st, C);
+}
+
+void bm_mix(benchmark::State& st, const Isa* isa) {
+    const std::vector<float> xn = random_floats(C, -2, 2, 1), dx = random_floats(C, -1, 1, 2),
+                             mu = random_floats(C, 0, 1, 3);
+    std::vector<float> out((size_t)C);
+    for (auto _ : st) {
+        isa->k.mix(xn.data(), dx.data(), mu.data(), C, out.data());
+        benchmark::DoNotOptimize(out.data());
+    }
+    set_counter(st, C);
+}
+
+// In-place kernels restart from the same input each time (the copy is part
+// of the time on every path alike). `op` applies the kernel to x (n floats).
+template <class Op>
+void bench_inplace(benchmark::State& st, int64_t n, Op op) {
+    const std::vector<float> in = random_floats((size_t)n, -4, 4, 2);
+    std::vector<float> x((size_t)n);
+    for (auto _ : st) {
+        x = in;
+        op(x.data());
+        benchmark::DoNotOptimize(x.data());
+    }
+    set_counter(st, n);
+}
+
+void bm_decay7(benchmark::State& st, const Isa* isa) {
+    const std::vector<float> w0 = random_floats(C, -2, 2, 1);
+    bench_inplace(st, C, [&](float* x) { isa->k.decay7(w0.data(), x, C); });
+}
+
+void bm_sigmoid(benchmark::State& st, const Isa* isa) {
+    const std::vector<float> bias = random_floats(C, -2, 2, 1);
+    bench_inplace(st, C, [&](float* x) { isa->k.sigmoid(bias.data(), x, C); });
+}
+
+void bm_tanh(benchmark::State& st, const Isa* isa) {
+    bench_inplace(st, F, [&](float* x) { isa->k.tanh(x, F); });
+}
+
+void bm_relu_sq(benchmark::State& st, const Isa* isa) {
+    bench_inplace(st, F, [&](float* x) { isa->k.relu_sq(x, F); });
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    struct Bench {
+        const char* name;
+        void (*fn)(benchmark::State&, const Isa*);
+    };
+    const Bench benches[] = {{"wkv7", bm_wkv7},     {"wkv6", bm_wkv6},       {"layer_norm", bm_layer_norm},
+                             {"group_norm", bm_group_norm}, {"mix", bm_mix}, {"decay7", bm_decay7},
+                             {"sigmoid", bm_sigmoid}, {"tanh", bm_tanh},     {"relu_sq", bm_relu_sq}};
+    for (const Bench& b : benches)
+        for (const Isa& isa : bench_isas()) benchmark::RegisterBenchmark((std::string(b.name) + "/" + isa.name).c_str(), b.fn, &isa);
+
+    benchmark::Initialize(&argc, argv);
+    if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+    benchmark::RunSpecifiedBenchmarks();
+    benchmark::Shutdown();
+    return 0;
+}

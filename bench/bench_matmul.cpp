@@ -22,15 +22,11 @@
 
 #include "../kernels/half.h"
 #include "../kernels/kernels.h"
+#include "bench_isa.h"
 
 namespace {
 
-struct Isa {
-    std::string name;
-    Kernels k;
-};
-
-std::vector<Isa> g_isas;
+typedef BenchIsa Isa;
 
 const uint32_t kTypes[] = {GGML_TYPE_F32, GGML_TYPE_F16, GGML_TYPE_BF16, GGML_TYPE_Q8_0, GGML_TYPE_Q4_0};
 
@@ -146,16 +142,10 @@ void bm_read(benchmark::State& st, const Isa* isa) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    int n = 0;
-    const char* const* names = kernels_isa_available(&n);
-    g_isas.resize((size_t)n);  // stable addresses from here on
-    for (int i = 0; i < n; i++) {
-        kernels_init(names[i]);
-        g_isas[(size_t)i] = {names[i], kern};
-    }
-    const Isa* best = &g_isas.back();
+    const std::vector<Isa>& isas = bench_isas();
+    const Isa* best = &isas.back();
 
-    for (const Isa& isa : g_isas) {
+    for (const Isa& isa : isas) {
         if (isa.k.peak_fma) benchmark::RegisterBenchmark(("peak/" + isa.name + "/fma").c_str(), bm_peak, &isa, false);
         if (isa.k.peak_int8)
             benchmark::RegisterBenchmark(("peak/" + isa.name + "/int8").c_str(), bm_peak, &isa, true);
@@ -172,19 +162,19 @@ int main(int argc, char** argv) {
         const std::string tn = lower(ggml_type_name(type));
         for (const Shape& s : shapes)
             for (int64_t T : Ts)
-                for (const Isa& isa : g_isas) {
+                for (const Isa& isa : isas) {
                     if (isa.name == "scalar" && T == 512) continue;  // seconds per call
                     const std::string name = "matmul/" + isa.name + "/" + tn + "/" + std::to_string(s.n_in) + "x" +
                                              std::to_string(s.n_out) + "/T:" + std::to_string(T);
                     benchmark::RegisterBenchmark(name.c_str(), bm_matmul, &isa, type, s.n_in, s.n_out, T)
                         ->Unit(benchmark::kMicrosecond);
                 }
-        for (const Isa& isa : g_isas)
+        for (const Isa& isa : isas)
             benchmark::RegisterBenchmark(("matmul/" + isa.name + "/" + tn + "/768x65536/T:1").c_str(), bm_matmul,
                                          &isa, type, (int64_t)768, (int64_t)65536, (int64_t)1)
                 ->Unit(benchmark::kMicrosecond);
     }
-    for (const Isa& isa : g_isas)
+    for (const Isa& isa : isas)
         benchmark::RegisterBenchmark(("quantize_q8_0/" + isa.name + "/768x64").c_str(), bm_quantize_q8_0, &isa,
                                      (int64_t)768, (int64_t)64)
             ->Unit(benchmark::kMicrosecond);

@@ -4,6 +4,13 @@
 // with its own -m flags and instantiates the template for its architecture.
 #pragma once
 
+// GCC 12's own AVX-512 headers trip -Wmaybe-uninitialized once xsimd inlines
+// them (their _mm512_undefined_* idiom, GCC PR 105593); nothing here is
+// uninitialised.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 #include <xsimd/xsimd.hpp>
 
 template <class A>

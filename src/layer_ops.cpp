@@ -57,15 +57,34 @@ void silu(float* x, int64_t n) {
     for (int64_t i = 0; i < n; i++) x[i] *= sigmoidf(x[i]);
 }
 
+// One head's WKV over T tokens (the kernel's H = 1 on that head's slices).
+struct Wkv6Heads {
+    RwkvScratch* sc;
+    float* S;
+    const float* decay;
+    int64_t decay_stride;
+    const float* bonus;
+    int64_t T, C, N;
+};
+
+static void wkv6_head_task(void* ctx, int64_t h) {
+    const Wkv6Heads* j = (const Wkv6Heads*)ctx;
+    const RwkvScratch* sc = j->sc;
+    float* S = j->S + h * j->N * j->N;
+    for (int64_t t = 0; t < j->T; t++) {
+        const int64_t o = t * j->C + h * j->N;
+        kern.wkv6(1, j->N, S, sc->r + o, j->decay + t * j->decay_stride + h * j->N, sc->k + o, sc->v + o,
+                  j->bonus + h * j->N, sc->y + o);
+    }
+}
+
 void rwkv56_wkv_out(const Model* m, const Rwkv56Layer& L, int64_t layer, RwkvState* s, RwkvScratch* sc, int64_t T,
                     const float* decay, int64_t decay_stride) {
     const int64_t C = m->n_embd, H = m->n_head, N = m->head_size;
-    // The recurrence: the only step that must walk the tokens in order.
-    float* S = rwkv_state_wkv(s, layer);
-    for (int64_t t = 0; t < T; t++) {
-        const int64_t o = t * C;
-        kern.wkv6(H, N, S, sc->r + o, decay + t * decay_stride, sc->k + o, sc->v + o, L.first, sc->y + o);
-    }
+    // The recurrence: the only step that must walk the tokens in order; the
+    // heads are independent, one task each.
+    Wkv6Heads job = {sc, rwkv_state_wkv(s, layer), decay, decay_stride, L.first, T, C, N};
+    pool_run(sc->pool, H, wkv6_head_task, &job);
     // y = GroupNorm(y) * g;  x = x + Wo y   (xr is free now: the product goes there)
     for (int64_t t = 0; t < T; t++) {
         float* y = sc->y + t * C;

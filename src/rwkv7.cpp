@@ -35,6 +35,23 @@
 
 static const float GROUP_NORM_EPS = 64e-5f;
 
+// One head's WKV over T tokens (kernels' H = 1 on that head's slices).
+struct Wkv7Heads {
+    RwkvScratch* sc;
+    float* S;
+    int64_t T, C, N;
+};
+
+static void wkv7_head_task(void* ctx, int64_t h) {
+    const Wkv7Heads* j = (const Wkv7Heads*)ctx;
+    const RwkvScratch* sc = j->sc;
+    float* S = j->S + h * j->N * j->N;
+    for (int64_t t = 0; t < j->T; t++) {
+        const int64_t o = t * j->C + h * j->N;
+        kern.wkv7(1, j->N, S, sc->r + o, sc->w + o, sc->k + o, sc->v + o, sc->kk + o, sc->a + o, sc->y + o);
+    }
+}
+
 static void rwkv7_time_mix(const Model* m, const Rwkv7Layer& L, int64_t layer, RwkvState* s, RwkvScratch* sc,
                            int64_t T) {
     const int64_t C = m->n_embd, H = m->n_head, N = m->head_size;
@@ -106,12 +123,11 @@ static void rwkv7_time_mix(const Model* m, const Rwkv7Layer& L, int64_t layer, R
             sc->k[j] *= 1.0f + (sc->a[j] - 1.0f) * L.k_a[i];
         }
 
-    // The recurrence: the only step that must walk the tokens in order.
-    float* S = rwkv_state_wkv(s, layer);
-    for (int64_t t = 0; t < T; t++) {
-        const int64_t o = t * C;
-        kern.wkv7(H, N, S, sc->r + o, sc->w + o, sc->k + o, sc->v + o, sc->kk + o, sc->a + o, sc->y + o);
-    }
+    // The recurrence: the only step that must walk the tokens in order. The
+    // heads are independent, so they are spread over the threads (one task
+    // per head, each walking all T tokens).
+    Wkv7Heads job = {sc, rwkv_state_wkv(s, layer), T, C, N};
+    pool_run(sc->pool, H, wkv7_head_task, &job);
 
     // y = GroupNorm(y) + (sum_head(r * k * r_k)) * v, then gate.
     for (int64_t t = 0; t < T; t++) {
