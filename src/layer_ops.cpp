@@ -14,13 +14,18 @@ void layer_matmul(RwkvScratch* sc, const Matrix& W, const float* X, int64_t T, f
     parallel_matmul(sc->pool, &sc->mm, W, X, T, Y);
 }
 
-void norm_and_shift(const float* x, const float* ln_w, const float* ln_b, float eps, int64_t T, int64_t C,
-                    float* shift, float* xn, float* dx) {
-    for (int64_t t = 0; t < T; t++) kern.layer_norm(x + t * C, ln_w, ln_b, C, eps, xn + t * C);
-    for (int64_t t = 0; t < T; t++) {
-        const float* prev = t == 0 ? shift : xn + (t - 1) * C;
-        for (int64_t i = 0; i < C; i++) dx[t * C + i] = prev[i] - xn[t * C + i];
-    }
+void norm_and_shift(ThreadPool* pool, const float* x, const float* ln_w, const float* ln_b, float eps, int64_t T,
+                    int64_t C, float* shift, float* xn, float* dx) {
+    // every xn first: dx[t] needs xn[t - 1], which another range may make
+    for_tokens(pool, T, [&](int64_t t0, int64_t t1) {
+        for (int64_t t = t0; t < t1; t++) kern.layer_norm(x + t * C, ln_w, ln_b, C, eps, xn + t * C);
+    });
+    for_tokens(pool, T, [&](int64_t t0, int64_t t1) {
+        for (int64_t t = t0; t < t1; t++) {
+            const float* prev = t == 0 ? shift : xn + (t - 1) * C;
+            for (int64_t i = 0; i < C; i++) dx[t * C + i] = prev[i] - xn[t * C + i];
+        }
+    });
     memcpy(shift, xn + (T - 1) * C, (size_t)C * sizeof(float));
 }
 
@@ -98,7 +103,7 @@ void rwkv56_wkv_out(const Model* m, const Rwkv56Layer& L, int64_t layer, RwkvSta
 void rwkv56_channel_mix(const Model* m, const Rwkv56Layer& L, int64_t layer, RwkvState* s, RwkvScratch* sc,
                         int64_t T) {
     const int64_t C = m->n_embd, F = m->n_ffn;
-    norm_and_shift(sc->x, L.ln2_w, L.ln2_b, m->ln_eps, T, C, rwkv_state_ffn_shift(s, layer), sc->xn, sc->y);
+    norm_and_shift(sc->pool, sc->x, L.ln2_w, L.ln2_b, m->ln_eps, T, C, rwkv_state_ffn_shift(s, layer), sc->xn, sc->y);
     lerp(sc->xn, sc->y, L.ffn_x_k, T, C, sc->xk);
     lerp(sc->xn, sc->y, L.ffn_x_r, T, C, sc->xr);
     const MatmulOp in[] = {{&L.ffn_key, sc->xk, sc->ffn}, {&L.ffn_receptance, sc->xr, sc->r}};

@@ -13,16 +13,37 @@
 //   rwkv56_forward:      embedding, layers (with the x / 2 rescale), head
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 
 #include "rwkv.h"
+#include "threads.h"
+
+// f(t0, t1) for token ranges covering [0, T), spread over the pool: the
+// per-token steps of sequence mode (norms, mixes, activations) run on every
+// thread instead of one while the others wait. Each token's arithmetic is
+// the same whichever thread runs it. T = 1 (token mode) runs inline.
+template <class F>
+void for_tokens(ThreadPool* pool, int64_t T, const F& f) {
+    const int64_t n_tasks = std::min<int64_t>(T, 2 * (int64_t)pool_size(pool));
+    if (n_tasks <= 1) return f((int64_t)0, T);
+    struct Ctx {
+        const F* f;
+        int64_t T, per;
+    } ctx = {&f, T, (T + n_tasks - 1) / n_tasks};
+    pool_run(pool, (T + ctx.per - 1) / ctx.per, [](void* c, int64_t i) {
+        const Ctx* x = (const Ctx*)c;
+        const int64_t t0 = i * x->per;
+        (*x->f)(t0, std::min(x->T, t0 + x->per));
+    }, &ctx);
+}
 
 // Y = W X over T rows, split over the context's threads.
 void layer_matmul(RwkvScratch* sc, const Matrix& W, const float* X, int64_t T, float* Y);
 
 // xn[t] = LN(x[t]); dx[t] = xn[t-1] - xn[t] with xn[-1] = shift; then shift = xn[T-1].
-void norm_and_shift(const float* x, const float* ln_w, const float* ln_b, float eps, int64_t T, int64_t C,
-                    float* shift, float* xn, float* dx);
+void norm_and_shift(ThreadPool* pool, const float* x, const float* ln_w, const float* ln_b, float eps, int64_t T,
+                    int64_t C, float* shift, float* xn, float* dx);
 
 // out = xn + dx * mu   (mu is per channel)
 void lerp(const float* xn, const float* dx, const float* mu, int64_t T, int64_t C, float* out);

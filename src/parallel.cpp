@@ -27,6 +27,24 @@ void matmul_task(void* ctx, int64_t task) {
     kern.matmul[W.type](W.data, W.n_in, W.n_out, row0, row1, j->x[k], j->T, j->ops[k].Y);
 }
 
+// The activations the quantized kernels take (Q8_0 rows), made per row.
+struct QuantJob {
+    const float* src[MAX_OPS];
+    uint8_t* dst[MAX_OPS];
+    const Matrix* W[MAX_OPS];
+    int n;
+    int64_t T;
+};
+
+void quantize_task(void* ctx, int64_t t) {
+    const QuantJob* j = (const QuantJob*)ctx;
+    for (int k = 0; k < j->n; k++) {
+        const uint32_t act = kern.act_type[j->W[k]->type];
+        const int64_t n_in = j->W[k]->n_in;
+        kern.quantize_row[act](j->src[k] + t * n_in, j->dst[k] + (uint64_t)t * ggml_row_size(act, n_in), n_in);
+    }
+}
+
 }  // namespace
 
 void parallel_matmul_many(ThreadPool* pool, MatmulScratch* scratch, const MatmulOp* ops, int n_ops, int64_t T) {
@@ -44,17 +62,22 @@ void parallel_matmul_many(ThreadPool* pool, MatmulScratch* scratch, const Matmul
                 need += ggml_row_size(kern.act_type[op[k].W->type], op[k].W->n_in) * (uint64_t)T;
         if (scratch->act.size() < need) scratch->act.resize(need);
         uint64_t at = 0;
+        QuantJob qj = {{}, {}, {}, 0, T};
         for (int k = 0; k < n; k++) {
             const Matrix& W = *op[k].W;
             const uint32_t act = kern.act_type[W.type];
             job.x[k] = op[k].X;
             if (act == GGML_TYPE_F32) continue;
             const uint64_t row_bytes = ggml_row_size(act, W.n_in);
-            for (int64_t t = 0; t < T; t++)
-                kern.quantize_row[act](op[k].X + t * W.n_in, scratch->act.data() + at + (uint64_t)t * row_bytes, W.n_in);
+            qj.src[qj.n] = op[k].X;
+            qj.dst[qj.n] = scratch->act.data() + at;
+            qj.W[qj.n++] = &W;
             job.x[k] = scratch->act.data() + at;
             at += row_bytes * (uint64_t)T;
         }
+        // one task per activation row (a row is quantized whole: same bits
+        // on any thread); token mode quantizes inline
+        if (qj.n > 0) pool_run(T > 1 ? pool : nullptr, T, quantize_task, &qj);
         // A few tasks per thread balance uneven progress; rows come in
         // multiples of 16 so every task starts on a whole register tile.
         const int n_threads = pool_size(pool);

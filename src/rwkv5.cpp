@@ -33,7 +33,7 @@ static void rwkv5_time_mix(const Model* m, const Rwkv56Layer& L, int64_t layer, 
     const int64_t C = m->n_embd;
     float* dx = sc->y;  // y is free until the WKV step
 
-    norm_and_shift(sc->x, L.ln1_w, L.ln1_b, m->ln_eps, T, C, rwkv_state_att_shift(s, layer), sc->xn, dx);
+    norm_and_shift(sc->pool, sc->x, L.ln1_w, L.ln1_b, m->ln_eps, T, C, rwkv_state_att_shift(s, layer), sc->xn, dx);
     lerp(sc->xn, dx, L.x_k, T, C, sc->xk);
     lerp(sc->xn, dx, L.x_v, T, C, sc->xv);
     lerp(sc->xn, dx, L.x_r, T, C, sc->xr);

@@ -44,7 +44,7 @@ static void rwkv6_time_mix(const Model* m, const Rwkv56Layer& L, int64_t layer, 
     const int64_t n = T * C;
     float* dx = sc->y;  // y is free until the WKV step
 
-    norm_and_shift(sc->x, L.ln1_w, L.ln1_b, m->ln_eps, T, C, rwkv_state_att_shift(s, layer), sc->xn, dx);
+    norm_and_shift(sc->pool, sc->x, L.ln1_w, L.ln1_b, m->ln_eps, T, C, rwkv_state_att_shift(s, layer), sc->xn, dx);
 
     // ddlerp: xxx = xn + dx * mu_x; h_* = tanh(W1_* xxx) (W1's rows are the
     // five LoRAs' down-projections one after another: five products, one

@@ -55,16 +55,18 @@ static void wkv7_head_task(void* ctx, int64_t h) {
 static void rwkv7_time_mix(const Model* m, const Rwkv7Layer& L, int64_t layer, RwkvState* s, RwkvScratch* sc,
                            int64_t T) {
     const int64_t C = m->n_embd, H = m->n_head, N = m->head_size;
-    const int64_t n = T * C;
     float* dx = sc->y;  // y is free until the WKV step
 
-    norm_and_shift(sc->x, L.ln1_w, L.ln1_b, m->ln_eps, T, C, rwkv_state_att_shift(s, layer), sc->xn, dx);
-    lerp(sc->xn, dx, L.x_r, T, C, sc->xr);
-    lerp(sc->xn, dx, L.x_w, T, C, sc->xw);
-    lerp(sc->xn, dx, L.x_k, T, C, sc->xk);
-    lerp(sc->xn, dx, L.x_v, T, C, sc->xv);
-    lerp(sc->xn, dx, L.x_a, T, C, sc->xa);
-    lerp(sc->xn, dx, L.x_g, T, C, sc->xg);
+    norm_and_shift(sc->pool, sc->x, L.ln1_w, L.ln1_b, m->ln_eps, T, C, rwkv_state_att_shift(s, layer), sc->xn, dx);
+    for_tokens(sc->pool, T, [&](int64_t t0, int64_t t1) {
+        const int64_t o = t0 * C, nt = t1 - t0;
+        lerp(sc->xn + o, dx + o, L.x_r, nt, C, sc->xr + o);
+        lerp(sc->xn + o, dx + o, L.x_w, nt, C, sc->xw + o);
+        lerp(sc->xn + o, dx + o, L.x_k, nt, C, sc->xk + o);
+        lerp(sc->xn + o, dx + o, L.x_v, nt, C, sc->xv + o);
+        lerp(sc->xn + o, dx + o, L.x_a, nt, C, sc->xa + o);
+        lerp(sc->xn + o, dx + o, L.x_g, nt, C, sc->xg + o);
+    });
 
     // The projections, in two rounds of independent products (one wake-up
     // of the thread pool each): r, k, v and the LoRA down-projections, then
@@ -88,40 +90,44 @@ static void rwkv7_time_mix(const Model* m, const Rwkv7Layer& L, int64_t layer, R
     };
     parallel_matmul_many(sc->pool, &sc->mm, round2, residual ? 4 : 3, T);
 
-    // w = exp(-e^-0.5 * sigmoid(w0 + W2 tanh(W1 xw)))     decay
-    for (int64_t t = 0; t < T; t++) kern.decay7(L.w0, sc->w + t * C, C);
-    // a = sigmoid(a0 + A2 A1 xa)                           in-context learning rate
-    for (int64_t t = 0; t < T; t++) kern.sigmoid(L.a0, sc->a + t * C, C);
-    // g = G2 sigmoid(G1 xg)                                gate (computed above)
+    // The per-token steps between the projections and the recurrence, over
+    // the threads by token ranges.
+    for_tokens(sc->pool, T, [&](int64_t t0, int64_t t1) {
+        // w = exp(-e^-0.5 * sigmoid(w0 + W2 tanh(W1 xw)))     decay
+        for (int64_t t = t0; t < t1; t++) kern.decay7(L.w0, sc->w + t * C, C);
+        // a = sigmoid(a0 + A2 A1 xa)                           in-context learning rate
+        for (int64_t t = t0; t < t1; t++) kern.sigmoid(L.a0, sc->a + t * C, C);
+        // g = G2 sigmoid(G1 xg)                                gate (computed above)
 
-    // Value residual: layer 0's values are remembered; later layers blend
-    // towards them by a learned, data-dependent amount.
-    if (layer == 0) {
-        memcpy(sc->v_first, sc->v, (size_t)n * sizeof(float));
-    } else {
-        for (int64_t t = 0; t < T; t++)
-            kern.value_residual(sc->v_first + t * C, L.v0, mix + t * C, C, sc->v + t * C);
-    }
+        // Value residual: layer 0's values are remembered; later layers blend
+        // towards them by a learned, data-dependent amount.
+        if (layer == 0) {
+            memcpy(sc->v_first + t0 * C, sc->v + t0 * C, (size_t)((t1 - t0) * C) * sizeof(float));
+        } else {
+            for (int64_t t = t0; t < t1; t++)
+                kern.value_residual(sc->v_first + t * C, L.v0, mix + t * C, C, sc->v + t * C);
+        }
 
-    // kk = normalize(k * k_k) per head (F.normalize: divide by max(|x|, 1e-12));
-    // then k = k * (1 + (a - 1) * k_a).
-    for (int64_t t = 0; t < T; t++)
-        for (int64_t h = 0; h < H; h++) {
-            const int64_t o = t * C + h * N;
-            float ss = 0.0f;
-            for (int64_t i = 0; i < N; i++) {
-                const float v = sc->k[o + i] * L.k_k[h * N + i];
-                sc->kk[o + i] = v;
-                ss += v * v;
+        // kk = normalize(k * k_k) per head (F.normalize: divide by max(|x|, 1e-12));
+        // then k = k * (1 + (a - 1) * k_a).
+        for (int64_t t = t0; t < t1; t++)
+            for (int64_t h = 0; h < H; h++) {
+                const int64_t o = t * C + h * N;
+                float ss = 0.0f;
+                for (int64_t i = 0; i < N; i++) {
+                    const float v = sc->k[o + i] * L.k_k[h * N + i];
+                    sc->kk[o + i] = v;
+                    ss += v * v;
+                }
+                const float inv = 1.0f / fmaxf(sqrtf(ss), 1e-12f);
+                for (int64_t i = 0; i < N; i++) sc->kk[o + i] *= inv;
             }
-            const float inv = 1.0f / fmaxf(sqrtf(ss), 1e-12f);
-            for (int64_t i = 0; i < N; i++) sc->kk[o + i] *= inv;
-        }
-    for (int64_t t = 0; t < T; t++)
-        for (int64_t i = 0; i < C; i++) {
-            const int64_t j = t * C + i;
-            sc->k[j] *= 1.0f + (sc->a[j] - 1.0f) * L.k_a[i];
-        }
+        for (int64_t t = t0; t < t1; t++)
+            for (int64_t i = 0; i < C; i++) {
+                const int64_t j = t * C + i;
+                sc->k[j] *= 1.0f + (sc->a[j] - 1.0f) * L.k_a[i];
+            }
+    });
 
     // The recurrence: the only step that must walk the tokens in order. The
     // heads are independent, so they are spread over the threads (one task
@@ -130,32 +136,36 @@ static void rwkv7_time_mix(const Model* m, const Rwkv7Layer& L, int64_t layer, R
     pool_run(sc->pool, H, wkv7_head_task, &job);
 
     // y = GroupNorm(y) + (sum_head(r * k * r_k)) * v, then gate.
-    for (int64_t t = 0; t < T; t++) {
-        float* y = sc->y + t * C;
-        kern.group_norm(y, L.lnx_w, L.lnx_b, C, H, GROUP_NORM_EPS, y);
-        for (int64_t h = 0; h < H; h++) {
-            const int64_t o = t * C + h * N;
-            float bonus = 0.0f;
-            for (int64_t i = 0; i < N; i++) bonus += sc->r[o + i] * sc->k[o + i] * L.r_k[h * N + i];
-            for (int64_t i = 0; i < N; i++) sc->y[o + i] += bonus * sc->v[o + i];
+    for_tokens(sc->pool, T, [&](int64_t t0, int64_t t1) {
+        for (int64_t t = t0; t < t1; t++) {
+            float* y = sc->y + t * C;
+            kern.group_norm(y, L.lnx_w, L.lnx_b, C, H, GROUP_NORM_EPS, y);
+            for (int64_t h = 0; h < H; h++) {
+                const int64_t o = t * C + h * N;
+                float bonus = 0.0f;
+                for (int64_t i = 0; i < N; i++) bonus += sc->r[o + i] * sc->k[o + i] * L.r_k[h * N + i];
+                for (int64_t i = 0; i < N; i++) sc->y[o + i] += bonus * sc->v[o + i];
+            }
+            for (int64_t i = 0; i < C; i++) y[i] *= sc->g[t * C + i];
         }
-        for (int64_t i = 0; i < C; i++) y[i] *= sc->g[t * C + i];
-    }
+    });
 
     // x = x + Wo y   (xr is free now: use it for the projection's output)
     layer_matmul(sc, L.output, sc->y, T, sc->xr);
-    kern.add(sc->xr, n, sc->x);
+    for_tokens(sc->pool, T, [&](int64_t t0, int64_t t1) { kern.add(sc->xr + t0 * C, (t1 - t0) * C, sc->x + t0 * C); });
 }
 
 static void rwkv7_channel_mix(const Model* m, const Rwkv7Layer& L, int64_t layer, RwkvState* s, RwkvScratch* sc,
                               int64_t T) {
     const int64_t C = m->n_embd, F = m->n_ffn;
-    norm_and_shift(sc->x, L.ln2_w, L.ln2_b, m->ln_eps, T, C, rwkv_state_ffn_shift(s, layer), sc->xn, sc->y);
-    lerp(sc->xn, sc->y, L.ffn_x_k, T, C, sc->xk);
+    norm_and_shift(sc->pool, sc->x, L.ln2_w, L.ln2_b, m->ln_eps, T, C, rwkv_state_ffn_shift(s, layer), sc->xn, sc->y);
+    for_tokens(sc->pool, T, [&](int64_t t0, int64_t t1) {
+        lerp(sc->xn + t0 * C, sc->y + t0 * C, L.ffn_x_k, t1 - t0, C, sc->xk + t0 * C);
+    });
     layer_matmul(sc, L.ffn_key, sc->xk, T, sc->ffn);
-    kern.relu_sq(sc->ffn, T * F);
+    for_tokens(sc->pool, T, [&](int64_t t0, int64_t t1) { kern.relu_sq(sc->ffn + t0 * F, (t1 - t0) * F); });
     layer_matmul(sc, L.ffn_value, sc->ffn, T, sc->xr);
-    kern.add(sc->xr, T * C, sc->x);
+    for_tokens(sc->pool, T, [&](int64_t t0, int64_t t1) { kern.add(sc->xr + t0 * C, (t1 - t0) * C, sc->x + t0 * C); });
 }
 
 void rwkv7_forward(const Model* m, RwkvState* s, RwkvScratch* sc, const int32_t* tokens, int64_t T,
