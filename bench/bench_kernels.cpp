@@ -6,8 +6,8 @@
 //
 // Names: <kernel>/<isa>. Shapes are those of RWKV-7 0.1B (C = 768 = 12 heads
 // of 64, F = 3072), one token per call. Counter: floats/s, the floats of the
-// kernel's main operand (the N x N states for the WKV updates, C or F for the
-// rest) processed per second, so paths compare directly.
+// kernel's main operand (the N x N states for the WKV updates, 65536 logits
+// for softmax, C or F for the rest) processed per second, so paths compare directly.
 #include <benchmark/benchmark.h>
 
 #include <random>
@@ -128,6 +128,17 @@ void bm_relu_sq(benchmark::State& st, const Isa* isa) {
     bench_inplace(st, F, [&](float* x) { isa->k.relu_sq(x, F); });
 }
 
+// The sampler's softmax over a world-vocabulary row of logits.
+void bm_softmax(benchmark::State& st, const Isa* isa) {
+    const int64_t V = 65536;
+    const std::vector<float> x = random_floats(V, -10, 10, 1);
+    std::vector<float> p((size_t)V);
+    for (auto _ : st) {
+        benchmark::DoNotOptimize(isa->k.softmax(x.data(), V, p.data()));
+    }
+    set_counter(st, V);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -137,7 +148,7 @@ int main(int argc, char** argv) {
     };
     const Bench benches[] = {{"wkv7", bm_wkv7},     {"wkv6", bm_wkv6},       {"layer_norm", bm_layer_norm},
                              {"group_norm", bm_group_norm}, {"mix", bm_mix}, {"decay7", bm_decay7},
-                             {"sigmoid", bm_sigmoid}, {"tanh", bm_tanh},     {"relu_sq", bm_relu_sq}};
+                             {"sigmoid", bm_sigmoid}, {"tanh", bm_tanh},     {"relu_sq", bm_relu_sq}, {"softmax", bm_softmax}};
     for (const Bench& b : benches)
         for (const Isa& isa : bench_isas()) benchmark::RegisterBenchmark((std::string(b.name) + "/" + isa.name).c_str(), b.fn, &isa);
 

@@ -37,3 +37,13 @@ void relu_sq_scalar(float* x, int64_t n) {
 void add_scalar(const float* a, int64_t n, float* y) {
     for (int64_t i = 0; i < n; i++) y[i] += a[i];
 }
+
+float softmax_scalar(const float* x, int64_t n, float* p) {
+    float mx = -INFINITY;
+    for (int64_t i = 0; i < n; i++) mx = fmaxf(mx, x[i]);
+    float sum = 0.0f;
+    for (int64_t i = 0; i < n; i++) sum += (p[i] = expf(x[i] - mx));
+    const float inv = 1.0f / sum;
+    for (int64_t i = 0; i < n; i++) p[i] *= inv;
+    return sum;
+}

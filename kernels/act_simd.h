@@ -2,6 +2,8 @@
 // including exp/tanh/sigmoid from xsimd's vector math.
 #pragma once
 
+#include <cmath>
+
 #include "kernels.h"
 #include "simd.h"
 
@@ -69,6 +71,35 @@ static void add_simd(const float* a, int64_t n, float* y) {
     ACT_LOOP(n, vstore<A>(y + i, vload<A>(y + i) + vload<A>(a + i)), add_scalar(a + i, 1, y + i));
 }
 
+// Three passes as the scalar version (max, exp and sum, scale); the sum is
+// kept in L lanes, so it is rounded in another order: equal to float rounding.
+template <class A>
+static float softmax_simd(const float* x, int64_t n, float* p) {
+    constexpr int64_t L = vfloat<A>::size;
+    const int64_t nv = n / L * L;
+    vfloat<A> vmx = vsplat<A>(-INFINITY);
+    for (int64_t i = 0; i < nv; i += L) vmx = xsimd::max(vmx, vload<A>(x + i));
+    float lanes[L];
+    vstore<A>(lanes, vmx);
+    float mx = -INFINITY;
+    for (int64_t j = 0; j < L; j++) mx = fmaxf(mx, lanes[j]);
+    for (int64_t i = nv; i < n; i++) mx = fmaxf(mx, x[i]);
+    const vfloat<A> vm = vsplat<A>(mx);
+    vfloat<A> acc = vsplat<A>(0.0f);
+    for (int64_t i = 0; i < nv; i += L) {
+        const vfloat<A> e = xsimd::exp(vload<A>(x + i) - vm);
+        vstore<A>(p + i, e);
+        acc += e;
+    }
+    float sum = vsum<A>(acc);
+    for (int64_t i = nv; i < n; i++) sum += (p[i] = expf(x[i] - mx));
+    const float inv = 1.0f / sum;
+    const vfloat<A> vinv = vsplat<A>(inv);
+    for (int64_t i = 0; i < nv; i += L) vstore<A>(p + i, vload<A>(p + i) * vinv);
+    for (int64_t i = nv; i < n; i++) p[i] *= inv;
+    return sum;
+}
+
 template <class A>
 static void act_fill(Kernels* k) {
     k->mix = mix_simd<A>;
@@ -78,4 +109,5 @@ static void act_fill(Kernels* k) {
     k->value_residual = value_residual_simd<A>;
     k->relu_sq = relu_sq_simd<A>;
     k->add = add_simd<A>;
+    k->softmax = softmax_simd<A>;
 }

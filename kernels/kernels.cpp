@@ -38,6 +38,7 @@ void kernels_fill_scalar(Kernels* k) {
     k->value_residual = value_residual_scalar;
     k->relu_sq = relu_sq_scalar;
     k->add = add_scalar;
+    k->softmax = softmax_scalar;
     k->peak_fma = peak_fma_scalar;
     k->peak_int8 = peak_int8_scalar;
     k->read_sum = read_sum_scalar;

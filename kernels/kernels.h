@@ -73,6 +73,9 @@ typedef void (*Decay7Fn)(const float* w0, float* w, int64_t n);     // w = exp(-
 typedef void (*ValueResidualFn)(const float* v_first, const float* v0, const float* m, int64_t n,
                                 float* v);                          // v += (v_first - v) sigmoid(v0 + m)
 typedef void (*AddFn)(const float* a, int64_t n, float* y);         // y += a
+// p = softmax(x) over n floats (max subtracted first); returns the sum of
+// exp(x - max) the probabilities were divided by. The sampler's hot loop.
+typedef float (*SoftmaxFn)(const float* x, int64_t n, float* p);
 
 // Machine-limit probes for the bench (kernels/probe_*.cpp): each returns the
 // operations it did; the bench times them.
@@ -96,6 +99,7 @@ struct Kernels {
     ValueResidualFn value_residual;
     InplaceFn relu_sq;
     AddFn add;
+    SoftmaxFn softmax;
     PeakProbeFn peak_fma;   // float32 FMA flops
     PeakProbeFn peak_int8;  // int8 multiply-add ops (x2), as the Q8_0 kernels use them
     ReadSumFn read_sum;     // streaming read
@@ -157,6 +161,7 @@ void decay7_scalar(const float* w0, float* w, int64_t n);
 void value_residual_scalar(const float* v_first, const float* v0, const float* m, int64_t n, float* v);
 void relu_sq_scalar(float* x, int64_t n);
 void add_scalar(const float* a, int64_t n, float* y);
+float softmax_scalar(const float* x, int64_t n, float* p);
 void layer_norm_scalar(const float* x, const float* weight, const float* bias, int64_t n, float eps, float* y);
 void group_norm_scalar(const float* x, const float* weight, const float* bias, int64_t n, int64_t G, float eps,
                        float* y);

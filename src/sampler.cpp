@@ -4,6 +4,8 @@
 #include <cmath>
 #include <cstring>
 
+#include "../kernels/kernels.h"
+
 void sampler_init(Sampler* s, const SamplerParams& p, int64_t n_vocab) {
     s->p = p;
     s->n_vocab = n_vocab;
@@ -68,12 +70,8 @@ int32_t sampler_sample(Sampler* s, float* logits) {
     if (s->p.temp <= 0.0f) {
         token = (int32_t)(std::max_element(logits, logits + V) - logits);
     } else {
-        // softmax, stably
-        const float mx = *std::max_element(logits, logits + V);
         float* p = s->probs.data();
-        double sum = 0.0;
-        for (int64_t i = 0; i < V; i++) sum += (p[i] = expf(logits[i] - mx));
-        for (int64_t i = 0; i < V; i++) p[i] = (float)(p[i] / sum);
+        kern.softmax(logits, V, p);  // stably: the max is subtracted first
 
         // The candidates, most likely first (ties by id, so the order is
         // deterministic): the top_k, then the shortest prefix whose mass

@@ -309,6 +309,20 @@ TEST(Simd, ElementwiseMatchScalar) {
             kern.add(a.data(), n, w2.data());
             same("add", w1, w2);
         }
+        // softmax over a vocabulary-sized row with a wide range (probabilities
+        // down to underflow): each p within float rounding of the sum's order
+        for (int64_t n : {1, 5, 17, 65536 + 3}) {
+            std::vector<float> x = randn((size_t)n, 84, 8.0f), p1((size_t)n), p2((size_t)n);
+            const float s1 = ref.softmax(x.data(), n, p1.data());
+            const float s2 = kern.softmax(x.data(), n, p2.data());
+            ASSERT_NEAR(s2, s1, 1e-5f * s1) << isa << " softmax sum n=" << n;
+            double total = 0.0;
+            for (int64_t i = 0; i < n; i++) {
+                ASSERT_NEAR(p2[i], p1[i], 1e-5f * p1[i] + 1e-30f) << isa << " softmax n=" << n << " i=" << i;
+                total += p2[i];
+            }
+            ASSERT_NEAR(total, 1.0, 1e-4) << isa << " softmax n=" << n << ": probabilities sum to " << total;
+        }
     }
     kernels_init("scalar");
 }

@@ -115,7 +115,9 @@ TEST(Wkv6, SimdMatchesScalarOnEveryPath) {
     for (int p = 0; p < n; p++) {
         const std::string isa = names[p];
         kernels_init(isa.c_str());
-        if (isa != "scalar") ASSERT_NE(kern.wkv6, nullptr) << isa;
+        if (isa != "scalar") {
+            ASSERT_NE(kern.wkv6, nullptr) << isa;
+        }
         const Wkv6Fn fn = kern.wkv6 ? kern.wkv6 : wkv6_scalar;
         for (auto& hn : kSizes) {
             const int64_t H = hn[0], N = hn[1];

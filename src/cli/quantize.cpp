@@ -65,7 +65,7 @@ int cmd_quantize(int argc, char** argv) {
     if (!r.count("args") || r["args"].as<std::vector<std::string>>().size() != 3)
         rwkv_fail("expected IN.gguf OUT.gguf TYPE");
     const auto& args = r["args"].as<std::vector<std::string>>();
-    uint32_t target;
+    uint32_t target = GGML_TYPE_F32;
     if (!parse_type(args[2], &target)) rwkv_fail("unknown TYPE '%s' (f32, f16, bf16, q8_0, q4_0)", args[2].c_str());
     if (args[0] == args[1]) rwkv_fail("%s: output would overwrite the input", args[1].c_str());
 
