@@ -143,6 +143,9 @@ def generate(gguf, tiny):
     check("generate: same seed, same text", r1[0] == 0 and r1[1] == r2[1] and len(r1[1]) > 0, f"{r1[1]!r} vs {r2[1]!r}")
     check("generate: another seed, other text", r3[0] == 0 and r3[1] != r1[1], f"{r1[1]!r} vs {r3[1]!r}")
     check("generate: speed on stderr", "t/s" in r1[2], r1[2])
+    rq = run(base + ["--seed", "7", "--quiet", "The"])
+    check("generate: --quiet keeps stderr empty, output the same", rq[0] == 0 and rq[2] == "" and rq[1] == r1[1],
+          f"rc={rq[0]} stderr={rq[2]!r}")
     rs = run(base + ["--seed", "7"], stdin=b"The")
     check("generate: prompt from stdin == argument", rs[1] == r1[1], f"{rs[1]!r} vs {r1[1]!r}")
     rd = run(base + ["--seed", "7", "-"], stdin=b"The")

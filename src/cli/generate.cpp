@@ -2,6 +2,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <unistd.h>
 
 #include "../../kernels/kernels.h"
 #include "../common.h"
@@ -21,6 +22,7 @@ int cmd_generate(int argc, char** argv) {
         ("n,n-predict", "tokens to generate", cxxopts::value<int64_t>()->default_value("128"))
         ("stop", "stop when the output contains this string (not printed)", cxxopts::value<std::string>()->default_value(""))
         ("no-display-prompt", "do not echo the prompt")
+        ("q,quiet", "no progress line and no speed summary on stderr")
         ("prompt", "prompt", cxxopts::value<std::vector<std::string>>());
     o.parse_positional({"prompt"});
     o.positional_help("[PROMPT]");
@@ -55,8 +57,6 @@ int cmd_generate(int argc, char** argv) {
         tokens.push_back(0);
     }
 
-    if (!r.count("no-display-prompt")) cli_write(1, prompt.data(), prompt.size());
-
     RwkvContext ctx;
     rwkv_context_init(&ctx, &m, RWKV_DEFAULT_CHUNK, n_threads);
     if (!state_in.empty()) state_load(state_in.c_str(), &m, &ctx.state);
@@ -66,13 +66,27 @@ int cmd_generate(int argc, char** argv) {
 
     cli_catch_sigint();
     const double t0 = cli_now();
-    // The prompt in chunks, so Ctrl-C is noticed during a long one too.
+    // The prompt is echoed first (as llama.cpp does), then processed in
+    // chunks, so Ctrl-C is noticed during a long one too. A long one shows
+    // its progress when stderr is a terminal that the echoed prompt is not
+    // being written to (the progress line would overwrite its last line).
+    const bool echo = !r.count("no-display-prompt");
+    if (echo) cli_write(1, prompt.data(), prompt.size());
+    const bool quiet = r.count("quiet") > 0;
+    const bool progress =
+        !quiet && isatty(2) && !(echo && isatty(1)) && tokens.size() > (size_t)(8 * RWKV_DEFAULT_CHUNK);
+    double shown = t0;
     for (size_t i = 0; i < tokens.size() && !cli_interrupted(); i += RWKV_DEFAULT_CHUNK) {
         const int64_t n = std::min<int64_t>(RWKV_DEFAULT_CHUNK, (int64_t)(tokens.size() - i));
         rwkv_eval(&ctx, tokens.data() + i, n, logits.data(), nullptr);
+        if (progress && cli_now() - shown > 0.2) {
+            shown = cli_now();
+            fprintf(stderr, "\rrwkv-cli: prompt %zu / %zu tokens (%.0f t/s)", i + (size_t)n, tokens.size(),
+                    (double)(i + (size_t)n) / (shown - t0));
+        }
     }
+    if (progress) fprintf(stderr, "\r\033[K");
     const double t1 = cli_now();
-
 
     GenerateResult g = cli_generate_stream(&ctx, &sampler, &lm.tok, logits.data(), n_predict,
                                            r["stop"].as<std::string>(), nullptr);
@@ -80,7 +94,8 @@ int cmd_generate(int argc, char** argv) {
     const double t2 = cli_now();
     if (!state_out.empty()) state_save(state_out.c_str(), &m, &ctx.state);
 
-    fprintf(stderr, "\nrwkv-cli: prompt %zu tokens in %.3f s (%.1f t/s), generated %lld tokens in %.3f s (%.1f t/s), kernels %s, %d threads\n",
+    if (!quiet)
+        fprintf(stderr, "\nrwkv-cli: prompt %zu tokens in %.3f s (%.1f t/s), generated %lld tokens in %.3f s (%.1f t/s), kernels %s, %d threads\n",
             tokens.size(), t1 - t0, (double)tokens.size() / std::max(t1 - t0, 1e-9), (long long)n_gen, t2 - t1,
             (double)n_gen / std::max(t2 - t1, 1e-9), kern.isa, pool_size(ctx.pool));
     if (cli_interrupted()) {
