@@ -26,16 +26,6 @@
 #include "../tokenizer/world.h"
 #include "fuzz_util.h"
 
-static uint64_t scalar_bytes(uint32_t t) {
-    switch (t) {
-        case GGUF_UINT8: case GGUF_INT8: case GGUF_BOOL: return 1;
-        case GGUF_UINT16: case GGUF_INT16: return 2;
-        case GGUF_UINT32: case GGUF_INT32: case GGUF_FLOAT32: return 4;
-        case GGUF_UINT64: case GGUF_INT64: case GGUF_FLOAT64: return 8;
-        default: return 0;
-    }
-}
-
 static bool inside(const GgufFile& f, const void* p, uint64_t n) {
     const uint8_t* b = (const uint8_t*)p;
     return b >= f.map && b <= f.map + f.size && n <= (uint64_t)(f.map + f.size - b);
@@ -61,12 +51,12 @@ static void check_file(const GgufFile& f) {
                 FUZZ_CHECK(kv.strs.size() == kv.array_count, "string array count");
                 for (std::string_view s : kv.strs) FUZZ_CHECK(inside(f, s.data(), s.size()), "array string outside");
             } else {
-                const uint64_t es = scalar_bytes(kv.array_type);
+                const uint64_t es = gguf_scalar_size(kv.array_type);
                 FUZZ_CHECK(es > 0, "array of unknown type %u accepted", kv.array_type);
                 FUZZ_CHECK(kv.array_count <= f.size / es && inside(f, kv.value, kv.array_count * es), "array outside");
             }
         } else {
-            const uint64_t n = scalar_bytes(kv.type);
+            const uint64_t n = gguf_scalar_size(kv.type);
             FUZZ_CHECK(n > 0, "unknown value type %u accepted", kv.type);
             FUZZ_CHECK(inside(f, kv.value, n), "scalar outside");
         }

@@ -68,7 +68,7 @@ struct Cursor {
 };
 }  // namespace
 
-static uint64_t scalar_size(uint32_t t) {
+uint64_t gguf_scalar_size(uint32_t t) {
     switch (t) {
         case GGUF_UINT8: case GGUF_INT8: case GGUF_BOOL: return 1;
         case GGUF_UINT16: case GGUF_INT16: return 2;
@@ -100,7 +100,7 @@ static void read_kv(Cursor* c, GgufKV* kv) {
             kv->strs.reserve((size_t)kv->array_count);
             for (uint64_t i = 0; i < kv->array_count; i++) kv->strs.push_back(c->str(what.c_str()));
         } else {
-            uint64_t es = scalar_size(kv->array_type);
+            uint64_t es = gguf_scalar_size(kv->array_type);
             if (es == 0)
                 rwkv_fail("%s: corrupt GGUF: %s is an array of unsupported type %u",
                           f->path.c_str(), what.c_str(), kv->array_type);
@@ -110,7 +110,7 @@ static void read_kv(Cursor* c, GgufKV* kv) {
             c->take(kv->array_count * es, what.c_str());
         }
     } else {
-        uint64_t n = scalar_size(kv->type);
+        uint64_t n = gguf_scalar_size(kv->type);
         if (n == 0)
             rwkv_fail("%s: corrupt GGUF: %s has unknown type %u", f->path.c_str(), what.c_str(), kv->type);
         kv->value = c->take(n, what.c_str());

@@ -44,6 +44,9 @@ enum GgufValueType : uint32_t {
     GGUF_FLOAT64 = 12,
 };
 
+// Bytes of one scalar GGUF value (0 for strings, arrays and unknown types).
+uint64_t gguf_scalar_size(uint32_t type);
+
 struct GgufKV {
     std::string_view key;
     uint64_t raw_offset, raw_size;  // the whole entry (key, type, value) in the file

@@ -81,8 +81,10 @@ int64_t hparam(Model* m, const char* key) {
     return (int64_t)v;
 }
 
-void load_rwkv7(Model* m) {
-    Binder b(m);
+// What every generation has: the shape (hyperparameters), the embedding with
+// its layer norm, the final layer norm and the head.
+void bind_shape_and_ends(Model* m, Binder* bp) {
+    Binder& b = *bp;
     const char* path = m->file.path.c_str();
     m->n_embd = hparam(m, "embedding_length");
     m->n_layer = hparam(m, "block_count");
@@ -108,26 +110,42 @@ void load_rwkv7(Model* m) {
     m->ln_out_w = b.vec("output_norm.weight", C);
     m->ln_out_b = b.vec("output_norm.bias", C);
     m->head = b.mat("output.weight", C, m->n_vocab);
+}
+
+// LoRA ranks in the metadata (optional) must agree with the tensors' shapes.
+struct RankKey {
+    const char* key;  // after "<arch>."
+    int64_t rank;
+};
+
+void check_rank_metadata(Model* m, const RankKey* ranks, int n) {
+    for (int i = 0; i < n; i++) {
+        const std::string key = m->arch_name + "." + ranks[i].key;
+        if (!gguf_find_kv(&m->file, key)) continue;
+        const uint64_t v = gguf_get_u64(&m->file, key);
+        if ((int64_t)v != ranks[i].rank)
+            rwkv_fail("%s: metadata '%s' = %llu disagrees with the tensors (rank %lld)", m->file.path.c_str(),
+                      key.c_str(), (unsigned long long)v, (long long)ranks[i].rank);
+    }
+}
+
+void load_rwkv7(Model* m) {
+    Binder b(m);
+    bind_shape_and_ends(m, &b);
+    const int64_t C = m->n_embd;
 
     // LoRA ranks: from the metadata when present, checked against the shapes.
     m->lora_w = b.rank_of("blk.0.time_mix_w1.weight", C);
     m->lora_a = b.rank_of("blk.0.time_mix_a1.weight", C);
     m->lora_g = b.rank_of("blk.0.time_mix_g1.weight", C);
     m->lora_v = m->n_layer > 1 ? b.rank_of("blk.1.time_mix_v1.weight", C) : m->lora_a;
-    struct { const char* key; int64_t rank; } ranks[] = {
+    const RankKey ranks[] = {
         {"attention.decay_lora_rank", m->lora_w},
         {"attention.iclr_lora_rank", m->lora_a},
         {"attention.value_residual_mix_lora_rank", m->lora_v},
         {"attention.gate_lora_rank", m->lora_g},
     };
-    for (auto& r : ranks) {
-        std::string key = m->arch_name + "." + r.key;
-        if (!gguf_find_kv(&m->file, key)) continue;
-        uint64_t v = gguf_get_u64(&m->file, key);
-        if ((int64_t)v != r.rank)
-            rwkv_fail("%s: metadata '%s' = %llu disagrees with the tensors (rank %lld)", path, key.c_str(),
-                      (unsigned long long)v, (long long)r.rank);
-    }
+    check_rank_metadata(m, ranks, 4);
 
     m->layers.resize((size_t)m->n_layer);
     for (int64_t l = 0; l < m->n_layer; l++) {
@@ -183,13 +201,7 @@ void load_rwkv56(Model* m) {
     Binder b(m);
     const char* path = m->file.path.c_str();
     const bool v6 = m->arch == ARCH_RWKV6;
-    m->n_embd = hparam(m, "embedding_length");
-    m->n_layer = hparam(m, "block_count");
-    m->n_ffn = hparam(m, "feed_forward_length");
-    m->head_size = hparam(m, "wkv.head_size");
-    m->ln_eps = gguf_get_f32_or(&m->file, m->arch_name + ".attention.layer_norm_epsilon", 1e-5f);
-    if (!(m->ln_eps > 0.0f && m->ln_eps < 1.0f))
-        rwkv_fail("%s: layer_norm_epsilon %g is out of range", path, (double)m->ln_eps);
+    bind_shape_and_ends(m, &b);
     // llama.cpp's files made from Hugging Face checkpoints have the output and
     // channel-mix value weights of layer i divided by 2^(i / n), and x is
     // halved after every n-th layer (rwkv6.cpp): a float16 overflow guard.
@@ -197,22 +209,7 @@ void load_rwkv56(Model* m) {
     if (m->rescale_every < 0 || m->rescale_every > 4096)
         rwkv_fail("%s: metadata '%s.rescale_every_n_layers' = %lld is out of range", path, m->arch_name.c_str(),
                   (long long)m->rescale_every);
-    const int64_t C = m->n_embd, N = m->head_size;
-    if (C % N != 0)
-        rwkv_fail("%s: embedding_length %lld is not a multiple of head_size %lld", path, (long long)C, (long long)N);
-    m->n_head = C / N;
-
-    const GgufTensor* emb = b.need("token_embd.weight");
-    if (emb->n_dims != 2 || emb->ne[0] != C)
-        rwkv_fail("%s: tensor 'token_embd.weight' has shape %s, expected [%lld, n_vocab]", path,
-                  b.shape_str(emb).c_str(), (long long)C);
-    m->n_vocab = emb->ne[1];
-    m->token_embd = b.mat("token_embd.weight", C, m->n_vocab);
-    m->ln0_w = b.vec("token_embd_norm.weight", C);
-    m->ln0_b = b.vec("token_embd_norm.bias", C);
-    m->ln_out_w = b.vec("output_norm.weight", C);
-    m->ln_out_b = b.vec("output_norm.bias", C);
-    m->head = b.mat("output.weight", C, m->n_vocab);
+    const int64_t C = m->n_embd;
 
     m->lora_a = m->lora_v = m->lora_g = 0;
     m->lora_w = m->lora_mix = 0;
@@ -224,16 +221,8 @@ void load_rwkv56(Model* m) {
             rwkv_fail("%s: tensor 'blk.0.time_mix_w1.weight' has %lld rows, not 5 x rank", path, (long long)r5);
         m->lora_mix = r5 / 5;
         m->lora_w = b.rank_of("blk.0.time_mix_decay_w1.weight", C);
-        struct { const char* key; int64_t rank; } ranks[] = {
-            {"time_mix_extra_dim", m->lora_mix}, {"time_decay_extra_dim", m->lora_w}};
-        for (auto& r : ranks) {
-            std::string key = m->arch_name + "." + r.key;
-            if (!gguf_find_kv(&m->file, key)) continue;
-            uint64_t v = gguf_get_u64(&m->file, key);
-            if ((int64_t)v != r.rank)
-                rwkv_fail("%s: metadata '%s' = %llu disagrees with the tensors (rank %lld)", path, key.c_str(),
-                          (unsigned long long)v, (long long)r.rank);
-        }
+        const RankKey ranks[] = {{"time_mix_extra_dim", m->lora_mix}, {"time_decay_extra_dim", m->lora_w}};
+        check_rank_metadata(m, ranks, 2);
     }
 
     m->v56_layers.resize((size_t)m->n_layer);

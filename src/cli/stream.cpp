@@ -42,7 +42,7 @@ GenerateResult cli_generate_stream(RwkvContext* ctx, Sampler* sampler, const Wor
     const Model& m = *ctx->model;
     GenerateResult res{0, false, false};
     Utf8Stream utf8;
-    StopFilter filter{stop};
+    StopFilter filter{stop, std::string(), false};
     std::string bytes;
     while (res.n_gen < n_predict && !cli_interrupted()) {
         for (int64_t i = 0; i < m.n_vocab; i++)
