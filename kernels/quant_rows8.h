@@ -1,0 +1,203 @@
+// quant_rows8.h - Q8_0 / Q4_0 weights 8 rows at a time, in 256-bit vectors:
+// the loaders and the GEMV (T = 1) loop shared by matmul_avx2.cpp and
+// matmul_avx512.cpp. Each includes this inside its own anonymous namespace
+// (compiled with its own flags) and supplies the dot product D:
+//   D::BLOCK_BYTES, D::BIAS (what prepare_x subtracts), D::load (a loader
+//   below), D::dot(w, xq, negcorr) -> the 8 rows' exact int32 block dots.
+// AVX2 forms them with vpmaddubsw/vpmaddwd, AVX-512 with 256-bit vpdpbusd.
+//
+// Why 8 rows for the GEMV even on AVX-512: a 16-row group is 16 separate
+// row streams, two blocks per step, and that GEMV gave 62% of the measured
+// read bandwidth in `rwkv-cli bench` tg128 (0.1B Q8_0, -t 2) where this
+// 8-row loop gives 70% (mean of 8 runs each, alternated in one session).
+#pragma once
+
+#include <immintrin.h>
+
+#include <cstring>
+#include <vector>
+
+#include "quant.h"
+
+#define ALWAYS_INLINE inline __attribute__((always_inline))
+
+namespace {
+
+static ALWAYS_INLINE __m256i tail_mask8(int64_t r) {  // lanes < r all ones
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)r), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+// ---------------------------------------------------------------- quantized weights
+
+static inline uint32_t load_u32(const uint8_t* p) {
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
+static inline uint16_t load_u16(const uint8_t* p) {
+    uint16_t v;
+    memcpy(&v, p, 2);
+    return v;
+}
+
+// An opaque copy: GCC contracts a multiply and an add into an FMA in C++
+// (-ffp-contract=fast is its default there), which would round once where
+// the scalar reference rounds twice.
+static inline __m256 no_fma(__m256 v) {
+    __asm__("" : "+v"(v));
+    return v;
+}
+
+// Per activation block: -bias * sum(qs) (bias 0 for the sign trick of Q8_0)
+// and the scale as float.
+struct XInfo {
+    int32_t negcorr;
+    float d;
+};
+
+static const XInfo* prepare_x(const block_q8_0* X, int64_t T, int64_t nb, int32_t bias) {
+    thread_local std::vector<XInfo> buf;
+    if (buf.size() < (size_t)(T * nb)) buf.resize((size_t)(T * nb));
+    const __m256i ones8 = _mm256_set1_epi8(1), ones16 = _mm256_set1_epi16(1);
+    for (int64_t i = 0; i < T * nb; i++) {
+        int32_t sum = 0;
+        if (bias) {
+            const __m256i q = _mm256_loadu_si256((const __m256i*)X[i].qs);
+            const __m256i s8 = _mm256_madd_epi16(_mm256_maddubs_epi16(ones8, q), ones16);
+            __m128i s = _mm_add_epi32(_mm256_castsi256_si128(s8), _mm256_extracti128_si256(s8, 1));
+            s = _mm_add_epi32(s, _mm_unpackhi_epi64(s, s));
+            s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 1));
+            sum = _mm_cvtsi128_si32(s);
+        }
+        buf[(size_t)i].negcorr = -bias * sum;
+        buf[(size_t)i].d = _cvtsh_ss(X[i].d);
+    }
+    return buf.data();
+}
+
+// N weight rows at a constant stride: row i starts at p + i * rb (a last,
+// partial group is copied to a buffer first, its last row repeated; the
+// repeated lanes are computed and never stored). N = 8 here, 16 for the
+// AVX-512 GEMM panels.
+template <int N>
+struct Rows {
+    const uint8_t* p;
+    int64_t rb;
+};
+typedef Rows<8> Rows8;
+
+template <int N>
+static ALWAYS_INLINE void rows_from(Rows<N>* r, const uint8_t* W, int64_t row_bytes, int64_t o, int nr) {
+    r->rb = row_bytes;
+    if (nr == N) {
+        r->p = W + o * row_bytes;
+        return;
+    }
+    thread_local std::vector<uint8_t> pad;
+    pad.resize((size_t)(N * row_bytes));
+    for (int i = 0; i < N; i++)
+        memcpy(pad.data() + i * row_bytes, W + (o + (i < nr ? i : nr - 1)) * row_bytes, (size_t)row_bytes);
+    r->p = pad.data();
+}
+
+// Row i of the group, at byte offset off.
+template <int N>
+static ALWAYS_INLINE const uint8_t* at(const Rows<N>* r, int i, int64_t off) {
+    return r->p + off + i * r->rb;
+}
+
+static ALWAYS_INLINE __m256 load_d8(const Rows8* r, int64_t boff) {
+    const __m128i h = _mm_setr_epi16((short)load_u16(at(r, 0, boff)), (short)load_u16(at(r, 1, boff)),
+                                     (short)load_u16(at(r, 2, boff)), (short)load_u16(at(r, 3, boff)),
+                                     (short)load_u16(at(r, 4, boff)), (short)load_u16(at(r, 5, boff)),
+                                     (short)load_u16(at(r, 6, boff)), (short)load_u16(at(r, 7, boff)));
+    return _mm256_cvtph_ps(h);
+}
+
+// Block b of 8 Q8_0 rows, transposed: w[j] lane i = bytes 4j..4j+3 of row i (signed).
+static ALWAYS_INLINE void load_q8_0_t(const Rows8* r, int64_t b, __m256i w[8], __m256* dw) {
+    const int64_t boff = b * (int64_t)sizeof(block_q8_0);
+    __m256i z[8], t[8], u[8];
+#pragma GCC unroll 8
+    for (int i = 0; i < 8; i++) z[i] = _mm256_loadu_si256((const __m256i*)at(r, i, boff + 2));
+#pragma GCC unroll 4
+    for (int i = 0; i < 8; i += 2) {
+        t[i] = _mm256_unpacklo_epi32(z[i], z[i + 1]);
+        t[i + 1] = _mm256_unpackhi_epi32(z[i], z[i + 1]);
+    }
+#pragma GCC unroll 2
+    for (int h = 0; h < 8; h += 4) {
+        u[h + 0] = _mm256_unpacklo_epi64(t[h + 0], t[h + 2]);
+        u[h + 1] = _mm256_unpackhi_epi64(t[h + 0], t[h + 2]);
+        u[h + 2] = _mm256_unpacklo_epi64(t[h + 1], t[h + 3]);
+        u[h + 3] = _mm256_unpackhi_epi64(t[h + 1], t[h + 3]);
+    }
+    // u[j] (rows 0-3), u[j + 4] (rows 4-7): lane 0 holds dword j, lane 1 dword j + 4
+#pragma GCC unroll 4
+    for (int j = 0; j < 4; j++) {
+        w[j] = _mm256_permute2x128_si256(u[j], u[j + 4], 0x20);
+        w[j + 4] = _mm256_permute2x128_si256(u[j], u[j + 4], 0x31);
+    }
+    *dw = load_d8(r, boff);
+}
+
+// Block b of 8 Q4_0 rows, transposed: w[j] lane i = elements 4j..4j+3 of row i
+// as unsigned nibbles.
+static ALWAYS_INLINE void load_q4_0_t(const Rows8* r, int64_t b, __m256i w[8], __m256* dw) {
+    const int64_t boff = b * (int64_t)sizeof(block_q4_0);
+    __m256i a[4];
+#pragma GCC unroll 4
+    for (int k = 0; k < 4; k++)
+        a[k] = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i*)at(r, k, boff + 2))),
+                                       _mm_loadu_si128((const __m128i*)at(r, k + 4, boff + 2)), 1);
+    // a[k] lane q = row k + 4q; a 4 x 4 transpose per lane puts row 4q + p at dword 4q + p.
+    const __m256i t0 = _mm256_unpacklo_epi32(a[0], a[1]), t1 = _mm256_unpackhi_epi32(a[0], a[1]);
+    const __m256i t2 = _mm256_unpacklo_epi32(a[2], a[3]), t3 = _mm256_unpackhi_epi32(a[2], a[3]);
+    const __m256i b0 = _mm256_unpacklo_epi64(t0, t2), b1 = _mm256_unpackhi_epi64(t0, t2);
+    const __m256i b2 = _mm256_unpacklo_epi64(t1, t3), b3 = _mm256_unpackhi_epi64(t1, t3);
+    const __m256i m4 = _mm256_set1_epi8(15);
+    w[0] = _mm256_and_si256(b0, m4);
+    w[1] = _mm256_and_si256(b1, m4);
+    w[2] = _mm256_and_si256(b2, m4);
+    w[3] = _mm256_and_si256(b3, m4);
+    w[4] = _mm256_and_si256(_mm256_srli_epi16(b0, 4), m4);
+    w[5] = _mm256_and_si256(_mm256_srli_epi16(b1, 4), m4);
+    w[6] = _mm256_and_si256(_mm256_srli_epi16(b2, 4), m4);
+    w[7] = _mm256_and_si256(_mm256_srli_epi16(b3, 4), m4);
+    *dw = load_d8(r, boff);
+}
+
+static ALWAYS_INLINE __m256 finish_block(__m256i isum, __m256 dw, float dx, __m256 acc) {
+    const __m256 scale = _mm256_mul_ps(dw, _mm256_set1_ps(dx));
+    return _mm256_add_ps(acc, no_fma(_mm256_mul_ps(_mm256_cvtepi32_ps(isum), scale)));
+}
+
+constexpr int Q_PF = 16;  // GEMV: prefetch distance in rows (two groups)
+
+// Y[o] for o in [row0, row1), one activation row (T = 1): 8 rows at a time,
+// block by block, the rows two groups ahead prefetched at the same pace (a
+// line per row per block; the hardware prefetchers track too few streams).
+template <class D>
+static void gemv8(const uint8_t* W, int64_t nb, int64_t row0, int64_t row1, const uint8_t* X, const XInfo* xi,
+                  float* Y) {
+    const int64_t row_bytes = nb * D::BLOCK_BYTES;
+    Rows8 r;
+    for (int64_t o = row0; o < row1; o += 8) {
+        const int nr = (int)(row1 - o < 8 ? row1 - o : 8);
+        rows_from(&r, W, row_bytes, o, nr);
+        __m256 acc = _mm256_setzero_ps();
+        for (int64_t b = 0; b < nb; b++) {
+#pragma GCC unroll 8
+            for (int i = 0; i < 8; i++)
+                _mm_prefetch((const char*)at(&r, i, b * D::BLOCK_BYTES + Q_PF * row_bytes), _MM_HINT_T0);
+            __m256i w[8];
+            __m256 dw;
+            D::load(&r, b, w, &dw);
+            acc = finish_block(D::dot(w, X + b * (int64_t)sizeof(block_q8_0) + 2, xi[b].negcorr), dw, xi[b].d, acc);
+        }
+        _mm256_maskstore_ps(Y + o, tail_mask8(nr), acc);
+    }
+}
+
+}  // namespace
