@@ -182,15 +182,19 @@ template <class D>
 static void gemv8(const uint8_t* W, int64_t nb, int64_t row0, int64_t row1, const uint8_t* X, const XInfo* xi,
                   float* Y) {
     const int64_t row_bytes = nb * D::BLOCK_BYTES;
+    constexpr int PF_EVERY = 64 / D::BLOCK_BYTES;  // blocks per prefetch: Q8_0 1, Q4_0 3
     Rows8 r;
     for (int64_t o = row0; o < row1; o += 8) {
         const int nr = (int)(row1 - o < 8 ? row1 - o : 8);
         rows_from(&r, W, row_bytes, o, nr);
         __m256 acc = _mm256_setzero_ps();
         for (int64_t b = 0; b < nb; b++) {
+            // consecutive prefetches less than a line apart touch every line
+            if (b % PF_EVERY == 0) {
 #pragma GCC unroll 8
-            for (int i = 0; i < 8; i++)
-                _mm_prefetch((const char*)at(&r, i, b * D::BLOCK_BYTES + Q_PF * row_bytes), _MM_HINT_T0);
+                for (int i = 0; i < 8; i++)
+                    _mm_prefetch((const char*)at(&r, i, b * D::BLOCK_BYTES + Q_PF * row_bytes), _MM_HINT_T0);
+            }
             __m256i w[8];
             __m256 dw;
             D::load(&r, b, w, &dw);
