@@ -1,7 +1,8 @@
 // quant_rows8.h - Q8_0 / Q4_0 weights 8 rows at a time, in 256-bit vectors:
 // the loaders and the GEMV (T = 1) loop shared by matmul_avx2.cpp and
-// matmul_avx512.cpp. Each includes this inside its own anonymous namespace
-// (compiled with its own flags) and supplies the dot product D:
+// matmul_avx512.cpp. Everything here is in an anonymous namespace, so each
+// file gets its own copy, compiled with its own flags; each supplies the dot
+// product D:
 //   D::BLOCK_BYTES, D::BIAS (what prepare_x subtracts), D::load (a loader
 //   below), D::dot(w, xq, negcorr) -> the 8 rows' exact int32 block dots.
 // AVX2 forms them with vpmaddubsw/vpmaddwd, AVX-512 with 256-bit vpdpbusd.
@@ -27,8 +28,6 @@ static ALWAYS_INLINE __m256i tail_mask8(int64_t r) {  // lanes < r all ones
     return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)r), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 }
 
-// ---------------------------------------------------------------- quantized weights
-
 static inline uint32_t load_u32(const uint8_t* p) {
     uint32_t v;
     memcpy(&v, p, 4);
@@ -49,7 +48,9 @@ static inline __m256 no_fma(__m256 v) {
     return v;
 }
 
-// Per activation block: -bias * sum(qs) (bias 0 for the sign trick of Q8_0)
+// Per activation block: -bias * sum(qs), which turns the dot with weights
+// stored biased (unsigned) into the exact signed dot - bias 8 for Q4_0's
+// nibbles, 128 for the AVX-512 Q8_0 dots, 0 for AVX2's sign trick on Q8_0 -
 // and the scale as float.
 struct XInfo {
     int32_t negcorr;

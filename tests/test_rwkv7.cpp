@@ -90,15 +90,23 @@ TEST(Rwkv7, ThreadCountDoesNotChangeLogits) {
     const int64_t T = (int64_t)tokens.size(), V = L.m.n_vocab;
     for (const std::string& isa : isa_paths()) {
         kernels_init(isa.c_str());
-        std::vector<float> base;
-        for (int threads : {1, 2, 3}) {
-            RwkvContext ctx;
-            rwkv_context_init(&ctx, &L.m, 8, threads);
-            std::vector<float> out((size_t)(T * V));
-            rwkv_eval(&ctx, tokens.data(), T, nullptr, out.data());
-            if (base.empty()) base = out;
-            EXPECT_EQ(0, memcmp(base.data(), out.data(), out.size() * sizeof(float)))
-                << isa << ": " << threads << " threads changed the logits";
+        // sequence mode (chunks of 8) and token mode (one token per call,
+        // where the rows are cut differently: one range per thread)
+        for (const bool token_mode : {false, true}) {
+            std::vector<float> base;
+            for (int threads : {1, 2, 3}) {
+                RwkvContext ctx;
+                rwkv_context_init(&ctx, &L.m, 8, threads);
+                std::vector<float> out((size_t)(T * V));
+                if (token_mode)
+                    for (int64_t t = 0; t < T; t++) rwkv_eval(&ctx, &tokens[(size_t)t], 1, out.data() + t * V, nullptr);
+                else
+                    rwkv_eval(&ctx, tokens.data(), T, nullptr, out.data());
+                if (base.empty()) base = out;
+                EXPECT_EQ(0, memcmp(base.data(), out.data(), out.size() * sizeof(float)))
+                    << isa << (token_mode ? ", token mode: " : ", sequence mode: ") << threads
+                    << " threads changed the logits";
+            }
         }
     }
 }
