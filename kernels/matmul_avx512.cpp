@@ -117,6 +117,14 @@ static inline __m512 no_fma(__m512 v) {
 
 typedef Rows<16> Rows16;  // quant_rows8.h
 
+struct Unpack512 {  // for quant_rows8.h's transpose_4x4_lanes
+    typedef __m512i V;
+    static ALWAYS_INLINE V lo32(V a, V b) { return _mm512_unpacklo_epi32(a, b); }
+    static ALWAYS_INLINE V hi32(V a, V b) { return _mm512_unpackhi_epi32(a, b); }
+    static ALWAYS_INLINE V lo64(V a, V b) { return _mm512_unpacklo_epi64(a, b); }
+    static ALWAYS_INLINE V hi64(V a, V b) { return _mm512_unpackhi_epi64(a, b); }
+};
+
 // The scales of the 16 rows for blocks b and b + 1 (b even) as 32 halves,
 // block-major: word 16 k + i = d of row i, block b + k. One 64-byte load per
 // row holds both (at words 0 and bb/2; masked, so the last block of the
@@ -170,26 +178,15 @@ static ALWAYS_INLINE __m512 d_hi(__m512i d) { return _mm512_cvtph_ps(_mm512_extr
 static ALWAYS_INLINE void load_q8_0_t(const Rows16* r, int64_t b, __m512i w[8]) {
     const int64_t boff = b * (int64_t)sizeof(block_q8_0);
     // z[i] = rows i, i + 4 (i < 4) and rows 8 + i, 12 + i (i >= 4), 32 bytes each
-    __m512i z[8], t[8], u[8];
+    __m512i z[8], u[8];
 #pragma GCC unroll 8
     for (int i = 0; i < 8; i++) {
         const int lo = i < 4 ? i : i + 4;
         z[i] = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i*)at(r, lo, boff + 2))),
                                   _mm256_loadu_si256((const __m256i*)at(r, lo + 4, boff + 2)), 1);
     }
-    // 4 x 4 dword transposes within each 128-bit lane
-#pragma GCC unroll 4
-    for (int i = 0; i < 8; i += 2) {
-        t[i] = _mm512_unpacklo_epi32(z[i], z[i + 1]);
-        t[i + 1] = _mm512_unpackhi_epi32(z[i], z[i + 1]);
-    }
-#pragma GCC unroll 2
-    for (int h = 0; h < 8; h += 4) {
-        u[h + 0] = _mm512_unpacklo_epi64(t[h + 0], t[h + 2]);
-        u[h + 1] = _mm512_unpackhi_epi64(t[h + 0], t[h + 2]);
-        u[h + 2] = _mm512_unpacklo_epi64(t[h + 1], t[h + 3]);
-        u[h + 3] = _mm512_unpackhi_epi64(t[h + 1], t[h + 3]);
-    }
+    transpose_4x4_lanes<Unpack512>(z, u);
+    transpose_4x4_lanes<Unpack512>(z + 4, u + 4);
     // u[j]: 128-bit lanes = rows 0-3 dword j, rows 0-3 dword j + 4, rows 4-7
     // dword j, rows 4-7 dword j + 4; u[j + 4] the same for rows 8-15.
     const __m512i bias = _mm512_set1_epi8((char)0x80);
@@ -204,7 +201,7 @@ static ALWAYS_INLINE void load_q8_0_t(const Rows16* r, int64_t b, __m512i w[8]) 
 // i as unsigned nibbles (j < 4: low nibbles of qs[4j..], j >= 4: high ones).
 static ALWAYS_INLINE void load_q4_0_t(const Rows16* r, int64_t b, __m512i w[8]) {
     const int64_t boff = b * (int64_t)sizeof(block_q4_0);
-    __m512i a[4], t[4];
+    __m512i a[4];
 #pragma GCC unroll 4
     for (int k = 0; k < 4; k++) {
         __m512i v = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i*)at(r, k, boff + 2)));
@@ -213,12 +210,9 @@ static ALWAYS_INLINE void load_q4_0_t(const Rows16* r, int64_t b, __m512i w[8]) 
         a[k] = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i*)at(r, k + 12, boff + 2)), 3);
     }
     // a[k] lane q = row k + 4q; a 4 x 4 transpose per lane puts row 4q + p at dword 4q + p.
-    t[0] = _mm512_unpacklo_epi32(a[0], a[1]);
-    t[1] = _mm512_unpackhi_epi32(a[0], a[1]);
-    t[2] = _mm512_unpacklo_epi32(a[2], a[3]);
-    t[3] = _mm512_unpackhi_epi32(a[2], a[3]);
-    const __m512i b0 = _mm512_unpacklo_epi64(t[0], t[2]), b1 = _mm512_unpackhi_epi64(t[0], t[2]);
-    const __m512i b2 = _mm512_unpacklo_epi64(t[1], t[3]), b3 = _mm512_unpackhi_epi64(t[1], t[3]);
+    __m512i u[4];
+    transpose_4x4_lanes<Unpack512>(a, u);
+    const __m512i b0 = u[0], b1 = u[1], b2 = u[2], b3 = u[3];
     const __m512i m4 = _mm512_set1_epi8(15);
     w[0] = _mm512_and_si512(b0, m4);
     w[1] = _mm512_and_si512(b1, m4);

@@ -116,24 +116,36 @@ static ALWAYS_INLINE __m256 load_d8(const Rows8* r, int64_t boff) {
     return _mm256_cvtph_ps(h);
 }
 
+// The first step of every transposing loader here and in matmul_avx512.cpp,
+// at any vector width: a 4 x 4 dword transpose within each 128-bit lane
+// (u[j] lane q = dword j of z[0], z[1], z[2], z[3] in that lane). U supplies
+// the unpacks of its width.
+template <class U>
+static ALWAYS_INLINE void transpose_4x4_lanes(const typename U::V z[4], typename U::V u[4]) {
+    const typename U::V t0 = U::lo32(z[0], z[1]), t1 = U::hi32(z[0], z[1]);
+    const typename U::V t2 = U::lo32(z[2], z[3]), t3 = U::hi32(z[2], z[3]);
+    u[0] = U::lo64(t0, t2);
+    u[1] = U::hi64(t0, t2);
+    u[2] = U::lo64(t1, t3);
+    u[3] = U::hi64(t1, t3);
+}
+
+struct Unpack256 {
+    typedef __m256i V;
+    static ALWAYS_INLINE V lo32(V a, V b) { return _mm256_unpacklo_epi32(a, b); }
+    static ALWAYS_INLINE V hi32(V a, V b) { return _mm256_unpackhi_epi32(a, b); }
+    static ALWAYS_INLINE V lo64(V a, V b) { return _mm256_unpacklo_epi64(a, b); }
+    static ALWAYS_INLINE V hi64(V a, V b) { return _mm256_unpackhi_epi64(a, b); }
+};
+
 // Block b of 8 Q8_0 rows, transposed: w[j] lane i = bytes 4j..4j+3 of row i (signed).
 static ALWAYS_INLINE void load_q8_0_t(const Rows8* r, int64_t b, __m256i w[8], __m256* dw) {
     const int64_t boff = b * (int64_t)sizeof(block_q8_0);
-    __m256i z[8], t[8], u[8];
+    __m256i z[8], u[8];
 #pragma GCC unroll 8
     for (int i = 0; i < 8; i++) z[i] = _mm256_loadu_si256((const __m256i*)at(r, i, boff + 2));
-#pragma GCC unroll 4
-    for (int i = 0; i < 8; i += 2) {
-        t[i] = _mm256_unpacklo_epi32(z[i], z[i + 1]);
-        t[i + 1] = _mm256_unpackhi_epi32(z[i], z[i + 1]);
-    }
-#pragma GCC unroll 2
-    for (int h = 0; h < 8; h += 4) {
-        u[h + 0] = _mm256_unpacklo_epi64(t[h + 0], t[h + 2]);
-        u[h + 1] = _mm256_unpackhi_epi64(t[h + 0], t[h + 2]);
-        u[h + 2] = _mm256_unpacklo_epi64(t[h + 1], t[h + 3]);
-        u[h + 3] = _mm256_unpackhi_epi64(t[h + 1], t[h + 3]);
-    }
+    transpose_4x4_lanes<Unpack256>(z, u);
+    transpose_4x4_lanes<Unpack256>(z + 4, u + 4);
     // u[j] (rows 0-3), u[j + 4] (rows 4-7): lane 0 holds dword j, lane 1 dword j + 4
 #pragma GCC unroll 4
     for (int j = 0; j < 4; j++) {
@@ -153,10 +165,9 @@ static ALWAYS_INLINE void load_q4_0_t(const Rows8* r, int64_t b, __m256i w[8], _
         a[k] = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i*)at(r, k, boff + 2))),
                                        _mm_loadu_si128((const __m128i*)at(r, k + 4, boff + 2)), 1);
     // a[k] lane q = row k + 4q; a 4 x 4 transpose per lane puts row 4q + p at dword 4q + p.
-    const __m256i t0 = _mm256_unpacklo_epi32(a[0], a[1]), t1 = _mm256_unpackhi_epi32(a[0], a[1]);
-    const __m256i t2 = _mm256_unpacklo_epi32(a[2], a[3]), t3 = _mm256_unpackhi_epi32(a[2], a[3]);
-    const __m256i b0 = _mm256_unpacklo_epi64(t0, t2), b1 = _mm256_unpackhi_epi64(t0, t2);
-    const __m256i b2 = _mm256_unpacklo_epi64(t1, t3), b3 = _mm256_unpackhi_epi64(t1, t3);
+    __m256i u[4];
+    transpose_4x4_lanes<Unpack256>(a, u);
+    const __m256i b0 = u[0], b1 = u[1], b2 = u[2], b3 = u[3];
     const __m256i m4 = _mm256_set1_epi8(15);
     w[0] = _mm256_and_si256(b0, m4);
     w[1] = _mm256_and_si256(b1, m4);
