@@ -51,6 +51,27 @@ void bm_wkv7(benchmark::State& st, const Isa* isa) {
     set_counter(st, H * N * N);
 }
 
+// Sequence mode: one head walks T tokens (src/rwkv7.cpp's per-head tasks), so
+// its N x N state stays in L1; the test above has all 12 states (192 KiB)
+// stream through L2 per token, as token mode does.
+void bm_wkv7_seq(benchmark::State& st, const Isa* isa) {
+    const int64_t T = 64;
+    std::vector<float> S((size_t)(N * N), 0.0f), y((size_t)(T * N));
+    const std::vector<float> r = random_floats(T * N, -1, 1, 1), k = random_floats(T * N, -1, 1, 2),
+                             v = random_floats(T * N, -1, 1, 3), w = random_floats(T * N, 0.6f, 0.99f, 4),
+                             a = random_floats(T * N, 0, 1, 5);
+    std::vector<float> kk(T * N, 1.0f / 8.0f);
+    for (auto _ : st) {
+        for (int64_t t = 0; t < T; t++) {
+            const int64_t o = t * N;
+            isa->k.wkv7(1, N, S.data(), r.data() + o, w.data() + o, k.data() + o, v.data() + o, kk.data() + o,
+                        a.data() + o, y.data() + o);
+        }
+        benchmark::DoNotOptimize(y.data());
+    }
+    set_counter(st, T * N * N);
+}
+
 void bm_wkv6(benchmark::State& st, const Isa* isa) {
     std::vector<float> S((size_t)(H * N * N), 0.0f), y((size_t)C);
     const std::vector<float> r = random_floats(C, -1, 1, 1), k = random_floats(C, -1, 1, 2),
@@ -146,7 +167,7 @@ int main(int argc, char** argv) {
         const char* name;
         void (*fn)(benchmark::State&, const Isa*);
     };
-    const Bench benches[] = {{"wkv7", bm_wkv7},     {"wkv6", bm_wkv6},       {"layer_norm", bm_layer_norm},
+    const Bench benches[] = {{"wkv7", bm_wkv7},     {"wkv7_seq", bm_wkv7_seq}, {"wkv6", bm_wkv6},       {"layer_norm", bm_layer_norm},
                              {"group_norm", bm_group_norm}, {"mix", bm_mix}, {"decay7", bm_decay7},
                              {"sigmoid", bm_sigmoid}, {"tanh", bm_tanh},     {"relu_sq", bm_relu_sq}, {"softmax", bm_softmax}};
     for (const Bench& b : benches)

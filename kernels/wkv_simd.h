@@ -1,39 +1,110 @@
 // wkv_simd.h - the WKV updates, vectorised. RWKV-7 (see wkv_scalar.cpp for the math),
-// vectorised along the key index j: each state row S[i][:] is N floats, and
-// the per-head vectors w, kk*a, k, r, kk are loaded once per head and reused
-// for all N rows. One pass over S per token: read a row, reduce sa, update,
-// reduce y, store.
+// vectorised along the key index j: each state row S[i][:] is N floats.
 #pragma once
 
 #include "kernels.h"
 #include "simd.h"
+
+// RWKV-7, one head whose size N is known at compile time (NV vectors per
+// row; RWKV-7 models use N = 64): the head's vectors w, kk*a, k, r, kk stay
+// in registers for all N rows, and the row loops unroll.
+//
+// sa_i and y_i are dot products along a row, i.e. horizontal sums, and one
+// horizontal sum per row costs as much as the row's update. So the rows go
+// in groups of L (the lanes): the group's L partial-sum vectors are folded
+// by one transpose-and-add tree (vsum_each, simd.h) into one vector of the L
+// sums. A group takes two passes over its L rows, which stay in L1 between
+// them: sa first (the update needs it), then the update and y.
+template <class A, int NV>
+static void wkv7_head(float* s, const float* r, const float* w, const float* k, const float* v, const float* kk,
+                      const float* a, float* y) {
+    constexpr int L = (int)vfloat<A>::size, N = NV * L;
+    vfloat<A> kkv[NV], wv[NV], bv[NV], kv[NV], rv[NV];
+    for (int q = 0; q < NV; q++) {
+        kkv[q] = vload<A>(kk + q * L);
+        bv[q] = kkv[q] * vload<A>(a + q * L);
+        wv[q] = vload<A>(w + q * L);
+        kv[q] = vload<A>(k + q * L);
+        rv[q] = vload<A>(r + q * L);
+    }
+    alignas(64) float sa[L];
+    vfloat<A> acc[L];
+    for (int i0 = 0; i0 < N; i0 += L) {
+        float* group = s + i0 * N;
+        // sa_i = sum_j S[i][j] * (-kk[j])
+#pragma GCC unroll 16
+        for (int g = 0; g < L; g++) {
+            const float* row = group + g * N;
+            vfloat<A> d = vload<A>(row) * kkv[0];
+#pragma GCC unroll 16
+            for (int q = 1; q < NV; q++) d = xsimd::fma(vload<A>(row + q * L), kkv[q], d);
+            acc[g] = d;
+        }
+        vstore<A>(sa, -vsum_each<A>(acc));
+        // The compiler would otherwise keep the L x NV row vectors of the
+        // pass above for the pass below: more than the registers, so they go
+        // through the stack. Reloading them from L1 is cheaper.
+        asm volatile("" ::: "memory");
+        // S[i][j] = S[i][j] w[j] + sa_i (kk a)[j] + v_i k[j];   y_i = sum_j S[i][j] r[j]
+#pragma GCC unroll 16
+        for (int g = 0; g < L; g++) {
+            float* row = group + g * N;
+            const vfloat<A> sai = vsplat<A>(sa[g]), vi = vsplat<A>(v[i0 + g]);
+            vfloat<A> d;
+#pragma GCC unroll 16
+            for (int q = 0; q < NV; q++) {
+                vfloat<A> x = vload<A>(row + q * L) * wv[q];
+                x = xsimd::fma(sai, bv[q], x);
+                x = xsimd::fma(vi, kv[q], x);
+                vstore<A>(row + q * L, x);
+                d = q == 0 ? x * rv[0] : xsimd::fma(x, rv[q], d);
+            }
+            acc[g] = d;
+        }
+        vstore<A>(y + i0, vsum_each<A>(acc));
+    }
+}
+
+// Any other head size that is a multiple of the lanes: row by row, two
+// horizontal sums per row.
+template <class A>
+static void wkv7_head_any(int64_t N, float* s, const float* r, const float* w, const float* k, const float* v,
+                          const float* kk, const float* a, float* y) {
+    constexpr int64_t L = vfloat<A>::size;
+    float b[256];  // kk * a
+    for (int64_t j = 0; j < N; j++) b[j] = kk[j] * a[j];
+    for (int64_t i = 0; i < N; i++) {
+        float* row = s + i * N;
+        vfloat<A> acc = vsplat<A>(0.0f);
+        for (int64_t j = 0; j < N; j += L) acc = xsimd::fma(vload<A>(row + j), vload<A>(kk + j), acc);
+        const vfloat<A> sa = vsplat<A>(-vsum<A>(acc));
+        const vfloat<A> vi = vsplat<A>(v[i]);
+        vfloat<A> out = vsplat<A>(0.0f);
+        for (int64_t j = 0; j < N; j += L) {
+            vfloat<A> x = vload<A>(row + j) * vload<A>(w + j);
+            x = xsimd::fma(sa, vload<A>(b + j), x);
+            x = xsimd::fma(vi, vload<A>(k + j), x);
+            vstore<A>(row + j, x);
+            out = xsimd::fma(x, vload<A>(r + j), out);
+        }
+        y[i] = vsum<A>(out);
+    }
+}
 
 template <class A>
 static void wkv7_simd(int64_t H, int64_t N, float* S, const float* r, const float* w, const float* k, const float* v,
                       const float* kk, const float* a, float* y) {
     constexpr int64_t L = vfloat<A>::size;
     if (N % L != 0 || N > 256) return wkv7_scalar(H, N, S, r, w, k, v, kk, a, y);
-    float b[256];  // kk * a for one head
     for (int64_t h = 0; h < H; h++) {
         float* s = S + h * N * N;
         const int64_t o = h * N;
-        for (int64_t j = 0; j < N; j++) b[j] = kk[o + j] * a[o + j];
-        for (int64_t i = 0; i < N; i++) {
-            float* row = s + i * N;
-            vfloat<A> acc = vsplat<A>(0.0f);
-            for (int64_t j = 0; j < N; j += L) acc = xsimd::fma(vload<A>(row + j), vload<A>(kk + o + j), acc);
-            const vfloat<A> sa = vsplat<A>(-vsum<A>(acc));
-            const vfloat<A> vi = vsplat<A>(v[o + i]);
-            vfloat<A> out = vsplat<A>(0.0f);
-            for (int64_t j = 0; j < N; j += L) {
-                vfloat<A> x = vload<A>(row + j) * vload<A>(w + o + j);
-                x = xsimd::fma(sa, vload<A>(b + j), x);
-                x = xsimd::fma(vi, vload<A>(k + o + j), x);
-                vstore<A>(row + j, x);
-                out = xsimd::fma(x, vload<A>(r + o + j), out);
-            }
-            y[o + i] = vsum<A>(out);
-        }
+        if (N == 64)
+            wkv7_head<A, 64 / L>(s, r + o, w + o, k + o, v + o, kk + o, a + o, y + o);
+        else if (N == 32)
+            wkv7_head<A, 32 / L>(s, r + o, w + o, k + o, v + o, kk + o, a + o, y + o);
+        else
+            wkv7_head_any<A>(N, s, r + o, w + o, k + o, v + o, kk + o, a + o, y + o);
     }
 }
 
