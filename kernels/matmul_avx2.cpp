@@ -52,6 +52,14 @@ struct V256 {  // matmul_tiles.h's vector traits
         b = _mm_add_ss(b, _mm_movehdup_ps(b));
         return _mm_cvtss_f32(b);
     }
+    // hsum of four vectors, stored to y[0..3]: the same tree, four at a time.
+    static ALWAYS_INLINE void hsum4(vec a, vec b, vec c, vec d, float* y) {
+        const vec ab = _mm256_add_ps(_mm256_permute2f128_ps(a, b, 0x20), _mm256_permute2f128_ps(a, b, 0x31));  // halves
+        const vec cd = _mm256_add_ps(_mm256_permute2f128_ps(c, d, 0x20), _mm256_permute2f128_ps(c, d, 0x31));
+        vec p = _mm256_add_ps(_mm256_shuffle_ps(ab, cd, 0x44), _mm256_shuffle_ps(ab, cd, 0xEE));  // pairs
+        p = _mm256_add_ps(_mm256_shuffle_ps(p, p, 0x88), _mm256_shuffle_ps(p, p, 0xDD));      // lanes: [a c a c | b d b d]
+        _mm_storeu_ps(y, _mm_unpacklo_ps(_mm256_castps256_ps128(p), _mm256_extractf128_ps(p, 1)));
+    }
 };
 
 // Weight loaders. AVX2 has no masked 16-bit load: a 16-bit tail goes

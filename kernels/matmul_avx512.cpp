@@ -64,6 +64,15 @@ struct V512 {  // matmul_tiles.h's vector traits
         b = _mm_add_ss(b, _mm_movehdup_ps(b));
         return _mm_cvtss_f32(b);
     }
+    // hsum of four vectors, stored to y[0..3]: the same tree, four at a time.
+    static ALWAYS_INLINE void hsum4(vec a, vec b, vec c, vec d, float* y) {
+        const vec ab = _mm512_add_ps(_mm512_shuffle_f32x4(a, b, 0x44), _mm512_shuffle_f32x4(a, b, 0xEE));  // halves
+        const vec cd = _mm512_add_ps(_mm512_shuffle_f32x4(c, d, 0x44), _mm512_shuffle_f32x4(c, d, 0xEE));
+        vec q = _mm512_add_ps(_mm512_shuffle_f32x4(ab, cd, 0x88), _mm512_shuffle_f32x4(ab, cd, 0xDD));  // quarters
+        q = _mm512_add_ps(q, _mm512_shuffle_ps(q, q, 0x4E));  // pairs, within each 128-bit lane
+        q = _mm512_add_ps(q, _mm512_shuffle_ps(q, q, 0xB1));  // lanes
+        _mm_storeu_ps(y, _mm512_castps512_ps128(_mm512_permutexvar_ps(_mm512_setr_epi32(0, 4, 8, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0), q)));
+    }
 };
 
 // Weight loaders; the part loads are masked (nothing read past r).

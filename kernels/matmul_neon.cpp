@@ -45,6 +45,12 @@ struct V128 {  // matmul_tiles.h's vector traits
         const float32x2_t h = vadd_f32(vget_low_f32(v), vget_high_f32(v));
         return vget_lane_f32(vpadd_f32(h, h), 0);
     }
+    // hsum of four vectors, stored to y[0..3]: the same tree, four at a time.
+    static ALWAYS_INLINE void hsum4(vec a, vec b, vec c, vec d, float* y) {
+        const vec ab = vaddq_f32(vcombine_f32(vget_low_f32(a), vget_low_f32(b)), vcombine_f32(vget_high_f32(a), vget_high_f32(b)));
+        const vec cd = vaddq_f32(vcombine_f32(vget_low_f32(c), vget_low_f32(d)), vcombine_f32(vget_high_f32(c), vget_high_f32(d)));
+        vst1q_f32(y, vpaddq_f32(ab, cd));
+    }
 };
 
 struct LoadF32 {

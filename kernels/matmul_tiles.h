@@ -5,6 +5,7 @@
 //   V, the vector traits of its ISA:
 //     typedef vec;  lanes;           one float register and its width
 //     zero(), fmadd(a, b, c) = a * b + c, hsum(v) (one fixed tree),
+//     hsum4(a, b, c, d, y)           four hsums at once, the same tree, stored to y[0..3]
 //     loadx(p), loadx_part(p, r)     activations; the part load reads r <
 //                                    lanes floats and zero-fills the rest
 //     prefetch(p)
@@ -86,9 +87,14 @@ static void tile(const typename L::T* W, const float* X, const TileArgs<V>& a, f
     }
     if (a.last) {
 #pragma GCC unroll 8
-        for (int j = 0; j < RN; j++)
+        for (int j = 0; j < RN; j++) {
+            float* y = Y + j * a.n_out;
+            int i = 0;
 #pragma GCC unroll 8
-            for (int i = 0; i < RM; i++) Y[j * a.n_out + i] = V::hsum(acc[i][j]);
+            for (; i + 4 <= RM; i += 4) V::hsum4(acc[i][j], acc[i + 1][j], acc[i + 2][j], acc[i + 3][j], y + i);
+#pragma GCC unroll 8
+            for (; i < RM; i++) y[i] = V::hsum(acc[i][j]);
+        }
     } else {
 #pragma GCC unroll 8
         for (int i = 0; i < RM; i++)
