@@ -33,16 +33,17 @@ static void scratch_init(RwkvScratch* sc, const Model* m, int64_t max_tokens) {
     const int64_t R = std::max({m->lora_w + m->lora_a + m->lora_v + m->lora_g, 5 * m->lora_mix});
     const int64_t T = max_tokens;
     sc->max_tokens = T;
-    sc->buf.assign((size_t)(T * (17 * C + R + m->n_ffn)), 0.0f);
+    auto lines = [](int64_t n) { return (n + 15) / 16 * 16; };  // each view starts on a cache line
+    sc->buf.assign((size_t)(17 * lines(T * C) + lines(T * R) + lines(T * m->n_ffn)), 0.0f);
     float* p = sc->buf.data();
     float** c_rows[] = {&sc->x, &sc->xn, &sc->xr, &sc->xw, &sc->xk, &sc->xv, &sc->xa, &sc->xg, &sc->r,
                         &sc->w, &sc->k,  &sc->v,  &sc->a,  &sc->g,  &sc->kk, &sc->y,  &sc->v_first};
     for (float** v : c_rows) {
         *v = p;
-        p += T * C;
+        p += lines(T * C);
     }
     sc->lora = p;
-    p += T * R;
+    p += lines(T * R);
     sc->ffn = p;
 }
 

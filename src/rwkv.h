@@ -13,11 +13,33 @@
 #pragma once
 
 #include <cstdint>
+#include <new>
 #include <vector>
 
 #include "model.h"
 #include "parallel.h"
 #include "threads.h"
+
+// float storage on 64-byte boundaries (a cache line, a 512-bit vector). The
+// engine's arrays are rows of C floats (C a multiple of 16) laid end to end,
+// so every row, every head's slice of a row and every head's N x N state
+// starts on a line: vector loads do not straddle two lines, and two threads
+// writing neighbouring heads or output columns never share a line. (A plain
+// std::vector's large buffers start 16 bytes into a line.)
+template <class T>
+struct LineAllocator {
+    typedef T value_type;
+    LineAllocator() = default;
+    template <class U>
+    LineAllocator(const LineAllocator<U>&) {}
+    T* allocate(size_t n) { return (T*)::operator new(n * sizeof(T), std::align_val_t(64)); }
+    void deallocate(T* p, size_t) { ::operator delete(p, std::align_val_t(64)); }
+    template <class U>
+    bool operator==(const LineAllocator<U>&) const { return true; }
+    template <class U>
+    bool operator!=(const LineAllocator<U>&) const { return false; }
+};
+typedef std::vector<float, LineAllocator<float>> LineFloats;
 
 // The recurrent state, float32, laid out layer after layer:
 //   att_shift[C]  ffn_shift[C]  wkv[H][N][N]
@@ -26,7 +48,7 @@
 // y = r S), so each kernel walks its state row by row.
 struct RwkvState {
     int64_t n_layer = 0, n_embd = 0, n_head = 0, head_size = 0;
-    std::vector<float> data;
+    LineFloats data;
 };
 
 void rwkv_state_init(RwkvState* s, const Model* m);  // zeroed
@@ -40,7 +62,7 @@ float* rwkv_state_wkv(RwkvState* s, int64_t layer);
 // so that the forward pass itself never allocates.
 struct RwkvScratch {
     int64_t max_tokens = 0;
-    std::vector<float> buf;
+    LineFloats buf;
     // views into buf, each max_tokens rows
     float *x, *xn, *xr, *xw, *xk, *xv, *xa, *xg;
     float *r, *w, *k, *v, *a, *g, *kk, *y, *v_first;

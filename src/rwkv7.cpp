@@ -46,8 +46,16 @@ static void wkv7_head_task(void* ctx, int64_t h) {
     const Wkv7Heads* j = (const Wkv7Heads*)ctx;
     const RwkvScratch* sc = j->sc;
     float* S = j->S + h * j->N * j->N;
+    const float* in[6] = {sc->r, sc->w, sc->k, sc->v, sc->kk, sc->a};
     for (int64_t t = 0; t < j->T; t++) {
         const int64_t o = t * j->C + h * j->N;
+        // The inputs of a token two ahead: another thread wrote half of the
+        // tokens' rows (the steps before are split by tokens), and a line
+        // that comes from the other core's cache takes longer than a token's
+        // update.
+        if (t + 2 < j->T)
+            for (const float* p : in)
+                for (int64_t i = 0; i < j->N; i += 16) __builtin_prefetch(p + o + 2 * j->C + i);
         kern.wkv7(1, j->N, S, sc->r + o, sc->w + o, sc->k + o, sc->v + o, sc->kk + o, sc->a + o, sc->y + o);
     }
 }

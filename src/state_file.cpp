@@ -112,5 +112,5 @@ void state_load(const char* path, const Model* m, RwkvState* s) {
     if (extra) rwkv_fail("%s: state file is longer than the state (corrupt?)", path);
     for (float x : data)
         if (!std::isfinite(x)) rwkv_fail("%s: the state contains non-finite values", path);
-    s->data = data;
+    s->data.assign(data.begin(), data.end());
 }

@@ -99,7 +99,7 @@ int cmd_passkey(int argc, char** argv) {
             rwkv_state_reset(&ctx.state);
             feed(intro);
             feed_filler(before);
-            const std::vector<float> saved = ctx.state.data;  // the haystack before the needle is shared
+            const LineFloats saved = ctx.state.data;  // the haystack before the needle is shared
             int ok = 0;
             for (int trial = 0; trial < trials && !cli_interrupted(); trial++) {
                 std::string key;
