@@ -4,8 +4,11 @@
 //   pp<P>  prompt processing: P tokens in sequence mode from a zero state
 //   tg<N>  token generation: N tokens one at a time (with the head), from a zero state
 //
-// Beside t/s, two efficiencies, each against a limit measured in the same run
-// (before and after the tests, the better of the two):
+// Beside t/s, two efficiencies, each against a limit measured in the same run,
+// right after each repetition (the machine is shared: its neighbours take
+// memory bandwidth and cores in bursts of seconds, so a repetition is compared
+// with the limit of its own moment, and the efficiency is the mean of those
+// per-repetition ratios):
 //   tg: bytes read per token (every weight but the embedding, one embedding
 //       row, the state) x t/s / memory read bandwidth (streaming read, -t threads)
 //   pp: flops per token (2 per weight multiply-add, 9 per WKV state element;
@@ -82,14 +85,15 @@ void read_task(void* ctx, int64_t t) {
     j->sink[t] = kern.read_sum(j->buf + t * j->per_task, j->per_task);
 }
 
-// bytes/s of a streaming read of 512 MiB split over the threads, best of 5
+// bytes/s of a streaming read of 512 MiB (allocated once) split over the threads, best of 3
 double measure_bandwidth(ThreadPool* pool) {
     const int n = pool_size(pool);
     const int64_t total = (512ll << 20) / 4 / (64 * n) * (64 * n);
-    std::vector<float> buf((size_t)total, 1.0f);
+    static std::vector<float> buf;
+    if ((int64_t)buf.size() != total) buf.assign((size_t)total, 1.0f);
     ReadJob job{buf.data(), total / n, {0}};
     double best = 0;
-    for (int rep = 0; rep < 5; rep++) {
+    for (int rep = 0; rep < 3; rep++) {
         const double t0 = cli_now();
         pool_run(pool, n, read_task, &job);
         best = std::max(best, (double)total * 4 / (cli_now() - t0));
@@ -169,12 +173,11 @@ int cmd_bench(int argc, char** argv) {
                                    2 * head_macs / (double)std::max<int64_t>(n_prompt, 1);
     const bool quant = model_is_quantized(m);
 
-    // The limits are measured before the tests and again after them, and the
-    // better of the two is used: on a shared machine a neighbour's burst
-    // during one probe would otherwise inflate every efficiency.
-    fprintf(stderr, "rwkv-cli bench: measuring this machine's limits with %d threads...\n", n_threads);
-    double bandwidth = measure_bandwidth(ctx.pool);
-    double peak = measure_peak(ctx.pool, quant ? kern.peak_int8 : kern.peak_fma);
+    fprintf(stderr, "rwkv-cli bench: measuring this machine's limits with %d threads after each repetition...\n",
+            n_threads);
+    const char* peak_unit = quant ? "GOP/s int8" : "GFLOP/s FMA";
+    auto peak_now = [&] { return measure_peak(ctx.pool, quant ? kern.peak_int8 : kern.peak_fma); };
+    auto bandwidth_now = [&] { return measure_bandwidth(ctx.pool); };
 
     // Deterministic pseudo-random tokens (never 0, the end-of-text token).
     std::vector<int32_t> tokens((size_t)std::max<int64_t>(n_prompt, 1));
@@ -185,19 +188,36 @@ int cmd_bench(int argc, char** argv) {
     }
     std::vector<float> logits((size_t)m.n_vocab);
 
+    // Each test's rows: the efficiency of a repetition against the limit
+    // measured right after it; the row shows their means.
     std::vector<Row> rows;
+    double bandwidth = 0, peak = 0;  // the limits' means (JSON), 0 where the test was skipped
+    auto add_row = [&](const std::string& test, int64_t np, int64_t ng, const std::vector<double>& ts,
+                       const std::vector<double>& limits, double cost, const char* unit_name) {
+        double eff = 0, limit = 0;
+        for (size_t i = 0; i < ts.size(); i++) {
+            eff += cost * ts[i] / limits[i];
+            limit += limits[i];
+        }
+        eff /= (double)ts.size();
+        limit /= (double)ts.size();
+        rows.push_back(Row{test, np, ng, stat_of(ts), eff, strprintf("%.*f %s", ng > 0 ? 1 : 0, limit / 1e9, unit_name)});
+    };
     if (n_prompt > 0) {
-        std::vector<double> ts;
+        std::vector<double> ts, limits;
         for (int rep = -1; rep < reps; rep++) {  // rep -1 warms the caches and the pool up
             rwkv_state_reset(&ctx.state);
             const double t0 = cli_now();
             rwkv_eval(&ctx, tokens.data(), n_prompt, logits.data(), nullptr);
-            if (rep >= 0) ts.push_back((double)n_prompt / (cli_now() - t0));
+            if (rep < 0) continue;
+            ts.push_back((double)n_prompt / (cli_now() - t0));
+            limits.push_back(peak_now());
         }
-        rows.push_back(Row{"pp" + std::to_string(n_prompt), n_prompt, 0, stat_of(ts), 0, ""});
+        add_row("pp" + std::to_string(n_prompt), n_prompt, 0, ts, limits, flops_per_token, peak_unit);
+        peak = stat_of(limits).mean;
     }
     if (n_gen > 0) {
-        std::vector<double> ts;
+        std::vector<double> ts, limits;
         for (int rep = -1; rep < reps; rep++) {
             rwkv_state_reset(&ctx.state);
             int32_t tok = tokens[0];
@@ -206,21 +226,12 @@ int cmd_bench(int argc, char** argv) {
                 rwkv_eval(&ctx, &tok, 1, logits.data(), nullptr);
                 tok = tokens[(size_t)(i + 1) % tokens.size()];
             }
-            if (rep >= 0) ts.push_back((double)n_gen / (cli_now() - t0));
+            if (rep < 0) continue;
+            ts.push_back((double)n_gen / (cli_now() - t0));
+            limits.push_back(bandwidth_now());
         }
-        rows.push_back(Row{"tg" + std::to_string(n_gen), 0, n_gen, stat_of(ts), 0, ""});
-    }
-
-    bandwidth = std::max(bandwidth, measure_bandwidth(ctx.pool));
-    peak = std::max(peak, measure_peak(ctx.pool, quant ? kern.peak_int8 : kern.peak_fma));
-    for (Row& row : rows) {
-        if (row.n_prompt > 0) {
-            row.eff = flops_per_token * row.ts.mean / peak;
-            row.limit = strprintf("%.0f %s", peak / 1e9, quant ? "GOP/s int8" : "GFLOP/s FMA");
-        } else {
-            row.eff = bytes_per_token * row.ts.mean / bandwidth;
-            row.limit = strprintf("%.1f GB/s read", bandwidth / 1e9);
-        }
+        add_row("tg" + std::to_string(n_gen), 0, n_gen, ts, limits, bytes_per_token, "GB/s read");
+        bandwidth = stat_of(limits).mean;
     }
 
     const std::string type = model_type_summary(&m);
