@@ -27,6 +27,32 @@ void value_residual_scalar(const float* v_first, const float* v0, const float* m
     for (int64_t i = 0; i < n; i++) v[i] += (v_first[i] - v[i]) * sigmoidf(v0[i] + m[i]);
 }
 
+void key7_scalar(const float* k_k, const float* k_a, const float* a, int64_t H, int64_t N, float* k, float* kk) {
+    for (int64_t h = 0; h < H; h++) {
+        const int64_t o = h * N;
+        float ss = 0.0f;
+        for (int64_t i = 0; i < N; i++) {
+            const float v = k[o + i] * k_k[o + i];
+            kk[o + i] = v;
+            ss += v * v;
+        }
+        const float inv = 1.0f / fmaxf(sqrtf(ss), 1e-12f);
+        for (int64_t i = 0; i < N; i++) kk[o + i] *= inv;
+    }
+    for (int64_t i = 0; i < H * N; i++) k[i] *= 1.0f + (a[i] - 1.0f) * k_a[i];
+}
+
+void bonus_gate7_scalar(const float* r, const float* k, const float* v, const float* r_k, const float* g, int64_t H,
+                        int64_t N, float* y) {
+    for (int64_t h = 0; h < H; h++) {
+        const int64_t o = h * N;
+        float bonus = 0.0f;
+        for (int64_t i = 0; i < N; i++) bonus += r[o + i] * k[o + i] * r_k[o + i];
+        for (int64_t i = 0; i < N; i++) y[o + i] += bonus * v[o + i];
+    }
+    for (int64_t i = 0; i < H * N; i++) y[i] *= g[i];
+}
+
 void relu_sq_scalar(float* x, int64_t n) {
     for (int64_t i = 0; i < n; i++) {
         const float h = fmaxf(x[i], 0.0f);

@@ -56,6 +56,43 @@ static void value_residual_simd(const float* v_first, const float* v0, const flo
              value_residual_scalar(v_first + i, v0 + i, m + i, 1, v + i));
 }
 
+// The two per-head sums (|k k_k|^2, the bonus) in one vector accumulator each;
+// heads whose size is not a multiple of the lanes go to the scalar version.
+template <class A>
+static void key7_simd(const float* k_k, const float* k_a, const float* a, int64_t H, int64_t N, float* k, float* kk) {
+    constexpr int64_t L = vfloat<A>::size;
+    if (N % L != 0) return key7_scalar(k_k, k_a, a, H, N, k, kk);
+    const vfloat<A> one = vsplat<A>(1.0f);
+    for (int64_t h = 0; h < H; h++) {
+        const int64_t o = h * N;
+        vfloat<A> ss = vsplat<A>(0.0f);
+        for (int64_t i = o; i < o + N; i += L) {
+            const vfloat<A> v = vload<A>(k + i) * vload<A>(k_k + i);
+            vstore<A>(kk + i, v);
+            ss = xsimd::fma(v, v, ss);
+        }
+        const vfloat<A> inv = vsplat<A>(1.0f / fmaxf(sqrtf(vsum<A>(ss)), 1e-12f));
+        for (int64_t i = o; i < o + N; i += L) vstore<A>(kk + i, vload<A>(kk + i) * inv);
+        for (int64_t i = o; i < o + N; i += L)
+            vstore<A>(k + i, vload<A>(k + i) * xsimd::fma(vload<A>(a + i) - one, vload<A>(k_a + i), one));
+    }
+}
+
+template <class A>
+static void bonus_gate7_simd(const float* r, const float* k, const float* v, const float* r_k, const float* g, int64_t H,
+                             int64_t N, float* y) {
+    constexpr int64_t L = vfloat<A>::size;
+    if (N % L != 0) return bonus_gate7_scalar(r, k, v, r_k, g, H, N, y);
+    for (int64_t h = 0; h < H; h++) {
+        const int64_t o = h * N;
+        vfloat<A> acc = vsplat<A>(0.0f);
+        for (int64_t i = o; i < o + N; i += L) acc = xsimd::fma(vload<A>(r + i) * vload<A>(k + i), vload<A>(r_k + i), acc);
+        const vfloat<A> bonus = vsplat<A>(vsum<A>(acc));
+        for (int64_t i = o; i < o + N; i += L)
+            vstore<A>(y + i, xsimd::fma(bonus, vload<A>(v + i), vload<A>(y + i)) * vload<A>(g + i));
+    }
+}
+
 template <class A>
 static void relu_sq_simd(float* x, int64_t n) {
     ACT_LOOP(n,
@@ -107,6 +144,8 @@ static void act_fill(Kernels* k) {
     k->tanh = tanh_simd<A>;
     k->decay7 = decay7_simd<A>;
     k->value_residual = value_residual_simd<A>;
+    k->key7 = key7_simd<A>;
+    k->bonus_gate7 = bonus_gate7_simd<A>;
     k->relu_sq = relu_sq_simd<A>;
     k->add = add_simd<A>;
     k->softmax = softmax_simd<A>;

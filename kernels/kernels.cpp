@@ -36,6 +36,8 @@ void kernels_fill_scalar(Kernels* k) {
     k->tanh = tanh_scalar;
     k->decay7 = decay7_scalar;
     k->value_residual = value_residual_scalar;
+    k->key7 = key7_scalar;
+    k->bonus_gate7 = bonus_gate7_scalar;
     k->relu_sq = relu_sq_scalar;
     k->add = add_scalar;
     k->softmax = softmax_scalar;

@@ -73,6 +73,14 @@ typedef void (*Decay7Fn)(const float* w0, float* w, int64_t n);     // w = exp(-
 typedef void (*ValueResidualFn)(const float* v_first, const float* v0, const float* m, int64_t n,
                                 float* v);                          // v += (v_first - v) sigmoid(v0 + m)
 typedef void (*AddFn)(const float* a, int64_t n, float* y);         // y += a
+// RWKV-7's keys, H heads of N: kk = normalize(k * k_k) per head (divide by
+// max(|.|, 1e-12)), then k = k * (1 + (a - 1) * k_a).
+typedef void (*Key7Fn)(const float* k_k, const float* k_a, const float* a, int64_t H, int64_t N, float* k,
+                       float* kk);
+// RWKV-7's output before Wo: y = (y + sum_head(r * k * r_k) * v) * g, the
+// bonus being one scalar per head (the current token's own value).
+typedef void (*BonusGate7Fn)(const float* r, const float* k, const float* v, const float* r_k, const float* g,
+                             int64_t H, int64_t N, float* y);
 // p = softmax(x) over n floats (max subtracted first); returns the sum of
 // exp(x - max) the probabilities were divided by. The sampler's hot loop.
 typedef float (*SoftmaxFn)(const float* x, int64_t n, float* p);
@@ -97,6 +105,8 @@ struct Kernels {
     InplaceFn tanh;
     Decay7Fn decay7;
     ValueResidualFn value_residual;
+    Key7Fn key7;
+    BonusGate7Fn bonus_gate7;
     InplaceFn relu_sq;
     AddFn add;
     SoftmaxFn softmax;
@@ -159,6 +169,9 @@ void sigmoid_scalar(const float* bias, float* x, int64_t n);
 void tanh_scalar(float* x, int64_t n);
 void decay7_scalar(const float* w0, float* w, int64_t n);
 void value_residual_scalar(const float* v_first, const float* v0, const float* m, int64_t n, float* v);
+void key7_scalar(const float* k_k, const float* k_a, const float* a, int64_t H, int64_t N, float* k, float* kk);
+void bonus_gate7_scalar(const float* r, const float* k, const float* v, const float* r_k, const float* g, int64_t H,
+                        int64_t N, float* y);
 void relu_sq_scalar(float* x, int64_t n);
 void add_scalar(const float* a, int64_t n, float* y);
 float softmax_scalar(const float* x, int64_t n, float* p);

@@ -118,23 +118,7 @@ static void rwkv7_time_mix(const Model* m, const Rwkv7Layer& L, int64_t layer, R
 
         // kk = normalize(k * k_k) per head (F.normalize: divide by max(|x|, 1e-12));
         // then k = k * (1 + (a - 1) * k_a).
-        for (int64_t t = t0; t < t1; t++)
-            for (int64_t h = 0; h < H; h++) {
-                const int64_t o = t * C + h * N;
-                float ss = 0.0f;
-                for (int64_t i = 0; i < N; i++) {
-                    const float v = sc->k[o + i] * L.k_k[h * N + i];
-                    sc->kk[o + i] = v;
-                    ss += v * v;
-                }
-                const float inv = 1.0f / fmaxf(sqrtf(ss), 1e-12f);
-                for (int64_t i = 0; i < N; i++) sc->kk[o + i] *= inv;
-            }
-        for (int64_t t = t0; t < t1; t++)
-            for (int64_t i = 0; i < C; i++) {
-                const int64_t j = t * C + i;
-                sc->k[j] *= 1.0f + (sc->a[j] - 1.0f) * L.k_a[i];
-            }
+        for (int64_t t = t0; t < t1; t++) kern.key7(L.k_k, L.k_a, sc->a + t * C, H, N, sc->k + t * C, sc->kk + t * C);
     });
 
     // The recurrence: the only step that must walk the tokens in order. The
@@ -148,13 +132,8 @@ static void rwkv7_time_mix(const Model* m, const Rwkv7Layer& L, int64_t layer, R
         for (int64_t t = t0; t < t1; t++) {
             float* y = sc->y + t * C;
             kern.group_norm(y, L.lnx_w, L.lnx_b, C, H, GROUP_NORM_EPS, y);
-            for (int64_t h = 0; h < H; h++) {
-                const int64_t o = t * C + h * N;
-                float bonus = 0.0f;
-                for (int64_t i = 0; i < N; i++) bonus += sc->r[o + i] * sc->k[o + i] * L.r_k[h * N + i];
-                for (int64_t i = 0; i < N; i++) sc->y[o + i] += bonus * sc->v[o + i];
-            }
-            for (int64_t i = 0; i < C; i++) y[i] *= sc->g[t * C + i];
+            const int64_t o = t * C;
+            kern.bonus_gate7(sc->r + o, sc->k + o, sc->v + o, L.r_k, sc->g + o, H, N, y);
         }
     });
 

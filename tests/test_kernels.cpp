@@ -300,6 +300,27 @@ TEST(Simd, ElementwiseMatchScalar) {
             ref.value_residual(a.data(), c.data(), a.data(), n, w1.data());
             kern.value_residual(a.data(), c.data(), a.data(), n, w2.data());
             same("value_residual", w1, w2);
+            for (int64_t N : {16, 32, 64, 5}) {  // key7 / bonus_gate7 over heads of N (5: the scalar fallback)
+                if (n % N != 0) continue;
+                const int64_t H = n / N;
+                std::vector<float> k1 = a, k2 = a, kk1((size_t)n), kk2((size_t)n);
+                ref.key7(b.data(), c.data(), w1.data(), H, N, k1.data(), kk1.data());
+                kern.key7(b.data(), c.data(), w1.data(), H, N, k2.data(), kk2.data());
+                same("key7 k", k1, k2);
+                same("key7 kk", kk1, kk2);
+                std::vector<float> y1 = c, y2 = c;
+                ref.bonus_gate7(a.data(), b.data(), c.data(), b.data(), a.data(), H, N, y1.data());
+                kern.bonus_gate7(a.data(), b.data(), c.data(), b.data(), a.data(), H, N, y2.data());
+                // the bonus is a sum of N terms, added in another order: the bound
+                // scales with the sum of their magnitudes
+                for (int64_t i = 0; i < n; i++) {
+                    const int64_t h0 = i / N * N;
+                    float terms = 0.0f;
+                    for (int64_t j = h0; j < h0 + N; j++) terms += std::fabs(a[j] * b[j] * b[j]);
+                    const float scale = (std::fabs(c[i]) + terms * std::fabs(c[i])) * std::fabs(a[i]);
+                    ASSERT_NEAR(y2[i], y1[i], 2e-6f * (1 + scale)) << isa << " bonus_gate7 n=" << n << " N=" << N << " i=" << i;
+                }
+            }
             w1 = b, w2 = b;
             ref.relu_sq(w1.data(), n);
             kern.relu_sq(w2.data(), n);
