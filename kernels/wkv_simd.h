@@ -6,8 +6,10 @@
 #include "simd.h"
 
 // RWKV-7, one head whose size N is known at compile time (NV vectors per
-// row; RWKV-7 models use N = 64): the head's vectors w, kk*a, k, r, kk stay
-// in registers for all N rows, and the row loops unroll.
+// row; RWKV-7 models use N = 64): the head's vectors w, kk*a, k, r, kk are
+// loaded once for all N rows (on AVX-512 their 20 registers stay put; on AVX2
+// the 40 they would need do not fit, and they are reread from L1), and the
+// row loops unroll.
 //
 // sa_i and y_i are dot products along a row, i.e. horizontal sums, and one
 // horizontal sum per row costs as much as the row's update. So the rows go
