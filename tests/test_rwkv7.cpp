@@ -154,6 +154,32 @@ TEST(Rwkv7, RejectsOutOfRangeTokens) {
     EXPECT_THROW(rwkv_eval(&ctx, &neg, 1, logits.data(), nullptr), RwkvError);
 }
 
+// The kernels rely on rows, head slices and head states starting on 64-byte
+// cache lines (LineFloats): none straddles two lines, and threads writing
+// neighbouring heads share none. Odd chunk sizes included.
+TEST(Rwkv7, StateAndScratchStartOnCacheLines) {
+    const std::string path = shared_data_dir() + "/llamacpp-gguf/v7-L2-D64-s9-llamacpp-f16.gguf";
+    REQUIRE_FILE(path);
+    Loaded L(path);
+    for (int64_t chunk : {1, 3, 7, 64}) {
+        RwkvContext ctx;
+        rwkv_context_init(&ctx, &L.m, chunk);
+        auto line = [](const float* p) { return (uintptr_t)p % 64; };
+        for (int64_t l = 0; l < L.m.n_layer; l++) {
+            EXPECT_EQ(0u, line(rwkv_state_att_shift(&ctx.state, l))) << "layer " << l;
+            EXPECT_EQ(0u, line(rwkv_state_ffn_shift(&ctx.state, l))) << "layer " << l;
+            for (int64_t h = 0; h < L.m.n_head; h++)
+                EXPECT_EQ(0u, line(rwkv_state_wkv(&ctx.state, l) + h * L.m.head_size * L.m.head_size))
+                    << "layer " << l << " head " << h;
+        }
+        const RwkvScratch& sc = ctx.scratch;
+        const float* views[] = {sc.x, sc.xn, sc.xr, sc.xw, sc.xk, sc.xv, sc.xa, sc.xg, sc.r, sc.w,
+                                sc.k, sc.v,  sc.a,  sc.g,  sc.kk, sc.y,  sc.v_first, sc.lora, sc.ffn};
+        for (size_t i = 0; i < sizeof(views) / sizeof(views[0]); i++)
+            EXPECT_EQ(0u, line(views[i])) << "scratch view " << i << ", chunk " << chunk;
+    }
+}
+
 TEST(Rwkv7, OfficialPthModelMatchesOfficialLogits) {
     // The .pth comes from ../shared/tools/make_v7_pth.py and is converted by
     // scripts/convert.py in the make_test_models fixture.

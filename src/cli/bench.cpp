@@ -85,13 +85,12 @@ void read_task(void* ctx, int64_t t) {
     j->sink[t] = kern.read_sum(j->buf + t * j->per_task, j->per_task);
 }
 
-// bytes/s of a streaming read of 512 MiB (allocated once) split over the threads, best of 3
-double measure_bandwidth(ThreadPool* pool) {
+// bytes/s of a streaming read of buf (512 MiB, filled on the first call) split over the threads, best of 3
+double measure_bandwidth(ThreadPool* pool, std::vector<float>* buf) {
     const int n = pool_size(pool);
     const int64_t total = (512ll << 20) / 4 / (64 * n) * (64 * n);
-    static std::vector<float> buf;
-    if ((int64_t)buf.size() != total) buf.assign((size_t)total, 1.0f);
-    ReadJob job{buf.data(), total / n, {0}};
+    if ((int64_t)buf->size() != total) buf->assign((size_t)total, 1.0f);
+    ReadJob job{buf->data(), total / n, {0}};
     double best = 0;
     for (int rep = 0; rep < 3; rep++) {
         const double t0 = cli_now();
@@ -177,7 +176,8 @@ int cmd_bench(int argc, char** argv) {
             n_threads);
     const char* peak_unit = quant ? "GOP/s int8" : "GFLOP/s FMA";
     auto peak_now = [&] { return measure_peak(ctx.pool, quant ? kern.peak_int8 : kern.peak_fma); };
-    auto bandwidth_now = [&] { return measure_bandwidth(ctx.pool); };
+    std::vector<float> read_buf;  // the read probe's buffer, allocated once
+    auto bandwidth_now = [&] { return measure_bandwidth(ctx.pool, &read_buf); };
 
     // Deterministic pseudo-random tokens (never 0, the end-of-text token).
     std::vector<int32_t> tokens((size_t)std::max<int64_t>(n_prompt, 1));
@@ -189,11 +189,11 @@ int cmd_bench(int argc, char** argv) {
     std::vector<float> logits((size_t)m.n_vocab);
 
     // Each test's rows: the efficiency of a repetition against the limit
-    // measured right after it; the row shows their means.
+    // measured right after it; the row shows their means. Returns the mean limit.
     std::vector<Row> rows;
     double bandwidth = 0, peak = 0;  // the limits' means (JSON), 0 where the test was skipped
     auto add_row = [&](const std::string& test, int64_t np, int64_t ng, const std::vector<double>& ts,
-                       const std::vector<double>& limits, double cost, const char* unit_name) {
+                       const std::vector<double>& limits, double cost, const char* unit_name) -> double {
         double eff = 0, limit = 0;
         for (size_t i = 0; i < ts.size(); i++) {
             eff += cost * ts[i] / limits[i];
@@ -202,6 +202,7 @@ int cmd_bench(int argc, char** argv) {
         eff /= (double)ts.size();
         limit /= (double)ts.size();
         rows.push_back(Row{test, np, ng, stat_of(ts), eff, strprintf("%.*f %s", ng > 0 ? 1 : 0, limit / 1e9, unit_name)});
+        return limit;
     };
     if (n_prompt > 0) {
         std::vector<double> ts, limits;
@@ -213,8 +214,7 @@ int cmd_bench(int argc, char** argv) {
             ts.push_back((double)n_prompt / (cli_now() - t0));
             limits.push_back(peak_now());
         }
-        add_row("pp" + std::to_string(n_prompt), n_prompt, 0, ts, limits, flops_per_token, peak_unit);
-        peak = stat_of(limits).mean;
+        peak = add_row("pp" + std::to_string(n_prompt), n_prompt, 0, ts, limits, flops_per_token, peak_unit);
     }
     if (n_gen > 0) {
         std::vector<double> ts, limits;
@@ -230,8 +230,7 @@ int cmd_bench(int argc, char** argv) {
             ts.push_back((double)n_gen / (cli_now() - t0));
             limits.push_back(bandwidth_now());
         }
-        add_row("tg" + std::to_string(n_gen), 0, n_gen, ts, limits, bytes_per_token, "GB/s read");
-        bandwidth = stat_of(limits).mean;
+        bandwidth = add_row("tg" + std::to_string(n_gen), 0, n_gen, ts, limits, bytes_per_token, "GB/s read");
     }
 
     const std::string type = model_type_summary(&m);
