@@ -213,7 +213,44 @@ static void parse(GgufFile* f) {
                       order[i]->name.data());
 }
 
-void gguf_open(GgufFile* f, const char* path) {
+// The file's bytes in private memory: a 2 MiB-aligned anonymous region
+// advised for transparent huge pages (the kernel backs it with 2 MiB pages
+// where THP is enabled for madvise, 4 KiB ones otherwise), filled with
+// pread(). Fails naming the file: no memory, a read error, or a file that
+// shrank between fstat and the read.
+static const size_t HUGE_PAGE = 2u << 20;
+
+static void copy_file(GgufFile* f, int fd, size_t size) {
+    const size_t want = (size + HUGE_PAGE - 1) / HUGE_PAGE * HUGE_PAGE;
+    const size_t total = want + HUGE_PAGE;  // room to align the start
+    void* p = mmap(nullptr, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED)
+        rwkv_fail("%s: cannot allocate %.1f MiB to load it into memory (%s); --mmap maps the file instead",
+                  f->path.c_str(), (double)total / (1 << 20), strerror(errno));
+    f->region = p;
+    f->region_size = total;
+    uint8_t* dst = (uint8_t*)(((uintptr_t)p + HUGE_PAGE - 1) & ~(uintptr_t)(HUGE_PAGE - 1));
+#ifdef MADV_HUGEPAGE
+    madvise(dst, want, MADV_HUGEPAGE);  // a hint: without THP the copy still works, in 4 KiB pages
+#endif
+    // Fault the pages in before reading into them: measured on this VM, 0.9
+    // GB takes 0.06 s to touch and 0.14 s to read this way, but 2.1 s when
+    // read() meets the unmapped pages itself.
+    for (size_t at = 0; at < want; at += 4096) dst[at] = 0;
+    size_t done = 0;
+    while (done < size) {
+        const size_t n = size - done < (64u << 20) ? size - done : (64u << 20);
+        const ssize_t got = pread(fd, dst + done, n, (off_t)done);
+        if (got < 0 && errno == EINTR) continue;
+        if (got < 0) rwkv_fail("%s: read failed at byte %zu: %s", f->path.c_str(), done, strerror(errno));
+        if (got == 0) rwkv_fail("%s: the file shrank while it was read (%zu of %zu bytes)", f->path.c_str(), done, size);
+        done += (size_t)got;
+    }
+    mprotect(dst, want, PROT_READ);  // the weights are read-only, as a mapping of the file would be
+    f->map = dst;
+}
+
+void gguf_open(GgufFile* f, const char* path, GgufLoadMode mode) {
     f->path = path;
     // O_NONBLOCK: opening a FIFO must not wait for a writer (it is then
     // refused below as not a regular file); no effect on regular files.
@@ -233,12 +270,25 @@ void gguf_open(GgufFile* f, const char* path) {
         close(fd);
         rwkv_fail("%s: empty file", path);
     }
-    void* p = mmap(nullptr, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
-    int e = errno;
-    close(fd);  // the mapping keeps the file alive
-    if (p == MAP_FAILED) rwkv_fail("%s: mmap failed: %s", path, strerror(e));
-    f->map = (const uint8_t*)p;
     f->size = (size_t)st.st_size;
+    if (mode == GGUF_COPY) {
+        try {
+            copy_file(f, fd, f->size);
+        } catch (...) {
+            close(fd);
+            gguf_close(f);
+            throw;
+        }
+        close(fd);
+    } else {
+        void* p = mmap(nullptr, f->size, PROT_READ, MAP_SHARED, fd, 0);
+        int e = errno;
+        close(fd);  // the mapping keeps the file alive
+        if (p == MAP_FAILED) rwkv_fail("%s: mmap failed: %s", path, strerror(e));
+        f->map = (const uint8_t*)p;
+        f->region = p;
+        f->region_size = f->size;
+    }
     try {
         parse(f);
     } catch (...) {
@@ -248,7 +298,9 @@ void gguf_open(GgufFile* f, const char* path) {
 }
 
 void gguf_close(GgufFile* f) {
-    if (f->map) munmap((void*)f->map, f->size);
+    if (f->region) munmap(f->region, f->region_size);
+    f->region = nullptr;
+    f->region_size = 0;
     f->map = nullptr;
     f->size = 0;
     f->kvs.clear();

@@ -322,8 +322,8 @@ void load_vocab(Model* m) {
 
 }  // namespace
 
-void model_load(Model* m, const char* path) {
-    gguf_open(&m->file, path);
+void model_load(Model* m, const char* path, GgufLoadMode mode) {
+    gguf_open(&m->file, path, mode);
     try {
         std::string_view arch = gguf_get_str(&m->file, "general.architecture");
         m->arch_name = std::string(arch);

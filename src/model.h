@@ -1,10 +1,11 @@
-// model.h - a model is a mapped GGUF file plus plain pointers laid over it.
+// model.h - a model is a GGUF file's bytes plus plain pointers laid over them.
 //
-// model_load() maps the file, detects the architecture from
+// model_load() maps or copies the file (gguf.h: GGUF_COPY for running it,
+// GGUF_MAP for a look at it), detects the architecture from
 // `general.architecture`, checks that every tensor the architecture needs is
 // present with the right shape and a supported type, and binds them into the
-// weights struct below. No weight is copied (1-D F32 vectors and matrices are
-// used in place); only 1-D vectors stored in 16 bits are widened into a small
+// weights struct below. No weight is converted (1-D F32 vectors and matrices
+// are used in place); only 1-D vectors stored in 16 bits are widened into a small
 // owned buffer, because the element-wise code reads them as float32.
 #pragma once
 
@@ -95,7 +96,7 @@ struct Model {
 
 // Load and validate; on any problem fails (rwkv_fail) with a message naming
 // the file and the tensor or key at fault.
-void model_load(Model* m, const char* path);
+void model_load(Model* m, const char* path, GgufLoadMode mode = GGUF_MAP);
 void model_free(Model* m);
 
 // Number of parameters, and a short type summary such as "F16" or "F32+F16".

@@ -544,6 +544,7 @@ def flag_values(work, tiny, world):
         (["-t", "-1"], "--threads must be in 0..256 (got -1)"),
         (["-t", "100000"], "--threads must be in 0..256 (got 100000)"),
         (["--isa", "avx9000"], "avx9000"),
+        (["--mmap", "--no-mmap"], "--mmap and --no-mmap contradict each other"),
     ]
     for extra, frag in cases:
         expect_error(f"generate {' '.join(extra)}", g[:3] + extra + g[3:], frag)

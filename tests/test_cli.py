@@ -148,6 +148,9 @@ def generate(gguf, tiny):
           f"rc={rq[0]} stderr={rq[2]!r}")
     rs = run(base + ["--seed", "7"], stdin=b"The")
     check("generate: prompt from stdin == argument", rs[1] == r1[1], f"{rs[1]!r} vs {r1[1]!r}")
+    for flag in ("--mmap", "--no-mmap"):
+        rm = run(base + ["--seed", "7", flag, "The"])
+        check(f"generate {flag}: the same text as the default", rm[0] == 0 and rm[1] == r1[1], f"{rm[1]!r} {rm[2]}")
     rd = run(base + ["--seed", "7", "-"], stdin=b"The")
     check("generate: '-' reads stdin", rd[1] == r1[1], f"{rd[1]!r}")
     g1 = run(base + ["--temp", "0", "The"])
@@ -296,8 +299,14 @@ def bench(tiny):
     except Exception as e:
         rows = []
     ok = rc == 0 and [r["test"] for r in rows] == ["pp16", "tg4"] and all(
-        r["avg_ts"] > 0 and len(r["samples_ts"]) == 2 and 0 < r["efficiency"] for r in rows)
-    check("bench -o json: pp16, tg4 with t/s and efficiencies", ok, f"rc={rc} {out[:300]!r} {err}")
+        r["avg_ts"] > 0 and len(r["samples_ts"]) == 2 and 0 < r["efficiency"] and r["use_mmap"] is True for r in rows)
+    check("bench -o json: pp16, tg4 with t/s and efficiencies (model mapped)", ok, f"rc={rc} {out[:300]!r} {err}")
+    rc, out, err = run(["bench", "-m", tiny, "-p", "4", "-n", "2", "-r", "1", "-o", "json", "--no-mmap"])
+    try:
+        rows = json.loads(out)
+    except Exception as e:
+        rows = []
+    check("bench --no-mmap says so", rc == 0 and rows and all(r["use_mmap"] is False for r in rows), f"{out[:300]!r}")
     rc, out, err = run(["bench", "-m", tiny, "-p", "8", "-n", "2", "-r", "1"])
     check("bench -o md", rc == 0 and b"| pp8 |" in out and b"| tg2 |" in out, f"{out!r} {err}")
 

@@ -3,6 +3,9 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <climits>
+#include <cstdlib>
+#include <cstring>
 #include <fstream>
 
 #include "../src/common.h"
@@ -45,20 +48,38 @@ std::string write_tmp(const std::vector<uint8_t>& bytes, const char* name) {
     return path;
 }
 
-// Opening must fail, and the message must contain `needle`.
+const GgufLoadMode kModes[] = {GGUF_MAP, GGUF_COPY};
+const char* mode_name(GgufLoadMode m) { return m == GGUF_MAP ? "map" : "copy"; }
+
+// Opening must fail, mapped or copied, and the message must contain `needle`.
 void expect_fail(const std::vector<uint8_t>& bytes, const char* name, const char* needle) {
     std::string path = write_tmp(bytes, name);
-    GgufFile f;
-    try {
-        gguf_open(&f, path.c_str());
-        ADD_FAILURE() << name << ": opened without error";
-        gguf_close(&f);
-    } catch (const RwkvError& e) {
-        EXPECT_NE(std::string(e.what()).find(needle), std::string::npos)
-            << name << ": message '" << e.what() << "' does not mention '" << needle << "'";
-        EXPECT_NE(std::string(e.what()).find(path), std::string::npos) << name << ": message does not name the file";
+    for (GgufLoadMode mode : kModes) {
+        GgufFile f;
+        try {
+            gguf_open(&f, path.c_str(), mode);
+            ADD_FAILURE() << name << " (" << mode_name(mode) << "): opened without error";
+            gguf_close(&f);
+        } catch (const RwkvError& e) {
+            EXPECT_NE(std::string(e.what()).find(needle), std::string::npos)
+                << name << " (" << mode_name(mode) << "): message '" << e.what() << "' does not mention '" << needle
+                << "'";
+            EXPECT_NE(std::string(e.what()).find(path), std::string::npos)
+                << name << ": message does not name the file";
+        }
     }
     unlink(path.c_str());
+}
+
+// Whether any mapping of this process is of `path` (/proc/self/maps names them).
+bool file_is_mapped(const std::string& path_in) {
+    char resolved[PATH_MAX];
+    const std::string path = realpath(path_in.c_str(), resolved) ? resolved : path_in;
+    std::ifstream maps("/proc/self/maps");
+    std::string line;
+    while (std::getline(maps, line))
+        if (line.size() >= path.size() && line.compare(line.size() - path.size(), path.size(), path) == 0) return true;
+    return false;
 }
 
 Builder valid_file() {
@@ -78,20 +99,48 @@ Builder valid_file() {
 TEST(Gguf, ParsesBuiltFile) {
     Builder g = valid_file();
     std::string path = write_tmp(g.b, "valid");
-    GgufFile f;
-    gguf_open(&f, path.c_str());
-    EXPECT_EQ(f.version, 3u);
-    ASSERT_EQ(f.tensors.size(), 2u);
-    EXPECT_EQ(gguf_get_str(&f, "general.architecture"), "test");
-    EXPECT_EQ(gguf_get_u64(&f, "general.alignment"), 32u);
-    const GgufTensor* b = gguf_find_tensor(&f, "b");
-    ASSERT_NE(b, nullptr);
-    EXPECT_EQ(b->nbytes, 128u);
-    EXPECT_EQ((const uint8_t*)b->data - f.map, (ptrdiff_t)(f.data_offset + 32));
-    EXPECT_THROW(gguf_get_u64(&f, "general.architecture"), RwkvError);
-    EXPECT_THROW(gguf_get_str(&f, "missing.key"), RwkvError);
-    gguf_close(&f);
+    for (GgufLoadMode mode : kModes) {
+        SCOPED_TRACE(mode_name(mode));
+        GgufFile f;
+        gguf_open(&f, path.c_str(), mode);
+        EXPECT_EQ(f.version, 3u);
+        ASSERT_EQ(f.tensors.size(), 2u);
+        EXPECT_EQ(gguf_get_str(&f, "general.architecture"), "test");
+        EXPECT_EQ(gguf_get_u64(&f, "general.alignment"), 32u);
+        const GgufTensor* b = gguf_find_tensor(&f, "b");
+        ASSERT_NE(b, nullptr);
+        EXPECT_EQ(b->nbytes, 128u);
+        EXPECT_EQ((const uint8_t*)b->data - f.map, (ptrdiff_t)(f.data_offset + 32));
+        EXPECT_THROW(gguf_get_u64(&f, "general.architecture"), RwkvError);
+        EXPECT_THROW(gguf_get_str(&f, "missing.key"), RwkvError);
+        gguf_close(&f);
+    }
     unlink(path.c_str());
+}
+
+// GGUF_COPY holds the same bytes as the mapping, in its own 2 MiB-aligned
+// memory (so transparent huge pages can back it), with no page of the file
+// mapped: resident memory is one copy of the file, not two.
+TEST(Gguf, CopyHoldsTheFileBytesInItsOwnMemory) {
+    const std::string path = shared_data_dir() + "/llamacpp-gguf/v7-L2-D64-s9-llamacpp-f16.gguf";
+    REQUIRE_FILE(path);
+    GgufFile m, c;
+    gguf_open(&m, path.c_str(), GGUF_MAP);
+    EXPECT_TRUE(file_is_mapped(path)) << "the check below could not see a mapping of " << path;
+    gguf_open(&c, path.c_str(), GGUF_COPY);
+    ASSERT_EQ(c.size, m.size);
+    EXPECT_EQ(memcmp(c.map, m.map, m.size), 0) << "the copy differs from the file";
+    EXPECT_EQ((uintptr_t)c.map % (2u << 20), 0u) << "the copy does not start on a 2 MiB boundary";
+    EXPECT_EQ(c.data_offset, m.data_offset);
+    ASSERT_EQ(c.tensors.size(), m.tensors.size());
+    for (size_t i = 0; i < m.tensors.size(); i++) {
+        EXPECT_EQ(c.tensors[i].name, m.tensors[i].name);
+        EXPECT_EQ((const uint8_t*)c.tensors[i].data - c.map, (const uint8_t*)m.tensors[i].data - m.map)
+            << c.tensors[i].name;
+    }
+    gguf_close(&m);
+    EXPECT_FALSE(file_is_mapped(path)) << "GGUF_COPY left " << path << " mapped";
+    gguf_close(&c);
 }
 
 TEST(Gguf, RejectsBrokenFiles) {
@@ -235,8 +284,11 @@ TEST(Gguf, TruncatedAnywhereFailsCleanly) {
     for (size_t n = 0; n < g.b.size(); n++) {
         std::vector<uint8_t> cut(g.b.begin(), g.b.begin() + (long)n);
         std::string path = write_tmp(cut, "prefix");
-        GgufFile f;
-        EXPECT_THROW(gguf_open(&f, path.c_str()), RwkvError) << "prefix of " << n << " bytes opened";
+        for (GgufLoadMode mode : kModes) {
+            GgufFile f;
+            EXPECT_THROW(gguf_open(&f, path.c_str(), mode), RwkvError)
+                << "prefix of " << n << " bytes opened (" << mode_name(mode) << ")";
+        }
         unlink(path.c_str());
     }
 }

@@ -124,6 +124,7 @@ struct Row {
 int cmd_bench(int argc, char** argv) {
     cxxopts::Options o("rwkv-cli bench", "Measure prompt processing (pp) and generation (tg) speed.");
     add_model_options(o);
+    add_load_options(o);
     add_thread_option(o);
     o.add_options()
         ("p,n-prompt", "prompt tokens for the pp test (0 = skip)", cxxopts::value<int64_t>()->default_value("512"))
@@ -145,7 +146,8 @@ int cmd_bench(int argc, char** argv) {
     const int n_threads_opt = threads_option(r);
 
     LoadedModel lm;
-    cli_load_model(&lm, r["model"].as<std::string>(), isa_option(r));
+    const bool use_mmap = load_mode_option(r) == GGUF_MAP;
+    cli_load_model(&lm, r["model"].as<std::string>(), isa_option(r), use_mmap ? GGUF_MAP : GGUF_COPY);
     const Model& m = lm.model;
     RwkvContext ctx;
     rwkv_context_init(&ctx, &m, chunk, n_threads_opt);
@@ -246,11 +248,11 @@ int cmd_bench(int argc, char** argv) {
                              size / (1 << 20), (double)n_params / 1e6, kern.isa, n_threads, row.test.c_str(),
                              row.ts.mean, row.ts.sd, 100 * row.eff, row.limit.c_str());
     } else if (fmt == "csv") {
-        out += "model_type,model_size,model_n_params,isa,n_threads,n_prompt,n_gen,test,avg_ts,stddev_ts,efficiency,limit\n";
+        out += "model_type,model_size,model_n_params,isa,n_threads,n_prompt,n_gen,test,avg_ts,stddev_ts,efficiency,limit,use_mmap\n";
         for (const Row& row : rows)
-            out += strprintf("\"%s\",%.0f,%lld,%s,%d,%lld,%lld,%s,%.6f,%.6f,%.4f,\"%s\"\n", name.c_str(), size,
+            out += strprintf("\"%s\",%.0f,%lld,%s,%d,%lld,%lld,%s,%.6f,%.6f,%.4f,\"%s\",%d\n", name.c_str(), size,
                              (long long)n_params, kern.isa, n_threads, (long long)row.n_prompt, (long long)row.n_gen,
-                             row.test.c_str(), row.ts.mean, row.ts.sd, row.eff, row.limit.c_str());
+                             row.test.c_str(), row.ts.mean, row.ts.sd, row.eff, row.limit.c_str(), use_mmap ? 1 : 0);
     } else {
         out += "[\n";
         for (size_t i = 0; i < rows.size(); i++) {
@@ -262,10 +264,11 @@ int cmd_bench(int argc, char** argv) {
                 "\"n_threads\": %d, \"n_prompt\": %lld, \"n_gen\": %lld, \"test\": \"%s\", \"avg_ts\": %.6f, "
                 "\"stddev_ts\": %.6f, \"samples_ts\": [%s], \"efficiency\": %.4f, \"limit\": \"%s\", "
                 "\"bytes_per_token\": %.0f, \"flops_per_token\": %.0f, \"bandwidth_bytes_per_s\": %.0f, "
-                "\"peak_ops_per_s\": %.0f}%s\n",
+                "\"peak_ops_per_s\": %.0f, \"use_mmap\": %s}%s\n",
                 name.c_str(), size, (long long)n_params, kern.isa, n_threads, (long long)row.n_prompt,
                 (long long)row.n_gen, row.test.c_str(), row.ts.mean, row.ts.sd, samples.c_str(), row.eff,
-                row.limit.c_str(), bytes_per_token, flops_per_token, bandwidth, peak, i + 1 < rows.size() ? "," : "");
+                row.limit.c_str(), bytes_per_token, flops_per_token, bandwidth, peak, use_mmap ? "true" : "false",
+                i + 1 < rows.size() ? "," : "");
         }
         out += "]\n";
     }

@@ -36,6 +36,7 @@ static std::string clean_message(const std::string& in) {
 int cmd_chat(int argc, char** argv) {
     cxxopts::Options o("rwkv-cli chat", "Chat with a model; the state is kept between turns.");
     add_model_options(o);
+    add_load_options(o);
     add_thread_option(o);
     add_state_options(o);
     SamplerParams chat_defaults;  // ChatRWKV's chat settings
@@ -54,7 +55,7 @@ int cmd_chat(int argc, char** argv) {
     const int n_threads = threads_option(r);
 
     LoadedModel lm;
-    cli_load_model(&lm, r["model"].as<std::string>(), isa_option(r));
+    cli_load_model(&lm, r["model"].as<std::string>(), isa_option(r), load_mode_option(r));
     const Model& m = lm.model;
     RwkvContext ctx;
     rwkv_context_init(&ctx, &m, RWKV_DEFAULT_CHUNK, n_threads);

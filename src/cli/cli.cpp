@@ -31,11 +31,11 @@ std::string cli_default_model() {
               RWKV_BUNDLED_MODEL_NAME);
 }
 
-void cli_load_model(LoadedModel* lm, const std::string& path_in, const std::string& isa) {
+void cli_load_model(LoadedModel* lm, const std::string& path_in, const std::string& isa, GgufLoadMode mode) {
     kernels_init(isa.c_str());
     std::string path = path_in;
     if (path.empty()) path = cli_default_model();
-    model_load(&lm->model, path.c_str());
+    model_load(&lm->model, path.c_str(), mode);
     const Model& m = lm->model;
     try {
         world_tokenizer_init(&lm->tok, m.token_texts, m.token_types.empty() ? nullptr : m.token_types.data(),

@@ -16,9 +16,9 @@ struct LoadedModel {
     WorldTokenizer tok;
 };
 
-// Initialise the kernels (isa: "auto" or a forced path), map the model file,
-// build its tokenizer. path == "" means cli_default_model().
-void cli_load_model(LoadedModel* lm, const std::string& path, const std::string& isa);
+// Initialise the kernels (isa: "auto" or a forced path), map or copy the
+// model file (gguf.h), build its tokenizer. path == "" means cli_default_model().
+void cli_load_model(LoadedModel* lm, const std::string& path, const std::string& isa, GgufLoadMode mode = GGUF_MAP);
 
 // $RWKV_MODEL, else the bundled model (models/rwkv7-kjv-byte.gguf).
 std::string cli_default_model();

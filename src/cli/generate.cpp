@@ -15,6 +15,7 @@
 int cmd_generate(int argc, char** argv) {
     cxxopts::Options o("rwkv-cli generate", "Generate text from a prompt (the argument, or stdin if none or '-').");
     add_model_options(o);
+    add_load_options(o);
     add_thread_option(o);
     add_state_options(o);
     add_sampling_options(o, SamplerParams());
@@ -45,7 +46,7 @@ int cmd_generate(int argc, char** argv) {
     }
 
     LoadedModel lm;
-    cli_load_model(&lm, r["model"].as<std::string>(), isa_option(r));
+    cli_load_model(&lm, r["model"].as<std::string>(), isa_option(r), load_mode_option(r));
     const Model& m = lm.model;
 
     std::vector<int32_t> tokens;

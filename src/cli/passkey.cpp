@@ -45,6 +45,7 @@ static std::vector<int64_t> parse_list(const std::string& s, const char* flag, i
 int cmd_passkey(int argc, char** argv) {
     cxxopts::Options o("rwkv-cli passkey", "Needle in a haystack: retrieval accuracy of a hidden pass key by length and depth.");
     add_model_options(o);
+    add_load_options(o);
     add_thread_option(o);
     o.add_options()
         ("lengths", "haystack lengths in tokens", cxxopts::value<std::string>()->default_value("256,512,1024,2048,4096,8192"))
@@ -63,7 +64,7 @@ int cmd_passkey(int argc, char** argv) {
     const int n_threads = threads_option(r);
 
     LoadedModel lm;
-    cli_load_model(&lm, r["model"].as<std::string>(), isa_option(r));
+    cli_load_model(&lm, r["model"].as<std::string>(), isa_option(r), load_mode_option(r));
     const Model& m = lm.model;
     RwkvContext ctx;
     rwkv_context_init(&ctx, &m, RWKV_DEFAULT_CHUNK, n_threads);

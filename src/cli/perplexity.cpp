@@ -23,6 +23,7 @@
 int cmd_perplexity(int argc, char** argv) {
     cxxopts::Options o("rwkv-cli perplexity", "Perplexity and bits per byte of a model on a text file.");
     add_model_options(o);
+    add_load_options(o);
     add_thread_option(o);
     add_state_options(o);
     o.add_options()
@@ -38,7 +39,7 @@ int cmd_perplexity(int argc, char** argv) {
     const int n_threads = threads_option(r);
 
     LoadedModel lm;
-    cli_load_model(&lm, r["model"].as<std::string>(), isa_option(r));
+    cli_load_model(&lm, r["model"].as<std::string>(), isa_option(r), load_mode_option(r));
     const Model& m = lm.model;
     RwkvContext ctx;
     rwkv_context_init(&ctx, &m, chunk, n_threads);
