@@ -220,12 +220,31 @@ static void parse(GgufFile* f) {
 // shrank between fstat and the read.
 static const size_t HUGE_PAGE = 2u << 20;
 
+// The kernel's estimate of the memory it can give without swapping
+// (/proc/meminfo MemAvailable), in bytes; 0 if unknown.
+static uint64_t mem_available() {
+    FILE* m = fopen("/proc/meminfo", "r");
+    if (!m) return 0;
+    char line[256];
+    unsigned long long kb = 0;
+    while (fgets(line, sizeof line, m))
+        if (sscanf(line, "MemAvailable: %llu kB", &kb) == 1) break;
+    fclose(m);
+    return (uint64_t)kb * 1024;
+}
+
 static void copy_file(GgufFile* f, int fd, size_t size) {
     const size_t want = (size + HUGE_PAGE - 1) / HUGE_PAGE * HUGE_PAGE;
     const size_t total = want + HUGE_PAGE;  // room to align the start
-    void* p = mmap(nullptr, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    // Refuse up front rather than be killed by the OOM killer half-way
+    // through the copy (a mapping would just page).
+    const uint64_t avail = mem_available();
+    if (avail && want > avail)
+        rwkv_fail("%s: --no-mmap needs %.1f MiB of memory and %.1f MiB are available; map the file instead (--mmap)",
+                  f->path.c_str(), (double)want / (1 << 20), (double)avail / (1 << 20));
+    void* p = mmap(nullptr, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED)
-        rwkv_fail("%s: cannot allocate %.1f MiB to load it into memory (%s); --mmap maps the file instead",
+        rwkv_fail("%s: cannot allocate %.1f MiB to load it into memory (%s); map the file instead (--mmap)",
                   f->path.c_str(), (double)total / (1 << 20), strerror(errno));
     f->region = p;
     f->region_size = total;

@@ -10,7 +10,8 @@
 // with the limit of its own moment, and the efficiency is the mean of those
 // per-repetition ratios):
 //   tg: bytes read per token (every weight but the embedding, one embedding
-//       row, the state) x t/s / memory read bandwidth (streaming read, -t threads)
+//       row, the state) x t/s / memory read bandwidth (streaming read of a
+//       buffer in 2 MiB pages, -t threads)
 //   pp: flops per token (2 per weight multiply-add, 9 per WKV state element;
 //       the head counts once per prompt, as only the last logits are computed)
 //       x t/s / peak throughput (independent FMA chains, or int8 dot products
@@ -18,8 +19,12 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <vector>
+
+#include <sys/mman.h>
 
 #include "../../kernels/kernels.h"
 #include "../common.h"
@@ -85,12 +90,30 @@ void read_task(void* ctx, int64_t t) {
     j->sink[t] = kern.read_sum(j->buf + t * j->per_task, j->per_task);
 }
 
-// bytes/s of a streaming read of buf (512 MiB, filled on the first call) split over the threads, best of 3
-double measure_bandwidth(ThreadPool* pool, std::vector<float>* buf) {
+// The read probe's buffer: 512 MiB advised for 2 MiB pages, as --no-mmap's
+// copy of the weights is. On this VM a stream from scattered 4 KiB pages
+// reads slower, and a probe in them rated a --no-mmap tg128 above 100%: the
+// limit is the best streaming read the machine gives, however the model is held.
+struct FreeDeleter {
+    void operator()(float* p) const { free(p); }
+};
+typedef std::unique_ptr<float, FreeDeleter> ProbeBuffer;
+
+// bytes/s of a streaming read of buf (512 MiB, made on the first call) split over the threads, best of 3
+double measure_bandwidth(ThreadPool* pool, ProbeBuffer* buf) {
     const int n = pool_size(pool);
     const int64_t total = (512ll << 20) / 4 / (64 * n) * (64 * n);
-    if ((int64_t)buf->size() != total) buf->assign((size_t)total, 1.0f);
-    ReadJob job{buf->data(), total / n, {0}};
+    if (!*buf) {
+        const size_t huge = 2u << 20, bytes = ((size_t)total * 4 + huge - 1) / huge * huge;
+        float* p = (float*)aligned_alloc(huge, bytes);
+        if (!p) rwkv_fail("bench: cannot allocate the read probe's %zu MiB", bytes >> 20);
+#ifdef MADV_HUGEPAGE
+        madvise(p, bytes, MADV_HUGEPAGE);  // a hint; without THP the probe reads 4 KiB pages
+#endif
+        std::fill(p, p + total, 1.0f);
+        buf->reset(p);
+    }
+    ReadJob job{buf->get(), total / n, {0}};
     double best = 0;
     for (int rep = 0; rep < 3; rep++) {
         const double t0 = cli_now();
@@ -178,7 +201,7 @@ int cmd_bench(int argc, char** argv) {
             n_threads);
     const char* peak_unit = quant ? "GOP/s int8" : "GFLOP/s FMA";
     auto peak_now = [&] { return measure_peak(ctx.pool, quant ? kern.peak_int8 : kern.peak_fma); };
-    std::vector<float> read_buf;  // the read probe's buffer, allocated once
+    ProbeBuffer read_buf;  // the read probe's buffer, allocated once
     auto bandwidth_now = [&] { return measure_bandwidth(ctx.pool, &read_buf); };
 
     // Deterministic pseudo-random tokens (never 0, the end-of-text token).
