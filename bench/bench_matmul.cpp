@@ -18,16 +18,14 @@
 // the engine, see quantize_q8_0/<isa> for its cost).
 #include <benchmark/benchmark.h>
 
-#include <cstdlib>
 #include <cstring>
 #include <memory>
-
-#include <sys/mman.h>
 #include <string>
 #include <vector>
 
 #include "../kernels/half.h"
 #include "../kernels/kernels.h"
+#include "../src/huge_pages.h"
 #include "bench_isa.h"
 
 namespace {
@@ -70,29 +68,12 @@ std::vector<uint8_t> convert(uint32_t type, const float* f, int64_t rows, int64_
     return out;
 }
 
-// bytes in 2 MiB pages (a hint to the kernel), zero-filled
-struct FreeDeleter {
-    void operator()(void* p) const { free(p); }
-};
-typedef std::unique_ptr<uint8_t, FreeDeleter> HugeBytes;
-
-HugeBytes huge_alloc(size_t bytes) {
-    const size_t huge = 2u << 20, rounded = (bytes + huge - 1) / huge * huge;
-    uint8_t* p = (uint8_t*)aligned_alloc(huge, rounded);
-    if (!p) abort();
-#ifdef MADV_HUGEPAGE
-    madvise(p, rounded, MADV_HUGEPAGE);
-#endif
-    memset(p, 0, rounded);
-    return HugeBytes(p);
-}
-
 // The weights of the last shape and type asked for (benchmarks of one shape
 // and type run back to back over the paths, so one slot is enough).
 struct Weights {
     uint32_t type = ~0u;
     int64_t n_in = 0, n_out = 0;
-    HugeBytes data;
+    HugeRegion data;  // huge_pages.h
     size_t size = 0;
 };
 
@@ -103,8 +84,9 @@ const Weights& weights(uint32_t type, int64_t n_in, int64_t n_out) {
         fill_random(f.data(), f.size(), 1);
         for (float& x : f) x *= 0.04f;
         const std::vector<uint8_t> bytes = convert(type, f.data(), n_out, n_in);
-        w.data = huge_alloc(bytes.size());
-        memcpy(w.data.get(), bytes.data(), bytes.size());
+        huge_region_free(&w.data);
+        huge_region_alloc(&w.data, bytes.size(), "bench_matmul: weights");
+        memcpy(w.data.data, bytes.data(), bytes.size());
         w.size = bytes.size();
         w.type = type, w.n_in = n_in, w.n_out = n_out;
     }
@@ -119,7 +101,7 @@ void bm_matmul(benchmark::State& st, const Isa* isa, uint32_t type, int64_t n_in
     std::vector<float> Y((size_t)(n_out * T));
     const MatmulFn fn = isa->k.matmul[type];
     for (auto _ : st) {
-        fn(W.data.get(), n_in, n_out, 0, n_out, X.data(), T, Y.data());
+        fn(W.data.data, n_in, n_out, 0, n_out, X.data(), T, Y.data());
         benchmark::DoNotOptimize(Y.data());
         benchmark::ClobberMemory();
     }
@@ -157,11 +139,13 @@ void bm_peak(benchmark::State& st, const Isa* isa, bool int8) {
 
 void bm_read(benchmark::State& st, const Isa* isa) {
     const int64_t n = (256 << 20) / 4;
-    HugeBytes bytes = huge_alloc((size_t)n * 4);
-    float* buf = (float*)bytes.get();
+    HugeRegion bytes;
+    huge_region_alloc(&bytes, (size_t)n * 4, "bench_matmul: read probe");
+    float* buf = (float*)bytes.data;
     for (int64_t i = 0; i < n; i++) buf[i] = (float)(i & 255);
     float s = 0;
     for (auto _ : st) s += isa->k.read_sum(buf, n);
+    huge_region_free(&bytes);
     benchmark::DoNotOptimize(s);
     st.counters["bytes"] = benchmark::Counter((double)n * 4.0, benchmark::Counter::kIsIterationInvariantRate,
                                               benchmark::Counter::kIs1000);

@@ -213,8 +213,6 @@ static void parse(GgufFile* f) {
                       order[i]->name.data());
 }
 
-static const size_t HUGE_PAGE = 2u << 20;
-
 // The kernel's estimate of the memory it can give without swapping
 // (/proc/meminfo MemAvailable), in bytes; 0 if unknown.
 static uint64_t mem_available() {
@@ -228,34 +226,18 @@ static uint64_t mem_available() {
     return (uint64_t)kb * 1024;
 }
 
-// The file's bytes in private memory: a 2 MiB-aligned anonymous region
-// advised for transparent huge pages (the kernel backs it with 2 MiB pages
-// where THP is enabled for madvise, 4 KiB ones otherwise), filled with
-// pread(). Fails naming the file: no memory, a read error, or a file that
+// The file's bytes in a huge-page region (huge_pages.h), filled with pread().
+// Fails naming the file: not enough memory, a read error, or a file that
 // shrank between fstat and the read.
 static void copy_file(GgufFile* f, int fd, size_t size) {
-    const size_t want = (size + HUGE_PAGE - 1) / HUGE_PAGE * HUGE_PAGE;
-    const size_t total = want + HUGE_PAGE;  // room to align the start
     // Refuse up front rather than be killed by the OOM killer half-way
     // through the copy (a mapping would just page).
     const uint64_t avail = mem_available();
-    if (avail && want > avail)
+    if (avail && size > avail)
         rwkv_fail("%s: --no-mmap needs %.1f MiB of memory and %.1f MiB are available; map the file instead (--mmap)",
-                  f->path.c_str(), (double)want / (1 << 20), (double)avail / (1 << 20));
-    void* p = mmap(nullptr, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (p == MAP_FAILED)
-        rwkv_fail("%s: cannot allocate %.1f MiB to load it into memory (%s); map the file instead (--mmap)",
-                  f->path.c_str(), (double)total / (1 << 20), strerror(errno));
-    f->region = p;
-    f->region_size = total;
-    uint8_t* dst = (uint8_t*)(((uintptr_t)p + HUGE_PAGE - 1) & ~(uintptr_t)(HUGE_PAGE - 1));
-#ifdef MADV_HUGEPAGE
-    madvise(dst, want, MADV_HUGEPAGE);  // a hint: without THP the copy still works, in 4 KiB pages
-#endif
-    // Fault the pages in before reading into them: measured on this VM for
-    // 0.9 GB, touching then reading took 0.2-0.6 s, reading into untouched
-    // pages 2.1 s.
-    for (size_t at = 0; at < want; at += 4096) dst[at] = 0;
+                  f->path.c_str(), (double)size / (1 << 20), (double)avail / (1 << 20));
+    huge_region_alloc(&f->copy, size, (f->path + " (--no-mmap; --mmap maps the file instead)").c_str());
+    uint8_t* dst = f->copy.data;
     size_t done = 0;
     while (done < size) {
         const size_t n = size - done < (64u << 20) ? size - done : (64u << 20);
@@ -265,7 +247,7 @@ static void copy_file(GgufFile* f, int fd, size_t size) {
         if (got == 0) rwkv_fail("%s: the file shrank while it was read (%zu of %zu bytes)", f->path.c_str(), done, size);
         done += (size_t)got;
     }
-    mprotect(dst, want, PROT_READ);  // the weights are read-only, as a mapping of the file would be
+    huge_region_protect(&f->copy);  // the weights are read-only, as a mapping of the file would be
     f->map = dst;
 }
 
@@ -305,8 +287,6 @@ void gguf_open(GgufFile* f, const char* path, GgufLoadMode mode) {
         close(fd);  // the mapping keeps the file alive
         if (p == MAP_FAILED) rwkv_fail("%s: mmap failed: %s", path, strerror(e));
         f->map = (const uint8_t*)p;
-        f->region = p;
-        f->region_size = f->size;
     }
     try {
         parse(f);
@@ -317,9 +297,10 @@ void gguf_open(GgufFile* f, const char* path, GgufLoadMode mode) {
 }
 
 void gguf_close(GgufFile* f) {
-    if (f->region) munmap(f->region, f->region_size);
-    f->region = nullptr;
-    f->region_size = 0;
+    if (f->copy.data)
+        huge_region_free(&f->copy);
+    else if (f->map)
+        munmap((void*)f->map, f->size);
     f->map = nullptr;
     f->size = 0;
     f->kvs.clear();

@@ -25,6 +25,8 @@
 #include <string_view>
 #include <vector>
 
+#include "huge_pages.h"
+
 // ggml tensor types (the numbering is ggml's; only some are supported by the
 // engine, the rest are recognised so errors can name them).
 enum GgmlType : uint32_t {
@@ -79,10 +81,9 @@ enum GgufLoadMode { GGUF_MAP, GGUF_COPY };
 
 struct GgufFile {
     std::string path;
-    const uint8_t* map = nullptr;  // the file's bytes (mapped or copied)
+    const uint8_t* map = nullptr;  // the file's bytes: the mapping, or copy.data
     size_t size = 0;
-    void* region = nullptr;        // what to munmap: the mapping, or the copy's whole allocation
-    size_t region_size = 0;
+    HugeRegion copy;               // GGUF_COPY's memory (empty when mapped)
     uint32_t version = 0;
     uint64_t alignment = 32;
     uint64_t data_offset = 0;

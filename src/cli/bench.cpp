@@ -19,15 +19,12 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <cstdlib>
 #include <cstring>
-#include <memory>
 #include <vector>
-
-#include <sys/mman.h>
 
 #include "../../kernels/kernels.h"
 #include "../common.h"
+#include "../huge_pages.h"
 #include "../rwkv.h"
 #include "cli.h"
 #include "options.h"
@@ -90,30 +87,19 @@ void read_task(void* ctx, int64_t t) {
     j->sink[t] = kern.read_sum(j->buf + t * j->per_task, j->per_task);
 }
 
-// The read probe's buffer: 512 MiB advised for 2 MiB pages, as --no-mmap's
-// copy of the weights is. On this VM a stream from scattered 4 KiB pages
-// reads slower, and a probe in them rated a --no-mmap tg128 above 100%: the
-// limit is the best streaming read the machine gives, however the model is held.
-struct FreeDeleter {
-    void operator()(float* p) const { free(p); }
-};
-typedef std::unique_ptr<float, FreeDeleter> ProbeBuffer;
-
-// bytes/s of a streaming read of buf (512 MiB, made on the first call) split over the threads, best of 3
-double measure_bandwidth(ThreadPool* pool, ProbeBuffer* buf) {
+// bytes/s of a streaming read of buf (512 MiB, made on the first call) split
+// over the threads, best of 3. The buffer is in 2 MiB pages (huge_pages.h),
+// as --no-mmap's copy of the weights is: a probe in 4 KiB pages read 42-48
+// GB/s here against 58-69, and rated a --no-mmap tg128 above 100%. The limit
+// is the best streaming read the machine gives, however the model is held.
+double measure_bandwidth(ThreadPool* pool, HugeRegion* buf) {
     const int n = pool_size(pool);
     const int64_t total = (512ll << 20) / 4 / (64 * n) * (64 * n);
-    if (!*buf) {
-        const size_t huge = 2u << 20, bytes = ((size_t)total * 4 + huge - 1) / huge * huge;
-        float* p = (float*)aligned_alloc(huge, bytes);
-        if (!p) rwkv_fail("bench: cannot allocate the read probe's %zu MiB", bytes >> 20);
-#ifdef MADV_HUGEPAGE
-        madvise(p, bytes, MADV_HUGEPAGE);  // a hint; without THP the probe reads 4 KiB pages
-#endif
-        std::fill(p, p + total, 1.0f);
-        buf->reset(p);
+    if (!buf->data) {
+        huge_region_alloc(buf, (size_t)total * 4, "bench: the read probe's buffer");
+        std::fill((float*)buf->data, (float*)buf->data + total, 1.0f);
     }
-    ReadJob job{buf->get(), total / n, {0}};
+    ReadJob job{(const float*)buf->data, total / n, {0}};
     double best = 0;
     for (int rep = 0; rep < 3; rep++) {
         const double t0 = cli_now();
@@ -201,7 +187,7 @@ int cmd_bench(int argc, char** argv) {
             n_threads);
     const char* peak_unit = quant ? "GOP/s int8" : "GFLOP/s FMA";
     auto peak_now = [&] { return measure_peak(ctx.pool, quant ? kern.peak_int8 : kern.peak_fma); };
-    ProbeBuffer read_buf;  // the read probe's buffer, allocated once
+    HugeRegion read_buf;  // the read probe's buffer, allocated once
     auto bandwidth_now = [&] { return measure_bandwidth(ctx.pool, &read_buf); };
 
     // Deterministic pseudo-random tokens (never 0, the end-of-text token).
@@ -295,6 +281,7 @@ int cmd_bench(int argc, char** argv) {
         }
         out += "]\n";
     }
+    huge_region_free(&read_buf);
     cli_write(1, out.data(), out.size());
     return 0;
 }
