@@ -1,9 +1,9 @@
 // matmul_avx512.cpp - matrix products with AVX-512 (F, BW, VL, DQ, VNNI).
 //
 // Float weights (F32, F16, BF16): matmul_tiles.h with 16-lane vectors,
-// 4 x 6 GEMM tiles and 8-row GEMV groups; tails come in through masked
-// (zero-filling) loads, 16-bit weights become float32 in registers and
-// activations stay float32.
+// 4 x 6 GEMM tiles and a GEMV one row at a time (F32: 8 rows); tails come
+// in through masked (zero-filling) loads, 16-bit weights become float32 in
+// registers and activations stay float32.
 //
 // Quantized weights (Q8_0, Q4_0) times Q8_0 activations: 16 weight rows at a
 // time, one row per int32 lane. A block of 16 rows is transposed so that
@@ -50,9 +50,7 @@ struct V512 {  // matmul_tiles.h's vector traits
     typedef __m512 vec;
     static constexpr int lanes = 16;
     static constexpr int RM = 4, RN = 6;  // 24 accumulators + 4 weight vectors + 1 activation vector
-    static constexpr int RM1 = 8;
     static constexpr int TB = 48, OB = 64, KB = 1024;
-    static constexpr int PF = 16;  // two GEMV groups
     static ALWAYS_INLINE __mmask16 mask(int64_t r) { return (__mmask16)((1u << r) - 1u); }
     static ALWAYS_INLINE vec zero() { return _mm512_setzero_ps(); }
     static ALWAYS_INLINE vec fmadd(vec a, vec b, vec c) { return _mm512_fmadd_ps(a, b, c); }
@@ -78,13 +76,25 @@ struct V512 {  // matmul_tiles.h's vector traits
 };
 
 // Weight loaders; the part loads are masked (nothing read past r).
+//
+// How the GEMV streams each type. Two threads each reading their rows front
+// to back, one row at a time (one stream per thread, the hardware's
+// prefetch), read faster than two threads each interleaving 8 rows with
+// software prefetch two groups ahead: tg128 -t 2 --no-mmap, 3-4 alternating
+// runs, F16 0.4B 52.3 -> 60.4 t/s, 0.1B 148 -> 161; BF16 0.4B 50.5 -> 54.0,
+// 0.1B 144 -> 156. A lone row is one FMA chain (its bits must be the GEMM's),
+// 4 cycles per 16 weights, which 16-bit weights (32 bytes) outrun, but F32
+// (64 bytes per FMA) got slower that way (0.1B 86.5 -> 72.1, 0.4B 27.9 ->
+// 25.9) and keeps 8 rows.
 struct LoadF32 {
+    static constexpr int RM1 = 8, PF = 16;  // two groups ahead
     typedef float T;
     static ALWAYS_INLINE __m512 load(const float* p) { return _mm512_loadu_ps(p); }
     static ALWAYS_INLINE __m512 load_part(const float* p, int64_t r) { return V512::loadx_part(p, r); }
 };
 
 struct LoadF16 {
+    static constexpr int RM1 = 1, PF = 0;
     typedef uint16_t T;
     static ALWAYS_INLINE __m512 load(const uint16_t* p) { return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i*)p)); }
     static ALWAYS_INLINE __m512 load_part(const uint16_t* p, int64_t r) {
@@ -93,6 +103,7 @@ struct LoadF16 {
 };
 
 struct LoadBF16 {
+    static constexpr int RM1 = 1, PF = 0;
     typedef uint16_t T;
     static ALWAYS_INLINE __m512 widen(__m256i h) {
         return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));

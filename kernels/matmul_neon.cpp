@@ -29,9 +29,7 @@ struct V128 {  // matmul_tiles.h's vector traits
     typedef float32x4_t vec;
     static constexpr int lanes = 4;
     static constexpr int RM = 4, RN = 5;
-    static constexpr int RM1 = 8;
     static constexpr int TB = 40, OB = 64, KB = 1024;
-    static constexpr int PF = 16;  // two GEMV groups
     static ALWAYS_INLINE vec zero() { return vdupq_n_f32(0.0f); }
     static ALWAYS_INLINE vec fmadd(vec a, vec b, vec c) { return vfmaq_f32(c, a, b); }
     static ALWAYS_INLINE vec loadx(const float* p) { return vld1q_f32(p); }
@@ -53,13 +51,18 @@ struct V128 {  // matmul_tiles.h's vector traits
     }
 };
 
-struct LoadF32 {
+// The GEMV streams 8 rows at a time, the rows two groups ahead prefetched.
+struct GemvRows {
+    static constexpr int RM1 = 8, PF = 16;
+};
+
+struct LoadF32 : GemvRows {
     typedef float T;
     static ALWAYS_INLINE float32x4_t load(const float* p) { return vld1q_f32(p); }
     static ALWAYS_INLINE float32x4_t load_part(const float* p, int64_t r) { return V128::loadx_part(p, r); }
 };
 
-struct LoadF16 {
+struct LoadF16 : GemvRows {
     typedef uint16_t T;
     static ALWAYS_INLINE float32x4_t load(const uint16_t* p) { return vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(p))); }
     static inline float32x4_t load_part(const uint16_t* p, int64_t r) {
@@ -69,7 +72,7 @@ struct LoadF16 {
     }
 };
 
-struct LoadBF16 {
+struct LoadBF16 : GemvRows {
     typedef uint16_t T;
     static ALWAYS_INLINE float32x4_t load(const uint16_t* p) {
         return vreinterpretq_f32_u32(vshll_n_u16(vld1_u16(p), 16));

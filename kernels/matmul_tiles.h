@@ -10,12 +10,13 @@
 //                                    lanes floats and zero-fills the rest
 //     prefetch(p)
 //     RM, RN    GEMM register tile: RM weight rows x RN activation rows
-//     RM1       GEMV: weight rows streamed together
 //     TB, OB    GEMM: activation rows per chunk, weight rows per block
 //     KB        GEMM: K per pass when K is long (a multiple of lanes)
-//     PF        GEMV: prefetch distance in rows
 //   L, a weight loader per type (F32, F16, BF16): T, load(p), load_part(p, r),
-//     16-bit weights widened to float32 in registers.
+//     16-bit weights widened to float32 in registers, and how the GEMV
+//     streams that type:
+//     RM1       weight rows streamed together
+//     PF        prefetch distance in rows (0: none, the hardware's prefetch)
 //
 // Each output (o, t) owns one accumulator vector; lane l sums W[o][k] * X[t][k]
 // for k = l mod lanes in increasing k with FMAs, the tail of K comes in
@@ -24,7 +25,8 @@
 // passes over K, so an output gets the same bits however the work is cut
 // (by tiles here, by threads in parallel.cpp).
 //   T = 1 (GEMV, memory bound): RM1 rows at a time, each row streamed once,
-//         the rows two groups ahead prefetched;
+//         the rows PF ahead prefetched (RM1 = 1 and PF = 0 read the matrix
+//         front to back, one stream);
 //   T > 1 (GEMM): RM x RN tiles (smaller at the edges), in chunks of TB
 //         activation rows x blocks of OB weight rows, K cut into passes of
 //         KB when long (the partial sums wait in a buffer between passes,
@@ -59,9 +61,9 @@ static void tile(const typename L::T* W, const float* X, const TileArgs<V>& a, f
         for (int j = 0; j < RN; j++) acc[i][j] = a.first ? V::zero() : a.acc[i * a.acc_stride + j];
     int64_t k = a.k0;
     for (; k + V::lanes <= a.k1; k += V::lanes) {
-        if (RN == 1 && (k & 15) == 0) {  // GEMV: the next groups' rows, a line (16 floats) per row at a time
+        if (RN == 1 && L::PF > 0 && (k & 15) == 0) {  // GEMV: the rows PF ahead, a line (16 floats) per row at a time
 #pragma GCC unroll 8
-            for (int i = 0; i < RM; i++) V::prefetch(W + (i + V::PF) * n + k);
+            for (int i = 0; i < RM; i++) V::prefetch(W + (i + L::PF) * n + k);
         }
         vec w[RM];
 #pragma GCC unroll 8
@@ -136,9 +138,9 @@ static void matmul_float(const void* Wv, int64_t n, int64_t n_out, int64_t row0,
     const float* X = (const float*)Xv;
     TileArgs<V> a = {n, n_out, 0, n, true, true, nullptr, 0};
     if (T == 1) {
-        for (int64_t o = row0; o < row1; o += V::RM1) {
-            const int rm = (int)(row1 - o < V::RM1 ? row1 - o : V::RM1);
-            tile_mn<V, L, V::RM1, 1>(rm, 1, W + o * n, X, a, Y + o);
+        for (int64_t o = row0; o < row1; o += L::RM1) {
+            const int rm = (int)(row1 - o < L::RM1 ? row1 - o : L::RM1);
+            tile_mn<V, L, L::RM1, 1>(rm, 1, W + o * n, X, a, Y + o);
         }
         return;
     }
