@@ -81,7 +81,8 @@ enum GgufLoadMode { GGUF_MAP, GGUF_COPY };
 
 struct GgufFile {
     std::string path;
-    const uint8_t* map = nullptr;  // the file's bytes: the mapping, or copy.data
+    const uint8_t* map = nullptr;  // the file's bytes: the mapping, or in copy (GGUF_COPY:
+                                   // placed so the data section starts on 64 bytes)
     size_t size = 0;
     HugeRegion copy;               // GGUF_COPY's memory (empty when mapped)
     uint32_t version = 0;

@@ -130,7 +130,9 @@ TEST(Gguf, CopyHoldsTheFileBytesInItsOwnMemory) {
     gguf_open(&c, path.c_str(), GGUF_COPY);
     ASSERT_EQ(c.size, m.size);
     EXPECT_EQ(memcmp(c.map, m.map, m.size), 0) << "the copy differs from the file";
-    EXPECT_EQ((uintptr_t)c.map % (2u << 20), 0u) << "the copy does not start on a 2 MiB boundary";
+    EXPECT_EQ((uintptr_t)c.copy.data % (2u << 20), 0u) << "the copy's memory does not start on a 2 MiB boundary";
+    EXPECT_LT(c.map - c.copy.data, 64) << "the copy starts further into its memory than a cache line needs";
+    EXPECT_EQ((uintptr_t)(c.map + c.data_offset) % 64, 0u) << "the copy's data section is not on a cache line";
     EXPECT_EQ(c.data_offset, m.data_offset);
     ASSERT_EQ(c.tensors.size(), m.tensors.size());
     for (size_t i = 0; i < m.tensors.size(); i++) {
