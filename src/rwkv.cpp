@@ -26,15 +26,30 @@ float* rwkv_state_att_shift(RwkvState* s, int64_t layer) { return s->data.data()
 float* rwkv_state_ffn_shift(RwkvState* s, int64_t layer) { return rwkv_state_att_shift(s, layer) + s->n_embd; }
 float* rwkv_state_wkv(RwkvState* s, int64_t layer) { return rwkv_state_att_shift(s, layer) + 2 * s->n_embd; }
 
+// the widest LoRA hidden row: RWKV-6 computes its five token-shift LoRAs at once
+// (RWKV-7 keeps its four LoRA hidden rows side by side: w, a, g, v)
+static int64_t lora_width(const Model* m) {
+    return std::max({m->lora_w + m->lora_a + m->lora_v + m->lora_g, 5 * m->lora_mix});
+}
+
+static int64_t lines(int64_t n) { return (n + 15) / 16 * 16; }  // each view starts on a cache line
+
+static int64_t scratch_floats(const Model* m, int64_t T) {
+    return 17 * lines(T * m->n_embd) + lines(T * lora_width(m)) + lines(T * m->n_ffn);
+}
+
+int64_t rwkv_default_chunk(const Model* m) {
+    int64_t chunk = 64;
+    while (chunk < 512 && scratch_floats(m, 2 * chunk) * (int64_t)sizeof(float) <= (32 << 20)) chunk *= 2;
+    return chunk;
+}
+
 static void scratch_init(RwkvScratch* sc, const Model* m, int64_t max_tokens) {
     const int64_t C = m->n_embd;
-    // the widest LoRA hidden row: RWKV-6 computes its five token-shift LoRAs at once
-    // (RWKV-7 keeps its four LoRA hidden rows side by side: w, a, g, v)
-    const int64_t R = std::max({m->lora_w + m->lora_a + m->lora_v + m->lora_g, 5 * m->lora_mix});
+    const int64_t R = lora_width(m);
     const int64_t T = max_tokens;
     sc->max_tokens = T;
-    auto lines = [](int64_t n) { return (n + 15) / 16 * 16; };  // each view starts on a cache line
-    sc->buf.assign((size_t)(17 * lines(T * C) + lines(T * R) + lines(T * m->n_ffn)), 0.0f);
+    sc->buf.assign((size_t)scratch_floats(m, T), 0.0f);
     float* p = sc->buf.data();
     float** c_rows[] = {&sc->x, &sc->xn, &sc->xr, &sc->xw, &sc->xk, &sc->xv, &sc->xa, &sc->xg, &sc->r,
                         &sc->w, &sc->k,  &sc->v,  &sc->a,  &sc->g,  &sc->kk, &sc->y,  &sc->v_first};

@@ -180,6 +180,35 @@ TEST(Rwkv7, StateAndScratchStartOnCacheLines) {
     }
 }
 
+// generate's chunk: the largest power of two in [64, 512] whose scratch fits
+// in 32 MiB (peak memory stays within the file + 64 MB).
+TEST(Rwkv7, DefaultChunkKeepsScratchWithin32MiB) {
+    struct Shape {
+        const char* name;
+        int64_t C, ffn, lw, la, lv, lg, expect;
+    } shapes[] = {{"0.1B", 768, 3072, 64, 64, 32, 128, 256},
+                  {"0.4B", 1024, 4096, 64, 64, 32, 128, 256},
+                  {"1.5B", 2048, 8192, 96, 96, 64, 256, 128},
+                  {"tiny", 64, 256, 32, 32, 32, 32, 512}};
+    for (const Shape& s : shapes) {
+        Model m;
+        m.arch = ARCH_RWKV7;
+        m.n_vocab = 256, m.n_layer = 1, m.n_embd = s.C, m.n_ffn = s.ffn, m.head_size = 64, m.n_head = s.C / 64;
+        m.lora_w = s.lw, m.lora_a = s.la, m.lora_v = s.lv, m.lora_g = s.lg, m.lora_mix = 0;
+        const int64_t chunk = rwkv_default_chunk(&m);
+        EXPECT_EQ(chunk, s.expect) << s.name;
+        auto scratch_bytes = [&](int64_t T) {
+            RwkvContext ctx;
+            rwkv_context_init(&ctx, &m, T);
+            return ctx.scratch.buf.size() * sizeof(float);
+        };
+        EXPECT_LE(scratch_bytes(chunk), 32u << 20) << s.name << ": chunk " << chunk;
+        if (chunk < 512) {
+            EXPECT_GT(scratch_bytes(2 * chunk), 32u << 20) << s.name << ": chunk " << chunk << " could double";
+        }
+    }
+}
+
 TEST(Rwkv7, OfficialPthModelMatchesOfficialLogits) {
     // The .pth comes from ../shared/tools/make_v7_pth.py and is converted by
     // scripts/convert.py in the make_test_models fixture.

@@ -139,18 +139,19 @@ int cmd_bench(int argc, char** argv) {
         ("p,n-prompt", "prompt tokens for the pp test (0 = skip)", cxxopts::value<int64_t>()->default_value("512"))
         ("n,n-gen", "generated tokens for the tg test (0 = skip)", cxxopts::value<int64_t>()->default_value("128"))
         ("r,repetitions", "repetitions of each test", cxxopts::value<int>()->default_value("5"))
-        ("chunk", "tokens per sequence-mode chunk", cxxopts::value<int64_t>()->default_value("128"))
+        ("chunk", "tokens per sequence-mode chunk (default: generate's, 64..512 by the model's size)",
+         cxxopts::value<int64_t>())
         ("o,output", "md, json or csv", cxxopts::value<std::string>()->default_value("md"));
     cxxopts::ParseResult r;
     if (!parse_or_help(o, argc, argv, &r)) return 0;
     const int64_t n_prompt = r["n-prompt"].as<int64_t>(), n_gen = r["n-gen"].as<int64_t>();
     const int reps = r["repetitions"].as<int>();
-    const int64_t chunk = r["chunk"].as<int64_t>();
+    const int64_t chunk_opt = r.count("chunk") ? r["chunk"].as<int64_t>() : 0;
     const std::string fmt = r["output"].as<std::string>();
     if (n_prompt < 0 || n_prompt > 1000000) rwkv_fail("--n-prompt must be in 0..1000000");
     if (n_gen < 0 || n_gen > 1000000) rwkv_fail("--n-gen must be in 0..1000000");
     if (reps < 1 || reps > 1000) rwkv_fail("--repetitions must be in 1..1000");
-    if (chunk < 1 || chunk > 4096) rwkv_fail("--chunk must be in 1..4096");
+    if (r.count("chunk") && (chunk_opt < 1 || chunk_opt > 4096)) rwkv_fail("--chunk must be in 1..4096");
     if (fmt != "md" && fmt != "json" && fmt != "csv") rwkv_fail("--output must be md, json or csv (got '%s')", fmt.c_str());
     const int n_threads_opt = threads_option(r);
 
@@ -158,6 +159,7 @@ int cmd_bench(int argc, char** argv) {
     const bool use_mmap = load_mode_option(r) == GGUF_MAP;
     cli_load_model(&lm, r["model"].as<std::string>(), isa_option(r), use_mmap ? GGUF_MAP : GGUF_COPY);
     const Model& m = lm.model;
+    const int64_t chunk = chunk_opt ? chunk_opt : rwkv_default_chunk(&m);
     RwkvContext ctx;
     rwkv_context_init(&ctx, &m, chunk, n_threads_opt);
     const int n_threads = pool_size(ctx.pool);

@@ -58,7 +58,7 @@ int cmd_chat(int argc, char** argv) {
     cli_load_model(&lm, r["model"].as<std::string>(), isa_option(r), load_mode_option(r));
     const Model& m = lm.model;
     RwkvContext ctx;
-    rwkv_context_init(&ctx, &m, RWKV_DEFAULT_CHUNK, n_threads);
+    rwkv_context_init(&ctx, &m, rwkv_default_chunk(&m), n_threads);
     const std::string state_in = r["state-in"].as<std::string>(), state_out = r["state-out"].as<std::string>();
     if (!state_in.empty()) state_load(state_in.c_str(), &m, &ctx.state);
     Sampler sampler;

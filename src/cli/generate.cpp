@@ -59,7 +59,8 @@ int cmd_generate(int argc, char** argv) {
     }
 
     RwkvContext ctx;
-    rwkv_context_init(&ctx, &m, RWKV_DEFAULT_CHUNK, n_threads);
+    const int64_t chunk = rwkv_default_chunk(&m);
+    rwkv_context_init(&ctx, &m, chunk, n_threads);
     if (!state_in.empty()) state_load(state_in.c_str(), &m, &ctx.state);
     Sampler sampler;
     sampler_init(&sampler, sp, m.n_vocab);
@@ -75,10 +76,10 @@ int cmd_generate(int argc, char** argv) {
     if (echo) cli_write(1, prompt.data(), prompt.size());
     const bool quiet = r.count("quiet") > 0;
     const bool progress =
-        !quiet && isatty(2) && !(echo && isatty(1)) && tokens.size() > (size_t)(8 * RWKV_DEFAULT_CHUNK);
+        !quiet && isatty(2) && !(echo && isatty(1)) && tokens.size() > (size_t)(8 * chunk);
     double shown = t0;
-    for (size_t i = 0; i < tokens.size() && !cli_interrupted(); i += RWKV_DEFAULT_CHUNK) {
-        const int64_t n = std::min<int64_t>(RWKV_DEFAULT_CHUNK, (int64_t)(tokens.size() - i));
+    for (size_t i = 0; i < tokens.size() && !cli_interrupted(); i += (size_t)chunk) {
+        const int64_t n = std::min<int64_t>(chunk, (int64_t)(tokens.size() - i));
         rwkv_eval(&ctx, tokens.data() + i, n, logits.data(), nullptr);
         if (progress && cli_now() - shown > 0.2) {
             shown = cli_now();

@@ -67,7 +67,7 @@ int cmd_passkey(int argc, char** argv) {
     cli_load_model(&lm, r["model"].as<std::string>(), isa_option(r), load_mode_option(r));
     const Model& m = lm.model;
     RwkvContext ctx;
-    rwkv_context_init(&ctx, &m, RWKV_DEFAULT_CHUNK, n_threads);
+    rwkv_context_init(&ctx, &m, rwkv_default_chunk(&m), n_threads);
     auto encode = [&](const std::string& s) {
         std::vector<int32_t> ids;
         world_tokenizer_encode(&lm.tok, (const uint8_t*)s.data(), s.size(), &ids);
