@@ -81,8 +81,8 @@ enum GgufLoadMode { GGUF_MAP, GGUF_COPY };
 
 struct GgufFile {
     std::string path;
-    const uint8_t* map = nullptr;  // the file's bytes: the mapping, or in copy (GGUF_COPY:
-                                   // placed so the data section starts on 64 bytes)
+    const uint8_t* map = nullptr;  // the file's bytes: the mapping, or (GGUF_COPY) a place in
+                                   // `copy` where the data section starts on a 64-byte line
     size_t size = 0;
     HugeRegion copy;               // GGUF_COPY's memory (empty when mapped)
     uint32_t version = 0;
