@@ -144,7 +144,7 @@ void bm_read(benchmark::State& st, const Isa* isa) {
     float* buf = (float*)bytes.data;
     for (int64_t i = 0; i < n; i++) buf[i] = (float)(i & 255);
     float s = 0;
-    for (auto _ : st) s += isa->k.read_sum(buf, n);
+    for (auto _ : st) s += isa->k.read_sum(buf, n, 8);
     huge_region_free(&bytes);
     benchmark::DoNotOptimize(s);
     st.counters["bytes"] = benchmark::Counter((double)n * 4.0, benchmark::Counter::kIsIterationInvariantRate,

@@ -14,7 +14,7 @@ Kernels kern;
 
 double peak_fma_scalar(int64_t iters, float* sink);
 double peak_int8_scalar(int64_t iters, float* sink);
-float read_sum_scalar(const float* p, int64_t n);
+float read_sum_scalar(const float* p, int64_t n, int streams);
 
 void kernels_fill_scalar(Kernels* k) {
     memset(k, 0, sizeof(*k));
@@ -67,13 +67,16 @@ double peak_int8_scalar(int64_t iters, float* sink) {
     return 2.0 * 8 * (double)iters;
 }
 
-float read_sum_scalar(const float* p, int64_t n) {
-    float s[4] = {0, 0, 0, 0};
-    int64_t i = 0;
-    for (; i + 4 <= n; i += 4)
-        for (int j = 0; j < 4; j++) s[j] += p[i + j];
-    for (; i < n; i++) s[0] += p[i];
-    return (s[0] + s[1]) + (s[2] + s[3]);
+float read_sum_scalar(const float* p, int64_t n, int streams) {
+    const int S = streams == 1 || streams == 2 || streams == 4 ? streams : 8;
+    const int64_t m = n / S;  // floats per stream
+    float s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    for (int64_t i = 0; i < m; i++)
+        for (int j = 0; j < S; j++) s[j] += p[j * m + i];
+    float sum = 0;
+    for (int j = 0; j < S; j++) sum += s[j];
+    for (int64_t i = S * m; i < n; i++) sum += p[i];
+    return sum;
 }
 
 // Best last within an architecture: "auto" takes the last one the CPU runs.

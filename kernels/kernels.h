@@ -88,7 +88,7 @@ typedef float (*SoftmaxFn)(const float* x, int64_t n, float* p);
 // Machine-limit probes for the bench (kernels/probe_*.cpp): each returns the
 // operations it did; the bench times them.
 typedef double (*PeakProbeFn)(int64_t iters, float* sink);
-typedef float (*ReadSumFn)(const float* p, int64_t n);
+typedef float (*ReadSumFn)(const float* p, int64_t n, int streams);  // streams: 1, 2, 4 or 8
 
 struct Kernels {
     const char* isa;                     // "scalar", later "avx2", "avx512", "neon"

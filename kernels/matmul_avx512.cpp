@@ -77,17 +77,18 @@ struct V512 {  // matmul_tiles.h's vector traits
 
 // Weight loaders; the part loads are masked (nothing read past r).
 //
-// How the GEMV streams each type. Two threads each reading their rows front
-// to back, one row at a time (one stream per thread, the hardware's
-// prefetch), read faster than two threads each interleaving 8 rows with
-// software prefetch two groups ahead: tg128 -t 2 --no-mmap, 3-4 alternating
-// runs, F16 0.4B 52.3 -> 60.4 t/s, 0.1B 148 -> 161; BF16 0.4B 50.5 -> 54.0,
-// 0.1B 144 -> 156. A lone row is one FMA chain (its bits must be the GEMM's),
-// 4 cycles per 16 weights, which 16-bit weights (32 bytes) outrun, but F32
-// (64 bytes per FMA) got slower that way (0.1B 86.5 -> 72.1, 0.4B 27.9 ->
-// 25.9) and keeps 8 rows.
+// How the GEMV streams each type: every float type reads each thread's rows
+// as four streams, a row from each quarter of its range at a time (RM1 = 1,
+// matmul_tiles.h), with the hardware's prefetch. The bench's read probe, best
+// of 1, 2, 4 and 8 streams per thread, read 49, 55, 56 and 61 GB/s here; one
+// stream per thread was this GEMV before (F16 and BF16), 8 adjacent rows
+// with software prefetch two groups ahead before that. tg128 -t 2 --no-mmap,
+// 3 alternating runs: one stream -> four, F16 0.4B 57.8 -> 64.1 t/s, BF16
+// 0.1B 155.9 -> 170.4; F32 8 rows -> four streams, 0.4B 30.1 -> 36.6.
+// Four separate rows are four FMA chains, so the 4-cycle FMA latency no
+// longer bounds a row's pace.
 struct LoadF32 {
-    static constexpr int RM1 = 8, PF = 16;  // two groups ahead
+    static constexpr int RM1 = 1, PF = 0;
     typedef float T;
     static ALWAYS_INLINE __m512 load(const float* p) { return _mm512_loadu_ps(p); }
     static ALWAYS_INLINE __m512 load_part(const float* p, int64_t r) { return V512::loadx_part(p, r); }

@@ -15,7 +15,8 @@
 //   L, a weight loader per type (F32, F16, BF16): T, load(p), load_part(p, r),
 //     16-bit weights widened to float32 in registers, and how the GEMV
 //     streams that type:
-//     RM1       weight rows streamed together
+//     RM1       weight rows streamed together, side by side; 1: four rows
+//               far apart (one from each quarter of the row range)
 //     PF        prefetch distance in rows (0: none, the hardware's prefetch)
 //
 // Each output (o, t) owns one accumulator vector; lane l sums W[o][k] * X[t][k]
@@ -24,9 +25,10 @@
 // depends on neither the tile shape, nor the row range, nor T, nor the
 // passes over K, so an output gets the same bits however the work is cut
 // (by tiles here, by threads in parallel.cpp).
-//   T = 1 (GEMV, memory bound): RM1 rows at a time, each row streamed once,
-//         the rows PF ahead prefetched (RM1 = 1 and PF = 0 read the matrix
-//         front to back, one stream);
+//   T = 1 (GEMV, memory bound): RM1 adjacent rows at a time, each row
+//         streamed once, the rows PF ahead prefetched; or (RM1 = 1) the row
+//         range read as four long streams, a row from each quarter at a time,
+//         with the hardware's prefetch;
 //   T > 1 (GEMM): RM x RN tiles (smaller at the edges), in chunks of TB
 //         activation rows x blocks of OB weight rows, K cut into passes of
 //         KB when long (the partial sums wait in a buffer between passes,
@@ -36,6 +38,8 @@
 
 #include <cstdint>
 #include <vector>
+
+
 
 namespace tiles {
 
@@ -122,6 +126,51 @@ static void tile_mn(int rm, int rn, const typename L::T* W, const float* X, cons
     tile_n<V, L, RM, RN>(rn, W, X, a, Y);
 }
 
+// Two weight rows, far apart, times one activation row: y0 = W0 . X, y1 = W1 . X,
+// each in the sequence tile<V, L, 1, 1> uses (the same bits).
+template <class V, class L>
+static void gemv_row_pair(const typename L::T* W0, const typename L::T* W1, int64_t n, const float* X, float* y0,
+                          float* y1) {
+    typedef typename V::vec vec;
+    vec a0 = V::zero(), a1 = V::zero();
+    int64_t k = 0;
+    for (; k + V::lanes <= n; k += V::lanes) {
+        const vec x = V::loadx(X + k);
+        a0 = V::fmadd(L::load(W0 + k), x, a0);
+        a1 = V::fmadd(L::load(W1 + k), x, a1);
+    }
+    if (k < n) {
+        const vec x = V::loadx_part(X + k, n - k);
+        a0 = V::fmadd(L::load_part(W0 + k, n - k), x, a0);
+        a1 = V::fmadd(L::load_part(W1 + k, n - k), x, a1);
+    }
+    *y0 = V::hsum(a0);
+    *y1 = V::hsum(a1);
+}
+
+// S weight rows, stride apart, times one activation row: y[s * ys] = row s . X,
+// each in the sequence tile<V, L, 1, 1> uses (the same bits).
+template <class V, class L, int S>
+static void gemv_streams(const typename L::T* W, int64_t n, int64_t stride, const float* X, float* y, int64_t ys) {
+    typedef typename V::vec vec;
+    vec acc[S];
+#pragma GCC unroll 8
+    for (int s = 0; s < S; s++) acc[s] = V::zero();
+    int64_t k = 0;
+    for (; k + V::lanes <= n; k += V::lanes) {
+        const vec x = V::loadx(X + k);
+#pragma GCC unroll 8
+        for (int s = 0; s < S; s++) acc[s] = V::fmadd(L::load(W + s * stride + k), x, acc[s]);
+    }
+    if (k < n) {
+        const vec x = V::loadx_part(X + k, n - k);
+#pragma GCC unroll 8
+        for (int s = 0; s < S; s++) acc[s] = V::fmadd(L::load_part(W + s * stride + k, n - k), x, acc[s]);
+    }
+#pragma GCC unroll 8
+    for (int s = 0; s < S; s++) y[s * ys] = V::hsum(acc[s]);
+}
+
 // Storage for spilled accumulators: 64-byte slots keep any vector aligned (a
 // std::vector of the vector type would drop its alignment attribute).
 struct alignas(64) Slot {
@@ -137,6 +186,17 @@ static void matmul_float(const void* Wv, int64_t n, int64_t n_out, int64_t row0,
     const typename L::T* W = (const typename L::T*)Wv;
     const float* X = (const float*)Xv;
     TileArgs<V> a = {n, n_out, 0, n, true, true, nullptr, 0};
+    if (T == 1 && L::RM1 == 1) {  // one row from each quarter of the range at a time: 4 streams
+        constexpr int S = 4;
+        const int64_t q = (row1 - row0 + S - 1) / S;
+        for (int64_t o = row0; o < row0 + q; o++) {
+            if (o + (S - 1) * q < row1)
+                gemv_streams<V, L, S>(W + o * n, n, q * n, X, Y + o, q);
+            else
+                for (int64_t r = o; r < row1; r += q) tile<V, L, 1, 1>(W + r * n, X, a, Y + r);
+        }
+        return;
+    }
     if (T == 1) {
         for (int64_t o = row0; o < row1; o += L::RM1) {
             const int rm = (int)(row1 - o < L::RM1 ? row1 - o : L::RM1);

@@ -29,26 +29,33 @@ static double peak_fma_simd(int64_t iters, float* sink) {
     return 2.0 * L * 12.0 * (double)iters;
 }
 
-// Sum n floats as 8 interleaved streams (8 slices of n/8, read side by side),
-// the access pattern of a GEMV over 8 weight rows: several streams keep more
-// cache misses in flight than one, as the matmul kernels do.
-template <class A>
-static float read_sum_simd(const float* p, int64_t n) {
+// Sum n floats read as S streams side by side (S slices of n / S). How many
+// streams a core reads fastest depends on the machine (its prefetchers, the
+// DRAM pages the streams fall in): the bench tries several and keeps the best.
+template <class A, int S>
+static float read_streams(const float* p, int64_t n) {
     constexpr int64_t L = vfloat<A>::size;
-    const int64_t m = n / (8 * L) * L;  // floats per stream
-    const float* s0 = p;
-    vfloat<A> a0 = vsplat<A>(0.0f), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
-    for (int64_t i = 0; i < m; i += L) {
-        a0 += vload<A>(s0 + i);
-        a1 += vload<A>(s0 + m + i);
-        a2 += vload<A>(s0 + 2 * m + i);
-        a3 += vload<A>(s0 + 3 * m + i);
-        a4 += vload<A>(s0 + 4 * m + i);
-        a5 += vload<A>(s0 + 5 * m + i);
-        a6 += vload<A>(s0 + 6 * m + i);
-        a7 += vload<A>(s0 + 7 * m + i);
+    const int64_t m = n / (S * L) * L;  // floats per stream
+    vfloat<A> acc[S];
+#pragma GCC unroll 8
+    for (int s = 0; s < S; s++) acc[s] = vsplat<A>(0.0f);
+    for (int64_t i = 0; i < m; i += L)
+#pragma GCC unroll 8
+        for (int s = 0; s < S; s++) acc[s] += vload<A>(p + s * m + i);
+    vfloat<A> t = acc[0];
+#pragma GCC unroll 8
+    for (int s = 1; s < S; s++) t += acc[s];
+    float sum = vsum<A>(t);
+    for (int64_t i = S * m; i < n; i++) sum += p[i];
+    return sum;
+}
+
+template <class A>
+static float read_sum_simd(const float* p, int64_t n, int streams) {
+    switch (streams) {
+        case 1: return read_streams<A, 1>(p, n);
+        case 2: return read_streams<A, 2>(p, n);
+        case 4: return read_streams<A, 4>(p, n);
+        default: return read_streams<A, 8>(p, n);
     }
-    float s = vsum<A>(((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7)));
-    for (int64_t i = 8 * m; i < n; i++) s += p[i];
-    return s;
 }

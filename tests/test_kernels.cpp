@@ -347,3 +347,24 @@ TEST(Simd, ElementwiseMatchScalar) {
     }
     kernels_init("scalar");
 }
+
+// The bench's read probe: every path and stream count sums every float once,
+// tails included. Small integers sum exactly in any order, so the expected
+// value is exact.
+TEST(Simd, ReadProbeSumsEveryFloatOnce) {
+    std::vector<std::string> paths = simd_paths();
+    paths.push_back("scalar");
+    std::vector<float> buf(5000);
+    for (size_t i = 0; i < buf.size(); i++) buf[i] = (float)(i % 7) + 1.0f;
+    for (const std::string& isa : paths) {
+        kernels_init(isa.c_str());
+        for (int streams : {1, 2, 4, 8})
+            for (int64_t n : {0, 1, 15, 16, 127, 128, 1000, 4099}) {
+                double want = 0;
+                for (int64_t i = 0; i < n; i++) want += buf[(size_t)(i + 1)];
+                EXPECT_EQ(kern.read_sum(buf.data() + 1, n, streams), (float)want)
+                    << isa << " streams=" << streams << " n=" << n;
+            }
+    }
+    kernels_init("scalar");
+}

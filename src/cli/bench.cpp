@@ -79,12 +79,13 @@ double measure_peak(ThreadPool* pool, PeakProbeFn fn) {
 struct ReadJob {
     const float* buf;
     int64_t per_task;
+    int streams;
     float sink[256];
 };
 
 void read_task(void* ctx, int64_t t) {
     ReadJob* j = (ReadJob*)ctx;
-    j->sink[t] = kern.read_sum(j->buf + t * j->per_task, j->per_task);
+    j->sink[t] = kern.read_sum(j->buf + t * j->per_task, j->per_task, j->streams);
 }
 
 // bytes/s of a streaming read of buf (512 MiB, made on the first call) split
@@ -99,12 +100,17 @@ double measure_bandwidth(ThreadPool* pool, HugeRegion* buf) {
         huge_region_alloc(buf, (size_t)total * 4, "bench: the read probe's buffer");
         std::fill((float*)buf->data, (float*)buf->data + total, 1.0f);
     }
-    ReadJob job{(const float*)buf->data, total / n, {0}};
+    ReadJob job{(const float*)buf->data, total / n, 1, {0}};
     double best = 0;
-    for (int rep = 0; rep < 3; rep++) {
-        const double t0 = cli_now();
-        pool_run(pool, n, read_task, &job);
-        best = std::max(best, (double)total * 4 / (cli_now() - t0));
+    for (int streams : {1, 2, 4, 8}) {
+        job.streams = streams;
+        for (int rep = 0; rep < 2; rep++) {
+            const double t0 = cli_now();
+            pool_run(pool, n, read_task, &job);
+            const double bw = (double)total * 4 / (cli_now() - t0);
+            if (getenv("RWKV_PROBE_DEBUG")) fprintf(stderr, "probe streams %d: %.1f GB/s\n", streams, bw / 1e9);
+            best = std::max(best, bw);
+        }
     }
     return best;
 }
