@@ -237,7 +237,7 @@ static void matmul_quant(const void* Wv, int64_t n_in, int64_t n_out, int64_t ro
     const uint64_t xrow = (uint64_t)nb * sizeof(block_q8_0);
     const uint8_t* X = (const uint8_t*)Xv;
     const XInfo* xi = prepare_x((const block_q8_0*)Xv, T, nb, D::BIAS);
-    if (T == 1) return gemv8<D>(W, nb, row0, row1, X, xi, Y);
+    if (T == 1) return gemv8<D, false>(W, nb, row0, row1, X, xi, Y);
     Rows8 r;
     thread_local std::vector<tiles::Slot> panel_buf;  // 64-byte slots: two __m256i each
     if (panel_buf.size() < (size_t)(nb * D::PANEL + 1) / 2) panel_buf.resize((size_t)(nb * D::PANEL + 1) / 2);

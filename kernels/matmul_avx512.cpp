@@ -407,7 +407,7 @@ struct Dot8Q4 {  // unsigned nibbles: no bias to add, prepare_x subtracts 8 * su
 typedef void (*LoadBlockT)(const Rows16*, int64_t, __m512i*);
 
 // T = 1 for Q4_0: 8 rows x 2 blocks per 512-bit vector (lanes 0-7: block b
-// of rows 0-7, lanes 8-15: block b + 1), so each transpose, nibble split,
+// of rows 0-7 of a FAR group, see gemv8; lanes 8-15: block b + 1), so each transpose, nibble split,
 // vpdpbusd and scale step does two blocks' work. The GEMV at 256 bits is
 // bound by these instructions, not by memory, for Q4_0's 18-byte blocks.
 // The activations come pre-broadcast per block pair (XPair, made once per
@@ -462,20 +462,20 @@ static void gemv_q4_0_pairs(const uint8_t* W, int64_t nb, int64_t row0, int64_t 
     const XPair* xp = prepare_x_pairs(X, xi, nb);
     const __m512i m4 = _mm512_set1_epi8(15);
     Rows8 r;
-    for (int64_t o = row0; o < row1; o += 8) {
-        const int nr = (int)(row1 - o < 8 ? row1 - o : 8);
-        rows_from(&r, W, row_bytes, o, nr);
+    const int64_t q = (row1 - row0 + 7) / 8 * 2;
+    for (int64_t o = row0; o < row0 + q; o += 2) {
+        const int nr = rows_far(&r, W, row_bytes, o, q, row1);
         __m256 acc = _mm256_setzero_ps();
         int64_t b = 0, last_line = -1;
         for (; b + 2 <= nb; b += 2) {
             const int64_t boff = b * (int64_t)sizeof(block_q4_0);
-            // the rows two groups ahead, a line per row whenever the pair reaches a new one
+            // each stream's rows two groups ahead, a line per row whenever the pair reaches a new one
             const int64_t line = (boff + 2 * (int64_t)sizeof(block_q4_0) - 1) >> 6;
             if (line != last_line) {
                 last_line = line;
 #pragma GCC unroll 8
                 for (int i = 0; i < 8; i++)
-                    _mm_prefetch((const char*)at(&r, i, (line << 6) + Q_PF * row_bytes), _MM_HINT_T0);
+                    _mm_prefetch((const char*)at(&r, i, (line << 6) + FAR_PF_ROWS * row_bytes), _MM_HINT_T0);
             }
             // a[k] 128-bit lanes: rows k and k + 4 of block b, then of block b + 1
             __m512i a[4];
@@ -507,7 +507,7 @@ static void gemv_q4_0_pairs(const uint8_t* W, int64_t nb, int64_t row0, int64_t 
             acc = finish_block(Dot8Q4::dot(w, X + b * (int64_t)sizeof(block_q8_0) + 2, xi[b].negcorr), dw, xi[b].d,
                                acc);
         }
-        _mm256_maskstore_ps(Y + o, tail_mask8(nr), acc);
+        store_far(Y + o, q, nr, acc);
     }
 }
 
@@ -521,7 +521,7 @@ static void matmul_quant(const void* Wv, int64_t n_in, int64_t n_out, int64_t ro
     const XInfo* xi = prepare_x((const block_q8_0*)Xv, T, nb, BIAS);
     if (T == 1) {
         if (BIAS == 8) return gemv_q4_0_pairs(W, nb, row0, row1, X, xi, Y);  // Q4_0
-        return gemv8<D8>(W, nb, row0, row1, X, xi, Y);
+        return gemv8<D8, true>(W, nb, row0, row1, X, xi, Y);
     }
     DIndex di;
     d_index(&di, BLOCK_BYTES);

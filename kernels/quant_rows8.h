@@ -9,8 +9,9 @@
 //
 // Why 8 rows for the GEMV even on AVX-512: a 16-row group is 16 separate
 // row streams, two blocks per step, and that GEMV gave 62% of the measured
-// read bandwidth in `rwkv-cli bench` tg128 (0.1B Q8_0, -t 2) where this
-// 8-row loop gives 70% (mean of 8 runs each, alternated in one session).
+// read bandwidth in `rwkv-cli bench` tg128 (0.1B Q8_0, -t 2) where an 8-row
+// loop gave 70% (mean of 8 runs each, alternated in one session). Which 8
+// rows: see gemv8.
 #pragma once
 
 #include <immintrin.h>
@@ -77,20 +78,23 @@ static const XInfo* prepare_x(const block_q8_0* X, int64_t T, int64_t nb, int32_
     return buf.data();
 }
 
-// N weight rows at a constant stride: row i starts at p + i * rb (a last,
-// partial group is copied to a buffer first, its last row repeated; the
-// repeated lanes are computed and never stored). N = 8 here, 16 for the
-// AVX-512 GEMM panels.
+// N weight rows in pairs: row 2j + k starts at p + j * rb + k * rb1 (rows_from:
+// N adjacent rows, rb = 2 * rb1; rows_far, the GEMV's: pairs from far-apart
+// parts of the matrix). A last, partial group is copied to a buffer first,
+// its last row repeated; the repeated lanes are computed and never stored.
+// N = 8 here, 16 for the AVX-512 GEMM panels.
 template <int N>
 struct Rows {
     const uint8_t* p;
-    int64_t rb;
+    int64_t rb;   // from row 2j to row 2j + 2
+    int64_t rb1;  // from row 2j to row 2j + 1
 };
 typedef Rows<8> Rows8;
 
 template <int N>
 static ALWAYS_INLINE void rows_from(Rows<N>* r, const uint8_t* W, int64_t row_bytes, int64_t o, int nr) {
-    r->rb = row_bytes;
+    r->rb = 2 * row_bytes;
+    r->rb1 = row_bytes;
     if (nr == N) {
         r->p = W + o * row_bytes;
         return;
@@ -105,7 +109,41 @@ static ALWAYS_INLINE void rows_from(Rows<N>* r, const uint8_t* W, int64_t row_by
 // Row i of the group, at byte offset off.
 template <int N>
 static ALWAYS_INLINE const uint8_t* at(const Rows<N>* r, int i, int64_t off) {
-    return r->p + off + i * r->rb;
+    return r->p + off + (i & 1) * r->rb1 + (i >> 1) * r->rb;
+}
+
+// The GEMV's group: rows o, o + 1, o + q, o + q + 1, o + 2q, ... (lane i:
+// row o + (i & 1) + (i >> 1) * q); returns how many are valid (below row1:
+// the first nr lanes). store_far puts the lanes back in those rows. Each of
+// the four streams moves on by 2 rows per group, so two groups ahead is 4
+// rows.
+constexpr int FAR_PF_ROWS = 4;
+
+static ALWAYS_INLINE int rows_far(Rows8* r, const uint8_t* W, int64_t row_bytes, int64_t o, int64_t q, int64_t row1) {
+    int nr = 0;
+    while (nr < 8 && o + (nr & 1) + (nr >> 1) * q < row1) nr++;
+    if (nr == 8) {
+        r->p = W + o * row_bytes;
+        r->rb = q * row_bytes;
+        r->rb1 = row_bytes;
+        return nr;
+    }
+    thread_local std::vector<uint8_t> pad;
+    pad.resize((size_t)(8 * row_bytes));
+    for (int i = 0; i < 8; i++) {
+        const int j = i < nr ? i : nr - 1;
+        memcpy(pad.data() + i * row_bytes, W + (o + (j & 1) + (j >> 1) * q) * row_bytes, (size_t)row_bytes);
+    }
+    r->p = pad.data();
+    r->rb = 2 * row_bytes;
+    r->rb1 = row_bytes;
+    return nr;
+}
+
+static ALWAYS_INLINE void store_far(float* y, int64_t q, int nr, __m256 acc) {
+    float v[8];
+    _mm256_storeu_ps(v, acc);
+    for (int i = 0; i < nr; i++) y[(i & 1) + (i >> 1) * q] = v[i];
 }
 
 static ALWAYS_INLINE __m256 load_d8(const Rows8* r, int64_t boff) {
@@ -185,34 +223,49 @@ static ALWAYS_INLINE __m256 finish_block(__m256i isum, __m256 dw, float dx, __m2
     return _mm256_add_ps(acc, no_fma(_mm256_mul_ps(_mm256_cvtepi32_ps(isum), scale)));
 }
 
-constexpr int Q_PF = 16;  // GEMV: prefetch distance in rows (two groups)
-
 // Y[o] for o in [row0, row1), one activation row (T = 1): 8 rows at a time,
 // block by block, the rows two groups ahead prefetched at the same pace (a
-// line per row per block; the hardware prefetchers track too few streams).
-template <class D>
+// line per row per block). FAR: the 8 rows are two adjacent rows from each
+// quarter of the range (four streams, as the float GEMV reads), else 8
+// adjacent rows. AVX-512 reads FAR: tg128 -t 2 --no-mmap, alternating runs,
+// 0.4B Q4_0 119 -> 131 t/s (8 runs), 0.1B Q8_0 236 -> 250 (5), 0.4B Q8_0
+// 91.2 vs 90.8 (8); FAR with the hardware's prefetch alone, 0.4B Q8_0 53;
+// 8 rows from 8 eighths (8 streams) tied with adjacent rows. AVX2 reads
+// adjacent rows (--isa avx2, FAR against adjacent: 0.1B Q8_0 237 vs 266,
+// 0.4B Q4_0 104 vs 117).
+template <class D, bool FAR>
 static void gemv8(const uint8_t* W, int64_t nb, int64_t row0, int64_t row1, const uint8_t* X, const XInfo* xi,
                   float* Y) {
     const int64_t row_bytes = nb * D::BLOCK_BYTES;
     constexpr int PF_EVERY = 64 / D::BLOCK_BYTES;  // blocks per prefetch: Q8_0 1, Q4_0 3
+    constexpr int PF_ROWS = FAR ? FAR_PF_ROWS : 16;  // two groups ahead
+    const int64_t q = FAR ? (row1 - row0 + 7) / 8 * 2 : 0;
     Rows8 r;
-    for (int64_t o = row0; o < row1; o += 8) {
-        const int nr = (int)(row1 - o < 8 ? row1 - o : 8);
-        rows_from(&r, W, row_bytes, o, nr);
+    for (int64_t o = row0; FAR ? o < row0 + q : o < row1; o += FAR ? 2 : 8) {
+        int nr;
+        if (FAR) {
+            nr = rows_far(&r, W, row_bytes, o, q, row1);
+        } else {
+            nr = (int)(row1 - o < 8 ? row1 - o : 8);
+            rows_from(&r, W, row_bytes, o, nr);
+        }
         __m256 acc = _mm256_setzero_ps();
         for (int64_t b = 0; b < nb; b++) {
             // consecutive prefetches less than a line apart touch every line
             if (b % PF_EVERY == 0) {
 #pragma GCC unroll 8
                 for (int i = 0; i < 8; i++)
-                    _mm_prefetch((const char*)at(&r, i, b * D::BLOCK_BYTES + Q_PF * row_bytes), _MM_HINT_T0);
+                    _mm_prefetch((const char*)at(&r, i, b * D::BLOCK_BYTES + PF_ROWS * row_bytes), _MM_HINT_T0);
             }
             __m256i w[8];
             __m256 dw;
             D::load(&r, b, w, &dw);
             acc = finish_block(D::dot(w, X + b * (int64_t)sizeof(block_q8_0) + 2, xi[b].negcorr), dw, xi[b].d, acc);
         }
-        _mm256_maskstore_ps(Y + o, tail_mask8(nr), acc);
+        if (FAR)
+            store_far(Y + o, q, nr, acc);
+        else
+            _mm256_maskstore_ps(Y + o, tail_mask8(nr), acc);
     }
 }
 
