@@ -137,14 +137,14 @@ void bm_peak(benchmark::State& st, const Isa* isa, bool int8) {
         benchmark::Counter(ops, benchmark::Counter::kIsRate, benchmark::Counter::kIs1000);
 }
 
-void bm_read(benchmark::State& st, const Isa* isa) {
+void bm_read(benchmark::State& st, const Isa* isa, int streams) {
     const int64_t n = (256 << 20) / 4;
     HugeRegion bytes;
     huge_region_alloc(&bytes, (size_t)n * 4, "bench_matmul: read probe");
     float* buf = (float*)bytes.data;
     for (int64_t i = 0; i < n; i++) buf[i] = (float)(i & 255);
     float s = 0;
-    for (auto _ : st) s += isa->k.read_sum(buf, n, 8);
+    for (auto _ : st) s += isa->k.read_sum(buf, n, streams);
     huge_region_free(&bytes);
     benchmark::DoNotOptimize(s);
     st.counters["bytes"] = benchmark::Counter((double)n * 4.0, benchmark::Counter::kIsIterationInvariantRate,
@@ -162,7 +162,10 @@ int main(int argc, char** argv) {
         if (isa.k.peak_int8)
             benchmark::RegisterBenchmark(("peak/" + isa.name + "/int8").c_str(), bm_peak, &isa, true);
     }
-    if (best->k.read_sum) benchmark::RegisterBenchmark("peak/read_256MB", bm_read, best);
+    if (best->k.read_sum)
+        for (int streams : {1, 2, 4, 8})  // rwkv-cli bench keeps the best of these
+            benchmark::RegisterBenchmark(("peak/read_256MB/streams:" + std::to_string(streams)).c_str(), bm_read, best,
+                                         streams);
 
     // RWKV-7 0.1B: C = 768, F = 3072; the head is 768 x 65536 (streams from memory).
     struct Shape {
