@@ -83,8 +83,9 @@ struct V512 {  // matmul_tiles.h's vector traits
 // of 1, 2, 4 and 8 streams per thread, read 49, 55, 56 and 61 GB/s here; one
 // stream per thread was this GEMV before (F16 and BF16), 8 adjacent rows
 // with software prefetch two groups ahead before that. tg128 -t 2 --no-mmap,
-// 3 alternating runs: one stream -> four, F16 0.4B 57.8 -> 64.1 t/s, BF16
-// 0.1B 155.9 -> 170.4; F32 8 rows -> four streams, 0.4B 30.1 -> 36.6.
+// 3 alternating runs: one stream -> four, F16 0.4B 50.7 -> 64.8 t/s, BF16
+// 0.1B 156 -> 188; F32 8 rows -> four streams, 0.4B 32.2 -> 39.1; two,
+// four and eight streams, F16 0.4B: 60.3, 64.4, 57.3.
 // Four separate rows are four FMA chains, so the 4-cycle FMA latency no
 // longer bounds a row's pace.
 struct LoadF32 {

@@ -39,8 +39,6 @@
 #include <cstdint>
 #include <vector>
 
-
-
 namespace tiles {
 
 template <class V>
@@ -124,28 +122,6 @@ static void tile_mn(int rm, int rn, const typename L::T* W, const float* X, cons
         if (rm < RM) return tile_mn<V, L, RM - 1, RN>(rm, rn, W, X, a, Y);
     }
     tile_n<V, L, RM, RN>(rn, W, X, a, Y);
-}
-
-// Two weight rows, far apart, times one activation row: y0 = W0 . X, y1 = W1 . X,
-// each in the sequence tile<V, L, 1, 1> uses (the same bits).
-template <class V, class L>
-static void gemv_row_pair(const typename L::T* W0, const typename L::T* W1, int64_t n, const float* X, float* y0,
-                          float* y1) {
-    typedef typename V::vec vec;
-    vec a0 = V::zero(), a1 = V::zero();
-    int64_t k = 0;
-    for (; k + V::lanes <= n; k += V::lanes) {
-        const vec x = V::loadx(X + k);
-        a0 = V::fmadd(L::load(W0 + k), x, a0);
-        a1 = V::fmadd(L::load(W1 + k), x, a1);
-    }
-    if (k < n) {
-        const vec x = V::loadx_part(X + k, n - k);
-        a0 = V::fmadd(L::load_part(W0 + k, n - k), x, a0);
-        a1 = V::fmadd(L::load_part(W1 + k, n - k), x, a1);
-    }
-    *y0 = V::hsum(a0);
-    *y1 = V::hsum(a1);
 }
 
 // S weight rows, stride apart, times one activation row: y[s * ys] = row s . X,

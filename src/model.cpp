@@ -88,6 +88,12 @@ void bind_shape_and_ends(Model* m, Binder* bp) {
     const char* path = m->file.path.c_str();
     m->n_embd = hparam(m, "embedding_length");
     m->n_layer = hparam(m, "block_count");
+    // Every layer has tensors of its own: a count beyond the file's tensors is
+    // corrupt, and would otherwise size the per-layer tables before any
+    // layer's tensors are looked up.
+    if (m->n_layer > (int64_t)m->file.tensors.size())
+        rwkv_fail("%s: metadata '%s.block_count' = %lld is more layers than the file has tensors (%zu)", path,
+                  m->arch_name.c_str(), (long long)m->n_layer, m->file.tensors.size());
     m->n_ffn = hparam(m, "feed_forward_length");
     m->head_size = hparam(m, "wkv.head_size");
     m->ln_eps = gguf_get_f32_or(&m->file, m->arch_name + ".attention.layer_norm_epsilon", 1e-5f);

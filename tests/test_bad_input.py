@@ -278,6 +278,9 @@ def hyperparameters(work, tiny):
     at, _ = kv_value_at(data, "rwkv7.block_count")
     expect_error("block_count 13 (the file has 12 layers)", ["info", "-m", write(p, patched(data, at, "<I", 13))],
                  "missing tensor 'blk.12.attn_norm.weight' (required by rwkv7)")
+    expect_error("block_count 2^24 (before any per-layer table is sized)",
+                 ["info", "-m", write(p, patched(data, at, "<I", 2 ** 24))],
+                 f"metadata 'rwkv7.block_count' = {2 ** 24} is more layers than the file has tensors")
     expect_error("block_count as a string", ["info", "-m", write(p, patched(data, at - 4, "<I", tg.STR))],
                  "truncated or corrupt GGUF")  # the u32 value read as a string length
     at, _ = kv_value_at(data, "rwkv7.feed_forward_length")
