@@ -10,7 +10,7 @@
 //   T = 1 (token generation, memory bound): W = bytes of weights read per second
 //   T > 1 (prompt, compute bound):          FLOP = 2 n_in n_out T per second
 //   peak/<isa>/fma, peak/<isa>/int8:         the best FLOP (int8 multiply-adds x 2) per second
-//   peak/read_256MB:                          a streaming read much larger than the caches
+//   peak/read_256MB/streams:<S>:             a streaming read much larger than the caches, as S streams
 // The weights and the read probe's buffer sit in 2 MiB pages where the kernel
 // gives them (as `rwkv-cli --no-mmap` holds a model and `rwkv-cli bench`
 // probes): on this VM a stream from 4 KiB pages reads 30-40% slower.

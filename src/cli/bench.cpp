@@ -89,10 +89,13 @@ void read_task(void* ctx, int64_t t) {
 }
 
 // bytes/s of a streaming read of buf (512 MiB, made on the first call) split
-// over the threads, best of 3. The buffer is in 2 MiB pages (huge_pages.h),
-// as --no-mmap's copy of the weights is: a probe in 4 KiB pages read 42-48
-// GB/s here against 58-69, and rated a --no-mmap tg128 above 100%. The limit
-// is the best streaming read the machine gives, however the model is held.
+// over the threads, each thread's share read as 1, 2, 4 and 8 streams, twice
+// each; the best of these (RWKV_PROBE_DEBUG=1 prints them all: here 49, 55,
+// 56 and 61 GB/s, and the GEMVs read four streams). The buffer is in 2 MiB
+// pages (huge_pages.h), as --no-mmap's copy of the weights is: a probe in 4
+// KiB pages read 42-48 GB/s here against 58-69, and rated a --no-mmap tg128
+// above 100%. The limit is the best streaming read the machine gives, however
+// the model is held.
 double measure_bandwidth(ThreadPool* pool, HugeRegion* buf) {
     const int n = pool_size(pool);
     const int64_t total = (512ll << 20) / 4 / (64 * n) * (64 * n);
