@@ -88,15 +88,17 @@ struct V512 {  // matmul_tiles.h's vector traits
 // four and eight streams, F16 0.4B: 60.3, 64.4, 57.3.
 // Four separate rows are four FMA chains, so the 4-cycle FMA latency no
 // longer bounds a row's pace.
-struct LoadF32 {
+struct GemvRows {
     static constexpr int RM1 = 1, PF = 0;
+};
+
+struct LoadF32 : GemvRows {
     typedef float T;
     static ALWAYS_INLINE __m512 load(const float* p) { return _mm512_loadu_ps(p); }
     static ALWAYS_INLINE __m512 load_part(const float* p, int64_t r) { return V512::loadx_part(p, r); }
 };
 
-struct LoadF16 {
-    static constexpr int RM1 = 1, PF = 0;
+struct LoadF16 : GemvRows {
     typedef uint16_t T;
     static ALWAYS_INLINE __m512 load(const uint16_t* p) { return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i*)p)); }
     static ALWAYS_INLINE __m512 load_part(const uint16_t* p, int64_t r) {
@@ -104,8 +106,7 @@ struct LoadF16 {
     }
 };
 
-struct LoadBF16 {
-    static constexpr int RM1 = 1, PF = 0;
+struct LoadBF16 : GemvRows {
     typedef uint16_t T;
     static ALWAYS_INLINE __m512 widen(__m256i h) {
         return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
