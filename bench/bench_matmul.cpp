@@ -72,14 +72,16 @@ std::vector<uint8_t> convert(uint32_t type, const float* f, int64_t rows, int64_
 // and type run back to back over the paths, so one slot is enough).
 struct Weights {
     uint32_t type = ~0u;
+    uint32_t kernel_type = ~0u;  // type, or the layout repack made of it
     int64_t n_in = 0, n_out = 0;
     HugeRegion data;  // huge_pages.h
     size_t size = 0;
 };
 
-const Weights& weights(uint32_t type, int64_t n_in, int64_t n_out) {
+const Weights& weights(uint32_t type, int64_t n_in, int64_t n_out, RepackFn repack = nullptr) {
     static Weights w;
-    if (w.type != type || w.n_in != n_in || w.n_out != n_out) {
+    const bool want_repacked = repack != nullptr;
+    if (w.type != type || w.n_in != n_in || w.n_out != n_out || (w.kernel_type != type) != want_repacked) {
         std::vector<float> f((size_t)(n_in * n_out));
         fill_random(f.data(), f.size(), 1);
         for (float& x : f) x *= 0.04f;
@@ -89,17 +91,21 @@ const Weights& weights(uint32_t type, int64_t n_in, int64_t n_out) {
         memcpy(w.data.data, bytes.data(), bytes.size());
         w.size = bytes.size();
         w.type = type, w.n_in = n_in, w.n_out = n_out;
+        w.kernel_type = repack ? repack(w.data.data, n_in, n_out) : type;
     }
     return w;
 }
 
-void bm_matmul(benchmark::State& st, const Isa* isa, uint32_t type, int64_t n_in, int64_t n_out, int64_t T) {
-    const Weights& W = weights(type, n_in, n_out);
+// repacked: the weights in the path's own layout (kernels.h, repack), as a
+// --no-mmap model holds them.
+void bm_matmul(benchmark::State& st, const Isa* isa, uint32_t type, int64_t n_in, int64_t n_out, int64_t T,
+               bool repacked) {
+    const Weights& W = weights(type, n_in, n_out, repacked ? isa->k.repack[type] : nullptr);
     std::vector<float> xf((size_t)(n_in * T));
     fill_random(xf.data(), xf.size(), 2);
     const std::vector<uint8_t> X = convert(isa->k.act_type[type], xf.data(), T, n_in);
     std::vector<float> Y((size_t)(n_out * T));
-    const MatmulFn fn = isa->k.matmul[type];
+    const MatmulFn fn = isa->k.matmul[W.kernel_type];
     for (auto _ : st) {
         fn(W.data.data, n_in, n_out, 0, n_out, X.data(), T, Y.data());
         benchmark::DoNotOptimize(Y.data());
@@ -174,20 +180,25 @@ int main(int argc, char** argv) {
     const Shape shapes[] = {{768, 768}, {768, 3072}, {3072, 768}};
     const int64_t Ts[] = {1, 64, 512};
     for (uint32_t type : kTypes) {
-        const std::string tn = lower(ggml_type_name(type));
-        for (const Shape& s : shapes)
-            for (int64_t T : Ts)
-                for (const Isa& isa : isas) {
-                    if (isa.name == "scalar" && T == 512) continue;  // seconds per call
-                    const std::string name = "matmul/" + isa.name + "/" + tn + "/" + std::to_string(s.n_in) + "x" +
-                                             std::to_string(s.n_out) + "/T:" + std::to_string(T);
-                    benchmark::RegisterBenchmark(name.c_str(), bm_matmul, &isa, type, s.n_in, s.n_out, T)
+        for (bool repacked : {false, true}) {
+            const std::string tn = lower(ggml_type_name(type)) + (repacked ? "_r16" : "");
+            auto has = [&](const Isa& isa) { return !repacked || (type < GGML_TYPE_COUNT && isa.k.repack[type]); };
+            for (const Shape& s : shapes)
+                for (int64_t T : Ts)
+                    for (const Isa& isa : isas) {
+                        if (!has(isa) || (isa.name == "scalar" && T == 512)) continue;  // seconds per call
+                        const std::string name = "matmul/" + isa.name + "/" + tn + "/" + std::to_string(s.n_in) + "x" +
+                                                 std::to_string(s.n_out) + "/T:" + std::to_string(T);
+                        benchmark::RegisterBenchmark(name.c_str(), bm_matmul, &isa, type, s.n_in, s.n_out, T, repacked)
+                            ->Unit(benchmark::kMicrosecond);
+                    }
+            for (const Isa& isa : isas)
+                if (has(isa))
+                    benchmark::RegisterBenchmark(("matmul/" + isa.name + "/" + tn + "/768x65536/T:1").c_str(),
+                                                 bm_matmul, &isa, type, (int64_t)768, (int64_t)65536, (int64_t)1,
+                                                 repacked)
                         ->Unit(benchmark::kMicrosecond);
-                }
-        for (const Isa& isa : isas)
-            benchmark::RegisterBenchmark(("matmul/" + isa.name + "/" + tn + "/768x65536/T:1").c_str(), bm_matmul,
-                                         &isa, type, (int64_t)768, (int64_t)65536, (int64_t)1)
-                ->Unit(benchmark::kMicrosecond);
+        }
     }
     for (const Isa& isa : isas)
         benchmark::RegisterBenchmark(("quantize_q8_0/" + isa.name + "/768x64").c_str(), bm_quantize_q8_0, &isa,

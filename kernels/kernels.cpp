@@ -19,7 +19,7 @@ float read_sum_scalar(const float* p, int64_t n, int streams);
 void kernels_fill_scalar(Kernels* k) {
     memset(k, 0, sizeof(*k));
     k->isa = "scalar";
-    for (uint32_t t = 0; t < GGML_TYPE_COUNT; t++) k->act_type[t] = GGML_TYPE_F32;
+    for (uint32_t t = 0; t < KTYPE_COUNT; t++) k->act_type[t] = GGML_TYPE_F32;
     k->matmul[GGML_TYPE_F32] = matmul_f32_scalar;
     k->matmul[GGML_TYPE_F16] = matmul_f16_scalar;
     k->matmul[GGML_TYPE_BF16] = matmul_bf16_scalar;

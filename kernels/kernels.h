@@ -34,6 +34,21 @@
 typedef void (*MatmulFn)(const void* W, int64_t n_in, int64_t n_out, int64_t row0, int64_t row1,
                          const void* X, int64_t T, float* Y);
 
+// Weight layouts of the engine's own (quant.h), never found in a file: a path
+// whose kernel runs faster on them rearranges a private copy of the weights
+// at load time (repack[type], --no-mmap), and the matrix then carries the new
+// type. They continue GGUF's type numbers so one table indexes both.
+enum KernelType : uint32_t {
+    KTYPE_Q8_0_R16 = GGML_TYPE_COUNT,  // Q8_0, 16 rows interleaved
+    KTYPE_Q4_0_R16,                    // Q4_0, 16 rows interleaved
+    KTYPE_COUNT
+};
+
+// Rearrange an n_out x n_in matrix of a GGUF type in place into a layout of
+// the path's own; returns that layout's KernelType. The bytes stay within
+// the matrix and matmul[returned type] gives the bits matmul[type] gave.
+typedef uint32_t (*RepackFn)(void* W, int64_t n_in, int64_t n_out);
+
 // Convert one row of n floats to a weight/activation type (F16, BF16, Q8_0,
 // Q4_0). Used for activations (Q8_0) and by `rwkv-cli quantize`.
 typedef void (*RowQuantizeFn)(const float* src, void* dst, int64_t n);
@@ -92,10 +107,11 @@ typedef float (*ReadSumFn)(const float* p, int64_t n, int streams);  // streams:
 
 struct Kernels {
     const char* isa;                     // "scalar", later "avx2", "avx512", "neon"
-    MatmulFn matmul[GGML_TYPE_COUNT];    // by weight type; null = unsupported
-    uint32_t act_type[GGML_TYPE_COUNT];  // the X format matmul[type] takes: F32 or Q8_0
-    RowToF32Fn row_to_f32[GGML_TYPE_COUNT];
-    RowQuantizeFn quantize_row[GGML_TYPE_COUNT];
+    MatmulFn matmul[KTYPE_COUNT];    // by weight type; null = unsupported
+    uint32_t act_type[KTYPE_COUNT];  // the X format matmul[type] takes: F32 or Q8_0
+    RowToF32Fn row_to_f32[KTYPE_COUNT];
+    RowQuantizeFn quantize_row[KTYPE_COUNT];
+    RepackFn repack[GGML_TYPE_COUNT];  // null: this path runs the file's layout
     Wkv7Fn wkv7;
     Wkv6Fn wkv6;  // RWKV-5 and RWKV-6
     LayerNormFn layer_norm;

@@ -59,3 +59,18 @@ static void matmul_quant_blocks(const void* W, int64_t n_in, int64_t n_out, int6
     }
 }
 
+
+// The 16-row interleaved layouts (KTYPE_Q8_0_R16, KTYPE_Q4_0_R16; kernels.h):
+// what the AVX-512 path makes of a Q8_0 / Q4_0 matrix in a --no-mmap copy.
+// Rows 16g .. 16g + 15 (g < n_out / 16) become one group of the same bytes:
+//
+//   d[nb][16]        the scales, block-major: d[b][i] = row 16g + i, block b
+//   q[nb][QB]        the quants, block-major; within a block, 64-byte vector j
+//                    holds 4 bytes of each row, row i at bytes 4i .. 4i + 3:
+//     Q8_0 (QB = 512, j < 8): qs[4j .. 4j + 3] of row i, plus 128 (as unsigned)
+//     Q4_0 (QB = 256, j < 4): qs[4j .. 4j + 3] of row i, unchanged (nibbles)
+//
+// So one aligned-size vector load gives a block's next 4 quants for 16 rows,
+// the operand vpdpbusd wants, where the file's layout needs a transpose per
+// block. Rows past the last full group keep the file's layout, where they were.
+constexpr int64_t R16_Q8_0_QBYTES = 512, R16_Q4_0_QBYTES = 256;

@@ -28,6 +28,10 @@ void huge_region_protect(HugeRegion* r) {
     if (r->data) mprotect(r->data, r->size, PROT_READ);
 }
 
+void huge_region_unprotect(HugeRegion* r) {
+    if (r->data) mprotect(r->data, r->size, PROT_READ | PROT_WRITE);
+}
+
 void huge_region_free(HugeRegion* r) {
     if (r->base) munmap(r->base, r->base_size);
     *r = HugeRegion();

@@ -23,7 +23,9 @@ struct HugeRegion {
 // (rwkv_fail) naming `what` if there is no memory for it.
 void huge_region_alloc(HugeRegion* r, size_t bytes, const char* what);
 
-// Make it read-only (the model's weights, once copied).
+// Make it read-only (the model's weights, once copied), or writable again
+// (for the load-time repack of quantized weights, model.cpp).
 void huge_region_protect(HugeRegion* r);
+void huge_region_unprotect(HugeRegion* r);
 
 void huge_region_free(HugeRegion* r);

@@ -5,7 +5,7 @@ Runs the built binary as a user would. Each check prints PASS/FAIL with what
 differed; the last line is "N passed, M failed". Needs the make_test_models
 fixture (build/models) and ../shared/data.
 """
-import argparse, json, os, random, signal, struct, subprocess, sys
+import argparse, json, os, platform, random, signal, struct, subprocess, sys
 
 import numpy as np
 
@@ -210,6 +210,31 @@ def logits(work, models):
     want = ref.forward_seq(w, tokens, ref.new_state(w))
     d = rel_diff(a, np.asarray(want, dtype=np.float32))
     check(f"logits vs NumPy reference, bf16 L3 D128, 19 tokens (max rel diff {d:.2g} <= 1e-4)", d <= 1e-4, f"{d}")
+    # --no-mmap's copy of Q8_0/Q4_0 weights is rearranged for the kernels
+    # (kernels.h, repack): the same bits as the mapped file, in sequence
+    # mode (chunks of 8, then 3) and token mode, on every path this CPU has.
+    isas = ["scalar", "neon"] if platform.machine() == "aarch64" else ["scalar", "avx2", "avx512"]
+    for qt in ("q8_0", "q4_0"):
+        qm = os.path.join(work, f"logits-{qt}.gguf")
+        rq = run(["quantize", gguf, qm, qt])
+        if not check(f"quantize {qt} for the --no-mmap layout test", rq[0] == 0, rq[2]):
+            continue
+        for isa in isas:
+            outs = {}
+            for flag in ("--mmap", "--no-mmap"):
+                for mode in ([], ["--token-mode"]):
+                    o = os.path.join(work, f"q{flag}{len(mode)}.f32")
+                    r = run(["logits", "-m", qm, "--tokens", tl, "--all", "--chunk", "8", "--isa", isa, flag, "-o", o]
+                            + mode)
+                    if r[0] != 0 and "unavailable instruction set" in r[2]:
+                        break  # this CPU lacks the path
+                    outs[(flag, len(mode))] = (r[0], open(o, "rb").read() if r[0] == 0 else r[2])
+            if len(outs) < 4:
+                print(f"  (skipped: this CPU has no {isa} path)")
+                continue
+            same = all(outs[("--no-mmap", m)] == outs[("--mmap", m)] and outs[("--mmap", m)][0] == 0 for m in (0, 1))
+            check(f"logits {qt} --isa {isa}: --no-mmap (weights rearranged) == --mmap, bit for bit, both modes", same,
+                  str({k: v[0] for k, v in outs.items()}))
     rp = run(["logits", "-m", gguf, "--prompt", "Hello world", "-o", out_last])
     r4 = run(["logits", "-m", gguf, "--tokens", "33155,40213", "-o", out_tok])
     check("logits --prompt == --tokens of its encoding",

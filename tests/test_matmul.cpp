@@ -287,6 +287,52 @@ TEST(MatmulIsa, UnalignedPointersDoNotChangeBits) {
     }
 }
 
+// A path's own weight layout (kernels.h, repack; a --no-mmap model's
+// quantized matrices): rearranged in place, run with the layout's kernel,
+// it gives the scalar kernel's bits on the file's layout - for row counts
+// with and without a partial last group of 16, token and sequence mode, any
+// row split (a pool's, mid-group, row by row), a group-aligned buffer or not.
+TEST(MatmulIsa, RepackedLayoutsMatchScalar) {
+    int checked = 0;
+    for (const Isa& isa : isas()) {
+        for (uint32_t type : {GGML_TYPE_Q8_0, GGML_TYPE_Q4_0}) {
+            if (!isa.k.repack[type]) continue;
+            uint32_t seed = 300;
+            for (int64_t n_in : {32, 96, 1088})
+                for (int64_t n_out : {16, 37, 64, 131})
+                    for (int64_t T : {1, 3, 17}) {
+                        const Problem p = make_problem(type, n_in, n_out, T, seed++);
+                        const std::vector<float> ref = run(scalar(), p, {});
+                        std::vector<uint8_t> buf(p.w.size() + 64);
+                        uint8_t* w = buf.data() + (64 - (uintptr_t)buf.data() % 64) % 64 + (T == 3 ? 2 : 0);
+                        memcpy(w, p.w.data(), p.w.size());
+                        const uint32_t kt = isa.k.repack[type](w, n_in, n_out);
+                        ASSERT_TRUE(kt >= GGML_TYPE_COUNT && kt < KTYPE_COUNT && isa.k.matmul[kt])
+                            << isa.name << " " << ggml_type_name(type) << ": repack returned type " << kt;
+                        ASSERT_EQ(isa.k.act_type[kt], isa.k.act_type[type]) << isa.name;
+                        if (n_out >= 16)
+                            EXPECT_NE(memcmp(w, p.w.data(), p.w.size()), 0)
+                                << describe(isa.name, p) << ": the repack left the bytes as they were";
+                        Problem r = p;
+                        r.type = kt;
+                        std::vector<int64_t> each;
+                        for (int64_t o = 1; o < n_out; o++) each.push_back(o);
+                        for (const std::vector<int64_t>& cuts :
+                             std::vector<std::vector<int64_t>>{{}, {16}, {5, 21, 22}, {n_out / 3}, each}) {
+                            size_t at = 0;
+                            const std::vector<float> Y = run(isa.k, r, cuts, w);
+                            EXPECT_TRUE(same_bits(ref, Y, &at))
+                                << describe(isa.name, p) << " repacked, " << cuts.size() << " cuts: output " << at
+                                << " (t=" << at / (size_t)n_out << ", o=" << at % (size_t)n_out << ") = " << Y[at]
+                                << " vs scalar " << ref[at];
+                            checked++;
+                        }
+                    }
+        }
+    }
+    if (checked == 0) GTEST_SKIP() << "no path on this CPU has a layout of its own";
+}
+
 TEST(Quantize, Q8_0ActivationsAreIdenticalOnEveryPath) {
     const int64_t n = 32 * 64;
     uint32_t seed = 1;
