@@ -629,45 +629,50 @@ static ALWAYS_INLINE __m512i r16_dot(const uint8_t* q, const __m512i xb[8], __m5
     return _mm512_add_epi32(s0, s1);
 }
 
-// T = 1: four groups at a time, one from each quarter of the range - four
+// T = 1: S groups, `stride` groups apart, times one activation row; each
+// group's 16 outputs stored where they fall in [row0, row1).
+template <int QB, int S>
+static ALWAYS_INLINE void gemv_r16_groups(const uint8_t* W, int64_t nb, int64_t g, int64_t stride, int64_t row0,
+                                          int64_t row1, const uint8_t* X, const XInfo* xi, float* Y) {
+    const int64_t group_bytes = nb * (32 + QB);
+    const uint8_t* grp[S];
+    __m512 acc[S];
+#pragma GCC unroll 4
+    for (int s = 0; s < S; s++) {
+        grp[s] = W + (g + s * stride) * group_bytes;
+        acc[s] = _mm512_setzero_ps();
+    }
+    for (int64_t b = 0; b < nb; b++) {
+        const uint8_t* xq = X + b * (int64_t)sizeof(block_q8_0) + 2;
+        __m512i xb[8];
+#pragma GCC unroll 8
+        for (int j = 0; j < 8; j++) xb[j] = _mm512_set1_epi32((int)load_u32(xq + 4 * j));
+        const __m512i negcorr = _mm512_set1_epi32(xi[b].negcorr);
+        const __m512 dx = _mm512_set1_ps(xi[b].d);
+#pragma GCC unroll 4
+        for (int s = 0; s < S; s++) {
+            const __m512i dot = r16_dot<QB>(grp[s] + nb * 32 + b * QB, xb, negcorr);
+            const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i*)(grp[s] + b * 32)));
+            acc[s] = _mm512_add_ps(acc[s], no_fma(_mm512_mul_ps(_mm512_cvtepi32_ps(dot), _mm512_mul_ps(dw, dx))));
+        }
+    }
+#pragma GCC unroll 4
+    for (int s = 0; s < S; s++) {
+        const int64_t o = 16 * (g + s * stride);
+        _mm512_mask_storeu_ps(Y + o, rows_in(o, row0, row1), acc[s]);
+    }
+}
+
+// Four groups at a time, one from each quarter of the range - four
 // sequential streams for the hardware prefetcher, as the float GEMV reads its
-// rows (matmul_tiles.h), and four independent accumulator chains.
+// rows (matmul_tiles.h), and four independent accumulator chains - then the
+// groups left over (fewer than four) one by one.
 template <int QB>
 static void gemv_r16(const uint8_t* W, int64_t nb, int64_t row0, int64_t row1, const uint8_t* X, const XInfo* xi,
                      float* Y) {
-    constexpr int S = 4;
-    const int64_t group_bytes = nb * (32 + QB);
-    const int64_t g0 = row0 / 16, g1 = (row1 + 15) / 16, q = (g1 - g0 + S - 1) / S;
-    for (int64_t i = 0; i < q; i++) {
-        const uint8_t* grp[S];
-#pragma GCC unroll 4
-        for (int s = 0; s < S; s++) {
-            const int64_t g = g0 + i + s * q;
-            grp[s] = W + (g < g1 ? g : g0) * group_bytes;  // past the range: any group, never stored
-        }
-        __m512 acc[S];
-#pragma GCC unroll 4
-        for (int s = 0; s < S; s++) acc[s] = _mm512_setzero_ps();
-        for (int64_t b = 0; b < nb; b++) {
-            const uint8_t* xq = X + b * (int64_t)sizeof(block_q8_0) + 2;
-            __m512i xb[8];
-#pragma GCC unroll 8
-            for (int j = 0; j < 8; j++) xb[j] = _mm512_set1_epi32((int)load_u32(xq + 4 * j));
-            const __m512i negcorr = _mm512_set1_epi32(xi[b].negcorr);
-            const __m512 dx = _mm512_set1_ps(xi[b].d);
-#pragma GCC unroll 4
-            for (int s = 0; s < S; s++) {
-                const __m512i dot = r16_dot<QB>(grp[s] + nb * 32 + b * QB, xb, negcorr);
-                const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i*)(grp[s] + b * 32)));
-                acc[s] = _mm512_add_ps(acc[s], no_fma(_mm512_mul_ps(_mm512_cvtepi32_ps(dot), _mm512_mul_ps(dw, dx))));
-            }
-        }
-#pragma GCC unroll 4
-        for (int s = 0; s < S; s++) {
-            const int64_t g = g0 + i + s * q;
-            if (g < g1) _mm512_mask_storeu_ps(Y + 16 * g, rows_in(16 * g, row0, row1), acc[s]);
-        }
-    }
+    const int64_t g0 = row0 / 16, g1 = (row1 + 15) / 16, q = (g1 - g0) / 4;
+    for (int64_t i = 0; i < q; i++) gemv_r16_groups<QB, 4>(W, nb, g0 + i, q, row0, row1, X, xi, Y);
+    for (int64_t g = g0 + 4 * q; g < g1; g++) gemv_r16_groups<QB, 1>(W, nb, g, 0, row0, row1, X, xi, Y);
 }
 
 // T > 1: a group into the GEMM's panel (pack_panel's format): copies, the

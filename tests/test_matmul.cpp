@@ -310,9 +310,10 @@ TEST(MatmulIsa, RepackedLayoutsMatchScalar) {
                         ASSERT_TRUE(kt >= GGML_TYPE_COUNT && kt < KTYPE_COUNT && isa.k.matmul[kt])
                             << isa.name << " " << ggml_type_name(type) << ": repack returned type " << kt;
                         ASSERT_EQ(isa.k.act_type[kt], isa.k.act_type[type]) << isa.name;
-                        if (n_out >= 16)
+                        if (n_out >= 16) {
                             EXPECT_NE(memcmp(w, p.w.data(), p.w.size()), 0)
                                 << describe(isa.name, p) << ": the repack left the bytes as they were";
+                        }
                         Problem r = p;
                         r.type = kt;
                         std::vector<int64_t> each;
