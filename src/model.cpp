@@ -329,23 +329,29 @@ void load_vocab(Model* m) {
 // A private copy of the weights (GGUF_COPY) can be rearranged for the
 // kernels: where the active path has a layout of its own for a matrix's type
 // (kernels.h, repack), the matrix is rewritten in place and takes that type.
-// RWKV-7's matrices and every architecture's head; RWKV-5/6 slice some of
-// theirs by rows (rwkv6.cpp), so they keep the file's layout.
+// Every matrix the forward passes multiply by, except RWKV-6's mix_w1, which
+// rwkv6.cpp cuts into five by rows at run time (the five mix_w2 are bound as
+// five matrices, each rearranged on its own).
 void repack_for_kernels(Model* m) {
     std::vector<Matrix*> todo;
-    if (m->arch == ARCH_RWKV7)
-        for (Rwkv7Layer& L : m->layers)
-            for (Matrix* W : {&L.w1, &L.w2, &L.a1, &L.a2, &L.v1, &L.v2, &L.g1, &L.g2, &L.receptance, &L.key, &L.value,
-                              &L.output, &L.ffn_key, &L.ffn_value})
-                todo.push_back(W);
+    for (Rwkv7Layer& L : m->layers)
+        for (Matrix* W : {&L.w1, &L.w2, &L.a1, &L.a2, &L.v1, &L.v2, &L.g1, &L.g2, &L.receptance, &L.key, &L.value,
+                          &L.output, &L.ffn_key, &L.ffn_value})
+            todo.push_back(W);
+    for (Rwkv56Layer& L : m->v56_layers) {
+        for (Matrix* W : {&L.decay_w1, &L.decay_w2, &L.receptance, &L.key, &L.value, &L.gate, &L.output, &L.ffn_key,
+                          &L.ffn_receptance, &L.ffn_value})
+            todo.push_back(W);
+        for (Matrix& W : L.mix_w2) todo.push_back(&W);
+    }
     todo.push_back(&m->head);
     bool any = false;
     for (const Matrix* W : todo) any = any || (W->data && W->type < GGML_TYPE_COUNT && kern.repack[W->type]);
     if (!any) return;
+    // Each matrix owns its bytes: gguf_open refuses files whose tensors overlap.
     huge_region_unprotect(&m->file.copy);
     for (Matrix* W : todo) {
         if (!W->data || W->type >= GGML_TYPE_COUNT || !kern.repack[W->type]) continue;
-        if (W->data == m->token_embd.data) continue;  // a head tied to the embedding stays row-addressable
         W->type = kern.repack[W->type]((void*)W->data, W->n_in, W->n_out);
     }
     huge_region_protect(&m->file.copy);

@@ -283,7 +283,14 @@ def generation(version, R, work, vocab_file, isas):
     q8 = os.path.join(work, f"v{version}-L2-D128-q8_0.gguf")
     rc, _, err = run([CLI, "quantize", gguf, q8, "q8_0"])
     if check(f"v{version} rwkv-cli quantize q8_0", rc == 0, err.strip()[-300:]):
-        close(f"v{version} Q8_0 vs NumPy (F32 weights)", cli_logits(q8, tokens, work, f"v{version}-q8"), ref, 0.15)
+        a = cli_logits(q8, tokens, work, f"v{version}-q8")
+        close(f"v{version} Q8_0 vs NumPy (F32 weights)", a, ref, 0.15)
+        # --no-mmap rearranges the copy's Q8_0 matrices for the best path (kernels.h, repack): same bits
+        for mode in ([], ["--token-mode"]):
+            b = cli_logits(q8, tokens, work, f"v{version}-q8-copy", "--no-mmap", "--chunk", "5", *mode)
+            check(f"v{version} Q8_0 --no-mmap {' '.join(mode) or 'sequence mode'}: the mapped file's logits, bit for bit",
+                  a is not None and b is not None and np.array_equal(a.view(np.uint32), b.view(np.uint32)),
+                  "differ" if a is not None and b is not None else "no logits")
 
     # -- L3 D256 bf16, world vocabulary -------------------------------------------
     if vocab_file is None:
