@@ -181,7 +181,7 @@ int main(int argc, char** argv) {
     const int64_t Ts[] = {1, 64, 512};
     for (uint32_t type : kTypes) {
         for (bool repacked : {false, true}) {
-            const std::string tn = lower(ggml_type_name(type)) + (repacked ? "_r16" : "");
+            const std::string tn = lower(ggml_type_name(type)) + (repacked ? "_repack" : "");
             auto has = [&](const Isa& isa) { return !repacked || (type < GGML_TYPE_COUNT && isa.k.repack[type]); };
             for (const Shape& s : shapes)
                 for (int64_t T : Ts)

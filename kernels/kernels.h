@@ -39,8 +39,10 @@ typedef void (*MatmulFn)(const void* W, int64_t n_in, int64_t n_out, int64_t row
 // at load time (repack[type], --no-mmap), and the matrix then carries the new
 // type. They continue GGUF's type numbers so one table indexes both.
 enum KernelType : uint32_t {
-    KTYPE_Q8_0_R16 = GGML_TYPE_COUNT,  // Q8_0, 16 rows interleaved
-    KTYPE_Q4_0_R16,                    // Q4_0, 16 rows interleaved
+    KTYPE_Q8_0_R16 = GGML_TYPE_COUNT,  // Q8_0, 16 rows interleaved, biased (AVX-512)
+    KTYPE_Q4_0_R16,                    // Q4_0, 16 rows interleaved (AVX-512)
+    KTYPE_Q8_0_R8,                     // Q8_0, 8 rows interleaved, signed (AVX2)
+    KTYPE_Q4_0_R8,                     // Q4_0, 8 rows interleaved (AVX2)
     KTYPE_COUNT
 };
 

@@ -15,7 +15,9 @@
 //         one vpmaddwd per block, minus 8 * sum(x).
 // Either way each lane holds the exact int32 block dot, and blocks are summed
 // as the scalar reference does (sum += (float)isum * (d_w * d_x), no FMA), so
-// these two types give the scalar kernel's bits.
+// these two types give the scalar kernel's bits. A --no-mmap copy of the
+// weights is rearranged at load time into 8-row groups that hold those
+// transposed blocks as they are loaded (matmul_r8 below).
 #include <immintrin.h>
 
 #include <cmath>
@@ -200,7 +202,7 @@ constexpr int Q_RN = 4;   // activation rows per tile (T > 1)
 
 template <class D, int RN>
 static void qtile(const __m256i* panel, int64_t nb, const uint8_t* X, uint64_t xrow, const XInfo* xi, float* Y,
-                  int64_t n_out, int nr) {
+                  int64_t n_out, __m256i m) {
     __m256 acc[RN];
 #pragma GCC unroll 8
     for (int j = 0; j < RN; j++) acc[j] = _mm256_setzero_ps();
@@ -212,19 +214,18 @@ static void qtile(const __m256i* panel, int64_t nb, const uint8_t* X, uint64_t x
 #pragma GCC unroll 8
         for (int j = 0; j < RN; j++) acc[j] = finish_block(s[j], dw, xi[j * nb + b].d, acc[j]);
     }
-    const __m256i m = tail_mask8(nr);
 #pragma GCC unroll 8
     for (int j = 0; j < RN; j++) _mm256_maskstore_ps(Y + j * n_out, m, acc[j]);
 }
 
 template <class D>
 static void qtile_any(int rn, const __m256i* panel, int64_t nb, const uint8_t* X, uint64_t xrow, const XInfo* xi,
-                      float* Y, int64_t n_out, int nr) {
+                      float* Y, int64_t n_out, __m256i m) {
     switch (rn) {
-        case 1: return qtile<D, 1>(panel, nb, X, xrow, xi, Y, n_out, nr);
-        case 2: return qtile<D, 2>(panel, nb, X, xrow, xi, Y, n_out, nr);
-        case 3: return qtile<D, 3>(panel, nb, X, xrow, xi, Y, n_out, nr);
-        default: return qtile<D, 4>(panel, nb, X, xrow, xi, Y, n_out, nr);
+        case 1: return qtile<D, 1>(panel, nb, X, xrow, xi, Y, n_out, m);
+        case 2: return qtile<D, 2>(panel, nb, X, xrow, xi, Y, n_out, m);
+        case 3: return qtile<D, 3>(panel, nb, X, xrow, xi, Y, n_out, m);
+        default: return qtile<D, 4>(panel, nb, X, xrow, xi, Y, n_out, m);
     }
 }
 
@@ -253,7 +254,8 @@ static void matmul_quant(const void* Wv, int64_t n_in, int64_t n_out, int64_t ro
         }
         for (int64_t t = 0; t < T; t += Q_RN) {
             const int rn = (int)(T - t < Q_RN ? T - t : Q_RN);
-            qtile_any<D>(rn, panel, nb, X + (uint64_t)t * xrow, xrow, xi + t * nb, Y + t * n_out + o, n_out, nr);
+            qtile_any<D>(rn, panel, nb, X + (uint64_t)t * xrow, xrow, xi + t * nb, Y + t * n_out + o, n_out,
+                         tail_mask8(nr));
         }
     }
 }
@@ -265,6 +267,129 @@ void matmul_q8_0_avx2(const void* W, int64_t n_in, int64_t n_out, int64_t row0, 
 void matmul_q4_0_avx2(const void* W, int64_t n_in, int64_t n_out, int64_t row0, int64_t row1, const void* X,
                       int64_t T, float* Y) {
     matmul_quant<DotQ4>(W, n_in, n_out, row0, row1, X, T, Y);
+}
+
+// ---------------------------------------------------------------- 8-row interleaved weights
+
+// --no-mmap: as matmul_avx512.cpp does at 16 rows, the model's private copy
+// of a Q8_0 / Q4_0 matrix is rearranged once at load time into quant.h's
+// row-interleaved layout, G = 8 (Q8_0 keeps its sign, for vpsignb): a block
+// of a group's 8 rows is D::load's transposed operand as stored, 8 (Q8_0) or
+// 4 (Q4_0) plain 32-byte loads where the file's layout takes 8 row loads, a
+// transpose and 8 scalar scale loads. Rows past the last full group keep the
+// file's layout and its kernels. The dots and the float steps are D's and
+// finish_block's, so every output has the scalar kernel's bits.
+template <class D>
+static uint32_t repack_r8(void* W, int64_t n_in, int64_t n_out) {
+    repack_groups<8, D::BLOCK_BYTES, 0>(W, n_in, n_out);
+    return D::BLOCK_BYTES == sizeof(block_q8_0) ? KTYPE_Q8_0_R8 : KTYPE_Q4_0_R8;
+}
+
+// Block b of a group: D::load's w[8] and scales.
+template <class D>
+static ALWAYS_INLINE void load_r8(const uint8_t* group, int64_t nb, int64_t b, __m256i w[8], __m256* dw) {
+    const uint8_t* q = group + nb * 16 + b * 8 * (D::BLOCK_BYTES - 2);
+    if (D::BLOCK_BYTES == sizeof(block_q8_0)) {
+#pragma GCC unroll 8
+        for (int j = 0; j < 8; j++) w[j] = _mm256_loadu_si256((const __m256i*)(q + 32 * j));
+    } else {
+        const __m256i m4 = _mm256_set1_epi8(15);
+#pragma GCC unroll 4
+        for (int j = 0; j < 4; j++) {  // low nibbles are elements 4j.., high ones 16 + 4j..
+            const __m256i v = _mm256_loadu_si256((const __m256i*)(q + 32 * j));
+            w[j] = _mm256_and_si256(v, m4);
+            w[j + 4] = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
+        }
+    }
+    *dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)(group + b * 16)));
+}
+
+static ALWAYS_INLINE __m256i rows_in8(int64_t o, int64_t row0, int64_t row1) {  // rows [o, o + 8) within [row0, row1)
+    const int64_t lo = row0 > o ? row0 - o : 0, hi = row1 < o + 8 ? row1 - o : 8;
+    const __m256i i = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    return _mm256_and_si256(_mm256_cmpgt_epi32(_mm256_set1_epi32((int)hi), i),
+                            _mm256_cmpgt_epi32(i, _mm256_set1_epi32((int)lo - 1)));
+}
+
+constexpr int R8_PF_BLOCKS = 16;
+
+// T = 1: S groups, `stride` groups apart, times one activation row.
+template <class D, int S>
+static ALWAYS_INLINE void gemv_r8_groups(const uint8_t* W, int64_t nb, int64_t g, int64_t stride, int64_t row0,
+                                         int64_t row1, const uint8_t* X, const XInfo* xi, float* Y) {
+    const int64_t group_bytes = nb * 8 * D::BLOCK_BYTES;
+    const uint8_t* grp[S];
+    __m256 acc[S];
+#pragma GCC unroll 4
+    for (int s = 0; s < S; s++) {
+        grp[s] = W + (g + s * stride) * group_bytes;
+        acc[s] = _mm256_setzero_ps();
+    }
+    for (int64_t b = 0; b < nb; b++) {
+        const uint8_t* xq = X + b * (int64_t)sizeof(block_q8_0) + 2;
+        // Each stream's block R8_PF_BLOCKS ahead (and its scales' line): the
+        // hardware's prefetch alone left these streams far behind here.
+        // tg128 -t 2 --isa avx2, 3 alternating runs: 0.4B Q4_0 none / 4 / 8
+        // / 16 / 32 / 64 blocks ahead: 106 / 135 / 145 / 148-150 / 130 /
+        // 128 t/s; 0.1B Q8_0 none / 16 / 32: 229 / 260 / 249.
+        prefetch_group_blocks<S, 8 * (D::BLOCK_BYTES - 2), 16>(grp, nb, b + R8_PF_BLOCKS);
+#pragma GCC unroll 4
+        for (int s = 0; s < S; s++) {
+            __m256i w[8];
+            __m256 dw;
+            load_r8<D>(grp[s], nb, b, w, &dw);
+            acc[s] = finish_block(D::dot(w, xq, xi[b].negcorr), dw, xi[b].d, acc[s]);
+        }
+    }
+#pragma GCC unroll 4
+    for (int s = 0; s < S; s++) {
+        const int64_t o = 8 * (g + s * stride);
+        _mm256_maskstore_ps(Y + o, rows_in8(o, row0, row1), acc[s]);
+    }
+}
+
+// T > 1: each group into matmul_quant's panel, then the same tiles.
+template <class D>
+static void gemm_r8(const uint8_t* W, int64_t nb, int64_t n_out, int64_t row0, int64_t row1, const uint8_t* X,
+                    const XInfo* xi, int64_t T, float* Y) {
+    const int64_t group_bytes = nb * 8 * D::BLOCK_BYTES;
+    const uint64_t xrow = (uint64_t)nb * sizeof(block_q8_0);
+    thread_local std::vector<tiles::Slot> panel_buf;  // 64-byte slots: two __m256i each
+    if (panel_buf.size() < (size_t)(nb * D::PANEL + 1) / 2) panel_buf.resize((size_t)(nb * D::PANEL + 1) / 2);
+    __m256i* panel = (__m256i*)panel_buf.data();
+    for (int64_t g = row0 / 8; 8 * g < row1; g++) {
+        const uint8_t* group = W + g * group_bytes;
+        for (int64_t b = 0; b < nb; b++) {
+            __m256i w[8];
+            __m256 dw;
+            load_r8<D>(group, nb, b, w, &dw);
+            D::pack(w, dw, panel + b * D::PANEL);
+        }
+        const __m256i m = rows_in8(8 * g, row0, row1);
+        for (int64_t t = 0; t < T; t += Q_RN) {
+            const int rn = (int)(T - t < Q_RN ? T - t : Q_RN);
+            qtile_any<D>(rn, panel, nb, X + (uint64_t)t * xrow, xrow, xi + t * nb, Y + t * n_out + 8 * g, n_out, m);
+        }
+    }
+}
+
+template <class D, MatmulFn FILE_LAYOUT>
+static void matmul_r8(const void* Wv, int64_t n_in, int64_t n_out, int64_t row0, int64_t row1, const void* Xv,
+                      int64_t T, float* Y) {
+    const int64_t full = n_out / 8 * 8;  // rows from here on are in the file's layout
+    if (row1 > full) FILE_LAYOUT(Wv, n_in, n_out, row0 > full ? row0 : full, row1, Xv, T, Y);
+    if (row1 > full) row1 = full;
+    if (row0 >= row1) return;
+    const int64_t nb = n_in / 32;
+    const XInfo* xi = prepare_x((const block_q8_0*)Xv, T, nb, D::BIAS);
+    const uint8_t* W = (const uint8_t*)Wv;
+    const uint8_t* X = (const uint8_t*)Xv;
+    if (T == 1)
+        return for_group_quads(
+            row0 / 8, (row1 + 7) / 8,
+            [&](int64_t g, int64_t stride) { gemv_r8_groups<D, 4>(W, nb, g, stride, row0, row1, X, xi, Y); },
+            [&](int64_t g) { gemv_r8_groups<D, 1>(W, nb, g, 0, row0, row1, X, xi, Y); });
+    gemm_r8<D>(W, nb, n_out, row0, row1, X, xi, T, Y);
 }
 
 // ---------------------------------------------------------------- Q8_0 activations
@@ -327,6 +452,12 @@ void matmul_fill_avx2(Kernels* k) {
     k->matmul[GGML_TYPE_BF16] = matmul_bf16_avx2;
     k->matmul[GGML_TYPE_Q8_0] = matmul_q8_0_avx2;
     k->matmul[GGML_TYPE_Q4_0] = matmul_q4_0_avx2;
+    k->matmul[KTYPE_Q8_0_R8] = matmul_r8<DotQ8, matmul_q8_0_avx2>;
+    k->matmul[KTYPE_Q4_0_R8] = matmul_r8<DotQ4, matmul_q4_0_avx2>;
+    k->act_type[KTYPE_Q8_0_R8] = GGML_TYPE_Q8_0;
+    k->act_type[KTYPE_Q4_0_R8] = GGML_TYPE_Q8_0;
+    k->repack[GGML_TYPE_Q8_0] = repack_r8<DotQ8>;
+    k->repack[GGML_TYPE_Q4_0] = repack_r8<DotQ4>;
     k->act_type[GGML_TYPE_Q8_0] = GGML_TYPE_Q8_0;
     k->act_type[GGML_TYPE_Q4_0] = GGML_TYPE_Q8_0;
     k->quantize_row[GGML_TYPE_Q8_0] = quantize_row_q8_0_avx2;

@@ -28,7 +28,7 @@
 // R16 layout, repack_r16 below), where a block's 16 rows are already the
 // transposed vpdpbusd operand: single thread, 768 x 768 in L2, Q8_0 46 -> 141
 // GB/s of weights, Q4_0 39 -> 110; from memory (768 x 65536) 37 -> 42 and
-// 36 -> 39 (bench_matmul q8_0 vs q8_0_r16).
+// 36 -> 39 (bench_matmul q8_0 vs q8_0_repack).
 
 // GCC 12's own AVX-512 headers trip -Wuninitialized once inlined (their
 // _mm512_undefined_* idiom, GCC PR 105593); nothing in this file is uninitialised.
@@ -570,35 +570,23 @@ void matmul_q4_0_avx512(const void* W, int64_t n_in, int64_t n_out, int64_t row0
 // ---------------------------------------------------------------- 16-row interleaved weights
 
 // --no-mmap: the model's private copy of a Q8_0 / Q4_0 matrix is rearranged
-// once at load time (repack_r16) into quant.h's R16 layout, in which a block
+// once at load time (repack_r16) into quant.h's row-interleaved layout, G = 16, in which a block
 // of 16 rows is already the transposed operand that the loaders above build
 // per block: 8 (Q8_0) or 4 (Q4_0) plain 64-byte loads where the file's layout
 // takes 16 row loads, a transpose and a tree of scale permutes. Rows past the
 // last full group of 16 keep the file's layout and its kernels. The integer
 // dots and the float steps are qblock's, so every output has the scalar
 // kernel's bits.
+constexpr int R16_Q8_0_QBYTES = 16 * 32, R16_Q4_0_QBYTES = 16 * 16;  // a block of a group's quants
+
 template <int QB>
-static uint32_t repack_r16(void* Wv, int64_t n_in, int64_t n_out) {
-    constexpr bool Q8 = QB == R16_Q8_0_QBYTES;
-    constexpr int64_t BLOCK = Q8 ? (int64_t)sizeof(block_q8_0) : (int64_t)sizeof(block_q4_0), QS = BLOCK - 2;
-    uint8_t* W = (uint8_t*)Wv;
-    const int64_t nb = n_in / 32, row_bytes = nb * BLOCK;
-    std::vector<uint8_t> rows((size_t)(16 * row_bytes));
-    for (int64_t g = 0; g < n_out / 16; g++) {
-        uint8_t* group = W + g * 16 * row_bytes;  // 16 rows in, the same bytes out
-        memcpy(rows.data(), group, rows.size());
-        uint8_t* q = group + nb * 32;
-        for (int64_t i = 0; i < 16; i++)
-            for (int64_t b = 0; b < nb; b++) {
-                const uint8_t* blk = rows.data() + i * row_bytes + b * BLOCK;
-                memcpy(group + b * 32 + 2 * i, blk, 2);  // d
-                for (int64_t j = 0; j < QS / 4; j++) {      // quants, 4 at a time
-                    const uint32_t v = load_u32(blk + 2 + 4 * j) ^ (Q8 ? 0x80808080u : 0u);
-                    memcpy(q + b * QB + 64 * j + 4 * i, &v, 4);
-                }
-            }
+static uint32_t repack_r16(void* W, int64_t n_in, int64_t n_out) {
+    if (QB == R16_Q8_0_QBYTES) {
+        repack_groups<16, sizeof(block_q8_0), 0x80808080u>(W, n_in, n_out);
+        return KTYPE_Q8_0_R16;
     }
-    return Q8 ? KTYPE_Q8_0_R16 : KTYPE_Q4_0_R16;
+    repack_groups<16, sizeof(block_q4_0), 0>(W, n_in, n_out);
+    return KTYPE_Q4_0_R16;
 }
 
 static ALWAYS_INLINE __mmask16 rows_in(int64_t o, int64_t row0, int64_t row1) {  // rows [o, o + 16) within [row0, row1)
@@ -629,6 +617,8 @@ static ALWAYS_INLINE __m512i r16_dot(const uint8_t* q, const __m512i xb[8], __m5
     return _mm512_add_epi32(s0, s1);
 }
 
+constexpr int R16_PF_BLOCKS = 4;
+
 // T = 1: S groups, `stride` groups apart, times one activation row; each
 // group's 16 outputs stored where they fall in [row0, row1).
 template <int QB, int S>
@@ -649,6 +639,11 @@ static ALWAYS_INLINE void gemv_r16_groups(const uint8_t* W, int64_t nb, int64_t 
         for (int j = 0; j < 8; j++) xb[j] = _mm512_set1_epi32((int)load_u32(xq + 4 * j));
         const __m512i negcorr = _mm512_set1_epi32(xi[b].negcorr);
         const __m512 dx = _mm512_set1_ps(xi[b].d);
+        // Each stream's block R16_PF_BLOCKS ahead (and its scales' line):
+        // tg128 -t 2, 0.4B Q4_0, 3 alternating runs, none / 4 / 8 / 16
+        // blocks ahead: 129 / 149 / 149 / 131 t/s; Q8_0 ties (0.1B 274 / 279
+        // / 278, 0.4B 103 / 103 / 98).
+        prefetch_group_blocks<S, QB, 32>(grp, nb, b + R16_PF_BLOCKS);
 #pragma GCC unroll 4
         for (int s = 0; s < S; s++) {
             const __m512i dot = r16_dot<QB>(grp[s] + nb * 32 + b * QB, xb, negcorr);
@@ -661,18 +656,6 @@ static ALWAYS_INLINE void gemv_r16_groups(const uint8_t* W, int64_t nb, int64_t 
         const int64_t o = 16 * (g + s * stride);
         _mm512_mask_storeu_ps(Y + o, rows_in(o, row0, row1), acc[s]);
     }
-}
-
-// Four groups at a time, one from each quarter of the range - four
-// sequential streams for the hardware prefetcher, as the float GEMV reads its
-// rows (matmul_tiles.h), and four independent accumulator chains - then the
-// groups left over (fewer than four) one by one.
-template <int QB>
-static void gemv_r16(const uint8_t* W, int64_t nb, int64_t row0, int64_t row1, const uint8_t* X, const XInfo* xi,
-                     float* Y) {
-    const int64_t g0 = row0 / 16, g1 = (row1 + 15) / 16, q = (g1 - g0) / 4;
-    for (int64_t i = 0; i < q; i++) gemv_r16_groups<QB, 4>(W, nb, g0 + i, q, row0, row1, X, xi, Y);
-    for (int64_t g = g0 + 4 * q; g < g1; g++) gemv_r16_groups<QB, 1>(W, nb, g, 0, row0, row1, X, xi, Y);
 }
 
 // T > 1: a group into the GEMM's panel (pack_panel's format): copies, the
@@ -735,8 +718,14 @@ static void matmul_r16(const void* Wv, int64_t n_in, int64_t n_out, int64_t row0
     if (row0 >= row1) return;
     const int64_t nb = n_in / 32;
     const XInfo* xi = prepare_x((const block_q8_0*)Xv, T, nb, BIAS);
-    if (T == 1) return gemv_r16<QB>((const uint8_t*)Wv, nb, row0, row1, (const uint8_t*)Xv, xi, Y);
-    gemm_r16<QB>((const uint8_t*)Wv, nb, n_out, row0, row1, (const uint8_t*)Xv, xi, T, Y);
+    const uint8_t* W = (const uint8_t*)Wv;
+    const uint8_t* X = (const uint8_t*)Xv;
+    if (T == 1)
+        return for_group_quads(
+            row0 / 16, (row1 + 15) / 16,
+            [&](int64_t g, int64_t stride) { gemv_r16_groups<QB, 4>(W, nb, g, stride, row0, row1, X, xi, Y); },
+            [&](int64_t g) { gemv_r16_groups<QB, 1>(W, nb, g, 0, row0, row1, X, xi, Y); });
+    gemm_r16<QB>(W, nb, n_out, row0, row1, X, xi, T, Y);
 }
 
 // ---------------------------------------------------------------- Q8_0 activations

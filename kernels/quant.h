@@ -14,6 +14,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 
 #include "half.h"
 
@@ -60,17 +61,43 @@ static void matmul_quant_blocks(const void* W, int64_t n_in, int64_t n_out, int6
 }
 
 
-// The 16-row interleaved layouts (KTYPE_Q8_0_R16, KTYPE_Q4_0_R16; kernels.h):
-// what the AVX-512 path makes of a Q8_0 / Q4_0 matrix in a --no-mmap copy.
-// Rows 16g .. 16g + 15 (g < n_out / 16) become one group of the same bytes:
+// The row-interleaved layouts (kernels.h: KTYPE_*_R16 for AVX-512, KTYPE_*_R8
+// for AVX2): what a path makes of a Q8_0 / Q4_0 matrix in a --no-mmap copy.
+// Rows Gg .. Gg + G - 1 (g < n_out / G; G = 16 or 8) become one group of the
+// same bytes:
 //
-//   d[nb][16]        the scales, block-major: d[b][i] = row 16g + i, block b
-//   q[nb][QB]        the quants, block-major; within a block, 64-byte vector j
-//                    holds 4 bytes of each row, row i at bytes 4i .. 4i + 3:
-//     Q8_0 (QB = 512, j < 8): qs[4j .. 4j + 3] of row i, plus 128 (as unsigned)
-//     Q4_0 (QB = 256, j < 4): qs[4j .. 4j + 3] of row i, unchanged (nibbles)
+//   d[nb][G]         the scales, block-major: d[b][i] = row Gg + i, block b
+//   q[nb][G * QS]    the quants, block-major; within a block, the 4G-byte
+//                    vector j holds 4 bytes of each row, row i at 4i .. 4i + 3:
+//     Q8_0 (QS = 32, j < 8): qs[4j .. 4j + 3] of row i; AVX-512 adds 128 (its
+//                            vpdpbusd wants unsigned weights), AVX2 keeps the sign
+//     Q4_0 (QS = 16, j < 4): qs[4j .. 4j + 3] of row i, unchanged (nibbles)
 //
-// So one aligned-size vector load gives a block's next 4 quants for 16 rows,
-// the operand vpdpbusd wants, where the file's layout needs a transpose per
-// block. Rows past the last full group keep the file's layout, where they were.
-constexpr int64_t R16_Q8_0_QBYTES = 512, R16_Q4_0_QBYTES = 256;
+// So one vector load gives a block's next 4 quants for G rows, the operand
+// the integer dot products want, where the file's layout needs a transpose
+// per block. Rows past the last full group keep the file's layout, where
+// they were.
+template <int G, int BLOCK, uint32_t XOR>
+static void repack_groups(void* Wv, int64_t n_in, int64_t n_out) {
+    constexpr int64_t QS = BLOCK - 2, QB = G * QS;
+    uint8_t* W = (uint8_t*)Wv;
+    const int64_t nb = n_in / 32, row_bytes = nb * BLOCK;
+    uint8_t* rows = new uint8_t[(size_t)(G * row_bytes)];
+    for (int64_t g = 0; g < n_out / G; g++) {
+        uint8_t* group = W + g * G * row_bytes;  // G rows in, the same bytes out
+        memcpy(rows, group, (size_t)(G * row_bytes));
+        uint8_t* q = group + nb * 2 * G;
+        for (int64_t i = 0; i < G; i++)
+            for (int64_t b = 0; b < nb; b++) {
+                const uint8_t* blk = rows + i * row_bytes + b * BLOCK;
+                memcpy(group + b * 2 * G + 2 * i, blk, 2);  // d
+                for (int64_t j = 0; j < QS / 4; j++) {      // quants, 4 at a time
+                    uint32_t v;
+                    memcpy(&v, blk + 2 + 4 * j, 4);
+                    v ^= XOR;
+                    memcpy(q + b * QB + 4 * G * j + 4 * i, &v, 4);
+                }
+            }
+    }
+    delete[] rows;
+}

@@ -78,6 +78,33 @@ static const XInfo* prepare_x(const block_q8_0* X, int64_t T, int64_t nb, int32_
     return buf.data();
 }
 
+// The GEMVs on row-interleaved weights (quant.h; matmul_r8, matmul_r16) walk
+// their groups [g0, g1) four at a time, one from each quarter of the range -
+// four sequential streams for the hardware prefetcher, as the float GEMV
+// reads its rows (matmul_tiles.h), and four independent accumulator chains -
+// then the groups left over one by one: quad(g, stride) takes groups g,
+// g + stride, g + 2 stride, g + 3 stride; one(g) takes group g.
+template <class Quad, class One>
+static ALWAYS_INLINE void for_group_quads(int64_t g0, int64_t g1, Quad quad, One one) {
+    const int64_t q = (g1 - g0) / 4;
+    for (int64_t i = 0; i < q; i++) quad(g0 + i, q);
+    for (int64_t g = g0 + 4 * q; g < g1; g++) one(g);
+}
+
+// Their software prefetch: block b of each of S groups - its quants (QB
+// bytes per block, after the nb blocks' scales of DB bytes each) and, once
+// per line, its scales.
+template <int S, int QB, int DB>
+static ALWAYS_INLINE void prefetch_group_blocks(const uint8_t* const grp[S], int64_t nb, int64_t b) {
+#pragma GCC unroll 4
+    for (int s = 0; s < S; s++) {
+        const uint8_t* q = grp[s] + nb * DB + b * QB;
+#pragma GCC unroll 8
+        for (int l = 0; l < QB; l += 64) _mm_prefetch((const char*)(q + l), _MM_HINT_T0);
+        if (b % (64 / DB) == 0) _mm_prefetch((const char*)(grp[s] + b * DB), _MM_HINT_T0);
+    }
+}
+
 // N weight rows in pairs: row 2j + k starts at p + j * rb + k * rb1 (rows_from:
 // N adjacent rows, rb = 2 * rb1; rows_far, the GEMV's: pairs from far-apart
 // parts of the matrix). A last, partial group is copied to a buffer first,

@@ -328,6 +328,19 @@ TEST(MatmulIsa, RepackedLayoutsMatchScalar) {
                                 << " vs scalar " << ref[at];
                             checked++;
                         }
+                        // a range that starts and ends inside groups writes its rows and no others
+                        const int64_t r0 = std::min<int64_t>(5, n_out), r1 = std::min<int64_t>(21, n_out);
+                        std::vector<float> Y((size_t)(T * n_out), NAN);
+                        isa.k.matmul[kt](w, n_in, n_out, r0, r1, p.x.data(), T, Y.data());
+                        for (int64_t t = 0; t < T; t++)
+                            for (int64_t o = 0; o < n_out; o++) {
+                                const float y = Y[(size_t)(t * n_out + o)];
+                                const bool inside = o >= r0 && o < r1;
+                                ASSERT_TRUE(inside ? f32_to_bits(y) == f32_to_bits(ref[(size_t)(t * n_out + o)])
+                                                   : std::isnan(y))
+                                    << describe(isa.name, p) << " repacked, rows [" << r0 << ", " << r1
+                                    << ") alone: output t=" << t << " o=" << o << " = " << y;
+                            }
                     }
         }
     }
