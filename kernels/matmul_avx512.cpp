@@ -709,7 +709,7 @@ static void gemm_r16(const uint8_t* W, int64_t nb, int64_t n_out, int64_t row0, 
     }
 }
 
-template <int QB, MatmulFn FILE_LAYOUT, int BIAS>
+template <int QB, MatmulFn FILE_LAYOUT>
 static void matmul_r16(const void* Wv, int64_t n_in, int64_t n_out, int64_t row0, int64_t row1, const void* Xv,
                        int64_t T, float* Y) {
     const int64_t full = n_out / 16 * 16;  // rows from here on are in the file's layout
@@ -717,7 +717,8 @@ static void matmul_r16(const void* Wv, int64_t n_in, int64_t n_out, int64_t row0
     if (row1 > full) row1 = full;
     if (row0 >= row1) return;
     const int64_t nb = n_in / 32;
-    const XInfo* xi = prepare_x((const block_q8_0*)Xv, T, nb, BIAS);
+    // what prepare_x subtracts: Q8_0 is stored biased by 128, Q4_0's nibbles by 8
+    const XInfo* xi = prepare_x((const block_q8_0*)Xv, T, nb, QB == R16_Q8_0_QBYTES ? 128 : 8);
     const uint8_t* W = (const uint8_t*)Wv;
     const uint8_t* X = (const uint8_t*)Xv;
     if (T == 1)
@@ -771,8 +772,8 @@ void matmul_fill_avx512(Kernels* k) {
     k->matmul[GGML_TYPE_BF16] = matmul_bf16_avx512;
     k->matmul[GGML_TYPE_Q8_0] = matmul_q8_0_avx512;
     k->matmul[GGML_TYPE_Q4_0] = matmul_q4_0_avx512;
-    k->matmul[KTYPE_Q8_0_R16] = matmul_r16<R16_Q8_0_QBYTES, matmul_q8_0_avx512, 128>;
-    k->matmul[KTYPE_Q4_0_R16] = matmul_r16<R16_Q4_0_QBYTES, matmul_q4_0_avx512, 8>;
+    k->matmul[KTYPE_Q8_0_R16] = matmul_r16<R16_Q8_0_QBYTES, matmul_q8_0_avx512>;
+    k->matmul[KTYPE_Q4_0_R16] = matmul_r16<R16_Q4_0_QBYTES, matmul_q4_0_avx512>;
     k->act_type[KTYPE_Q8_0_R16] = GGML_TYPE_Q8_0;
     k->act_type[KTYPE_Q4_0_R16] = GGML_TYPE_Q8_0;
     k->repack[GGML_TYPE_Q8_0] = repack_r16<R16_Q8_0_QBYTES>;
