@@ -46,6 +46,13 @@ enum KernelType : uint32_t {
     KTYPE_COUNT
 };
 
+// The GGUF type a matrix of kernel type t was stored as (its bytes per row).
+inline uint32_t ktype_file_type(uint32_t t) {
+    if (t == KTYPE_Q8_0_R16 || t == KTYPE_Q8_0_R8) return GGML_TYPE_Q8_0;
+    if (t == KTYPE_Q4_0_R16 || t == KTYPE_Q4_0_R8) return GGML_TYPE_Q4_0;
+    return t;
+}
+
 // Rearrange an n_out x n_in matrix of a GGUF type in place into a layout of
 // the path's own; returns that layout's KernelType. The bytes stay within
 // the matrix and matmul[returned type] gives the bits matmul[type] gave.

@@ -7,6 +7,7 @@
 namespace {
 
 const int MAX_OPS = 8;
+const double TASK_BYTES = 2 << 20;  // token mode: weight bytes per task, at least
 
 struct Job {
     const MatmulOp* ops;
@@ -79,18 +80,27 @@ void parallel_matmul_many(ThreadPool* pool, MatmulScratch* scratch, const Matmul
         // on any thread); token mode quantizes inline
         if (qj.n > 0) pool_run(T > 1 ? pool : nullptr, T, quantize_task, &qj);
         // Rows come in multiples of 16 so every task starts on a whole
-        // register tile. Token mode (T = 1, bound by memory) gives each
-        // thread one contiguous range per matrix: a task's first rows arrive
-        // unprefetched, and at 4 tasks per thread that cost tg128 10-20%
-        // (0.1B, -t 2: Q8_0 62% -> 77% of the read bandwidth, Q4_0 62% ->
-        // 69%, F16 81% -> 82%). Sequence mode is bound by arithmetic: a few
-        // tasks per thread balance uneven progress.
+        // register tile. Sequence mode is bound by arithmetic: a few tasks
+        // per thread balance uneven progress. Token mode is bound by memory,
+        // and a task's first rows arrive unprefetched: at 4 tasks per thread
+        // on every matrix tg128 lost 10-20% (0.1B, -t 2: Q8_0 62% -> 77% of
+        // the read bandwidth, Q4_0 62% -> 69%, F16 81% -> 82%), so a matrix
+        // gets one task per thread unless its share is over TASK_BYTES. The
+        // head is: on one task per thread, one thread waited 30-140 us per
+        // token for the other (0.1B Q4_0, whose Q8_0 head is 0.75-1.1 ms a
+        // task). In 2 MiB tasks, tg256 -t 2, 6 alternating pairs: 0.1B Q4_0
+        // 339 -> 363 t/s (every pair), 0.1B F16 146 -> 152, 0.4B Q8_0 a tie.
         const int n_threads = pool_size(pool);
-        const int per_thread = T == 1 ? 1 : 4;
         job.first_task[0] = 0;
         for (int k = 0; k < n; k++) {
-            const int64_t n_out = op[k].W->n_out;
-            const int64_t n_tasks = (int64_t)per_thread * n_threads;
+            const Matrix& W = *op[k].W;
+            const int64_t n_out = W.n_out;
+            int64_t per_thread = 4;
+            if (T == 1) {
+                const double bytes = (double)ggml_row_size(ktype_file_type(W.type), W.n_in) * (double)n_out;
+                per_thread = std::clamp<int64_t>((int64_t)(bytes / ((double)n_threads * TASK_BYTES)), 1, 16);
+            }
+            const int64_t n_tasks = per_thread * n_threads;
             int64_t rows = n_threads == 1 ? n_out : (n_out + n_tasks - 1) / n_tasks;
             rows = std::max<int64_t>(16, (rows + 15) / 16 * 16);
             job.rows[k] = rows;

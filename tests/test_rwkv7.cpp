@@ -91,7 +91,9 @@ TEST(Rwkv7, ThreadCountDoesNotChangeLogits) {
     for (const std::string& isa : isa_paths()) {
         kernels_init(isa.c_str());
         // sequence mode (chunks of 8) and token mode (one token per call,
-        // where the rows are cut differently: one range per thread)
+        // where the rows are cut differently: one range per thread, or one
+        // per 2 MiB of a larger matrix - this file's 8 MiB head is cut in
+        // four at 2 threads, in three at 3)
         for (const bool token_mode : {false, true}) {
             std::vector<float> base;
             for (int threads : {1, 2, 3}) {
