@@ -334,17 +334,11 @@ void load_vocab(Model* m) {
 // five matrices, each rearranged on its own).
 void repack_for_kernels(Model* m) {
     std::vector<Matrix*> todo;
-    for (Rwkv7Layer& L : m->layers)
-        for (Matrix* W : {&L.w1, &L.w2, &L.a1, &L.a2, &L.v1, &L.v2, &L.g1, &L.g2, &L.receptance, &L.key, &L.value,
-                          &L.output, &L.ffn_key, &L.ffn_value})
-            todo.push_back(W);
-    for (Rwkv56Layer& L : m->v56_layers) {
-        for (Matrix* W : {&L.decay_w1, &L.decay_w2, &L.receptance, &L.key, &L.value, &L.gate, &L.output, &L.ffn_key,
-                          &L.ffn_receptance, &L.ffn_value})
-            todo.push_back(W);
-        for (Matrix& W : L.mix_w2) todo.push_back(&W);
+    for (Matrix* W : model_matrices(m)) {
+        bool mix_w1 = false;
+        for (const Rwkv56Layer& L : m->v56_layers) mix_w1 = mix_w1 || W == &L.mix_w1;
+        if (!mix_w1) todo.push_back(W);
     }
-    todo.push_back(&m->head);
     bool any = false;
     for (const Matrix* W : todo) any = any || (W->data && W->type < GGML_TYPE_COUNT && kern.repack[W->type]);
     if (!any) return;
@@ -358,6 +352,28 @@ void repack_for_kernels(Model* m) {
 }
 
 }  // namespace
+
+std::vector<Matrix*> model_matrices(Model* m) {
+    std::vector<Matrix*> all;
+    for (size_t l = 0; l < m->layers.size(); l++) {
+        Rwkv7Layer& L = m->layers[l];
+        for (Matrix* W : {&L.receptance, &L.key, &L.value, &L.w1, &L.a1, &L.g1, &L.v1, &L.w2, &L.a2, &L.g2, &L.v2,
+                          &L.output, &L.ffn_key, &L.ffn_value})
+            if (l > 0 || (W != &L.v1 && W != &L.v2)) all.push_back(W);
+    }
+    for (Rwkv56Layer& L : m->v56_layers) {
+        all.push_back(&L.mix_w1);
+        for (Matrix& W : L.mix_w2) all.push_back(&W);
+        for (Matrix* W : {&L.decay_w1, &L.decay_w2, &L.receptance, &L.key, &L.value, &L.gate, &L.output, &L.ffn_key,
+                          &L.ffn_receptance, &L.ffn_value})
+            all.push_back(W);
+    }
+    all.push_back(&m->head);
+    std::vector<Matrix*> present;
+    for (Matrix* W : all)
+        if (W->data) present.push_back(W);
+    return present;
+}
 
 void model_load(Model* m, const char* path, GgufLoadMode mode) {
     gguf_open(&m->file, path, mode);

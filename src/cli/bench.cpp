@@ -3,6 +3,12 @@
 //
 //   pp<P>  prompt processing: P tokens in sequence mode from a zero state
 //   tg<N>  token generation: N tokens one at a time (with the head), from a zero state
+//   gemv<N> (--gemv N) the matrix products alone of N tokens: every weight
+//          matrix once per token, in the pass's order, split over the pool as
+//          token mode splits it, with nothing else in between. Rated like tg
+//          (its bytes: the matrices'), it is the ceiling tg can reach with
+//          these kernels on this machine; tg's distance below it is the rest
+//          of a token's work (WKV, norms, mixes, hand-offs).
 //
 // Beside t/s, two efficiencies, each against a limit measured in the same run,
 // right after each repetition (the machine is shared: its neighbours take
@@ -134,6 +140,7 @@ struct Row {
     int64_t n_prompt, n_gen;
     Stat ts;
     double eff;          // fraction of the limit
+    double bytes;        // tg, gemv: bytes read per token (0: pp)
     std::string limit;   // "39.1 GB/s read" / "350 GFLOP/s FMA"
 };
 
@@ -148,17 +155,21 @@ int cmd_bench(int argc, char** argv) {
         ("p,n-prompt", "prompt tokens for the pp test (0 = skip)", cxxopts::value<int64_t>()->default_value("512"))
         ("n,n-gen", "generated tokens for the tg test (0 = skip)", cxxopts::value<int64_t>()->default_value("128"))
         ("r,repetitions", "repetitions of each test", cxxopts::value<int>()->default_value("5"))
+        ("gemv", "token-mode products alone for this many tokens (0 = skip): tg's ceiling with these kernels",
+         cxxopts::value<int64_t>()->default_value("0"))
         ("chunk", "tokens per sequence-mode chunk (default: generate's, 64..512 by the model's size)",
          cxxopts::value<int64_t>())
         ("o,output", "md, json or csv", cxxopts::value<std::string>()->default_value("md"));
     cxxopts::ParseResult r;
     if (!parse_or_help(o, argc, argv, &r)) return 0;
     const int64_t n_prompt = r["n-prompt"].as<int64_t>(), n_gen = r["n-gen"].as<int64_t>();
+    const int64_t n_gemv = r["gemv"].as<int64_t>();
     const int reps = r["repetitions"].as<int>();
     const int64_t chunk_opt = r.count("chunk") ? r["chunk"].as<int64_t>() : 0;
     const std::string fmt = r["output"].as<std::string>();
     if (n_prompt < 0 || n_prompt > 1000000) rwkv_fail("--n-prompt must be in 0..1000000");
     if (n_gen < 0 || n_gen > 1000000) rwkv_fail("--n-gen must be in 0..1000000");
+    if (n_gemv < 0 || n_gemv > 1000000) rwkv_fail("--gemv must be in 0..1000000");
     if (reps < 1 || reps > 1000) rwkv_fail("--repetitions must be in 1..1000");
     if (r.count("chunk") && (chunk_opt < 1 || chunk_opt > 4096)) rwkv_fail("--chunk must be in 1..4096");
     if (fmt != "md" && fmt != "json" && fmt != "csv") rwkv_fail("--output must be md, json or csv (got '%s')", fmt.c_str());
@@ -215,7 +226,7 @@ int cmd_bench(int argc, char** argv) {
     std::vector<Row> rows;
     double bandwidth = 0, peak = 0;  // the limits' means (JSON), 0 where the test was skipped
     auto add_row = [&](const std::string& test, int64_t np, int64_t ng, const std::vector<double>& ts,
-                       const std::vector<double>& limits, double cost, const char* unit_name) -> double {
+                       const std::vector<double>& limits, double cost, const char* unit_name, double bytes) -> double {
         double eff = 0, limit = 0;
         for (size_t i = 0; i < ts.size(); i++) {
             eff += cost * ts[i] / limits[i];
@@ -223,7 +234,8 @@ int cmd_bench(int argc, char** argv) {
         }
         eff /= (double)ts.size();
         limit /= (double)ts.size();
-        rows.push_back(Row{test, np, ng, stat_of(ts), eff, strprintf("%.*f %s", ng > 0 ? 1 : 0, limit / 1e9, unit_name)});
+        rows.push_back(
+            Row{test, np, ng, stat_of(ts), eff, bytes, strprintf("%.*f %s", ng > 0 ? 1 : 0, limit / 1e9, unit_name)});
         return limit;
     };
     if (n_prompt > 0) {
@@ -236,7 +248,7 @@ int cmd_bench(int argc, char** argv) {
             ts.push_back((double)n_prompt / (cli_now() - t0));
             limits.push_back(peak_now());
         }
-        peak = add_row("pp" + std::to_string(n_prompt), n_prompt, 0, ts, limits, flops_per_token, peak_unit);
+        peak = add_row("pp" + std::to_string(n_prompt), n_prompt, 0, ts, limits, flops_per_token, peak_unit, 0);
     }
     if (n_gen > 0) {
         std::vector<double> ts, limits;
@@ -252,7 +264,31 @@ int cmd_bench(int argc, char** argv) {
             ts.push_back((double)n_gen / (cli_now() - t0));
             limits.push_back(bandwidth_now());
         }
-        bandwidth = add_row("tg" + std::to_string(n_gen), 0, n_gen, ts, limits, bytes_per_token, "GB/s read");
+        bandwidth = add_row("tg" + std::to_string(n_gen), 0, n_gen, ts, limits, bytes_per_token, "GB/s read",
+                            bytes_per_token);
+    }
+    if (n_gemv > 0) {
+        const std::vector<Matrix*> mats = model_matrices(&lm.model);
+        double gemv_bytes = 0;
+        int64_t max_in = 0, max_out = 0;
+        for (const Matrix* W : mats) {
+            gemv_bytes += (double)ggml_row_size(ktype_file_type(W->type), W->n_in) * (double)W->n_out;
+            max_in = std::max(max_in, W->n_in);
+            max_out = std::max(max_out, W->n_out);
+        }
+        std::vector<float> x((size_t)max_in, 0.01f), y((size_t)max_out);
+        std::vector<double> ts, limits;
+        for (int rep = -1; rep < reps; rep++) {
+            const double t0 = cli_now();
+            for (int64_t i = 0; i < n_gemv; i++)
+                for (const Matrix* W : mats) parallel_matmul(ctx.pool, &ctx.scratch.mm, *W, x.data(), 1, y.data());
+            if (rep < 0) continue;
+            ts.push_back((double)n_gemv / (cli_now() - t0));
+            limits.push_back(bandwidth_now());
+        }
+        const double limit = add_row("gemv" + std::to_string(n_gemv), 0, n_gemv, ts, limits, gemv_bytes, "GB/s read",
+                                     gemv_bytes);
+        if (bandwidth == 0) bandwidth = limit;
     }
 
     const std::string type = model_type_summary(&m);
@@ -287,7 +323,8 @@ int cmd_bench(int argc, char** argv) {
                 "\"peak_ops_per_s\": %.0f, \"use_mmap\": %s}%s\n",
                 name.c_str(), size, (long long)n_params, kern.isa, n_threads, (long long)row.n_prompt,
                 (long long)row.n_gen, row.test.c_str(), row.ts.mean, row.ts.sd, samples.c_str(), row.eff,
-                row.limit.c_str(), bytes_per_token, flops_per_token, bandwidth, peak, use_mmap ? "true" : "false",
+                row.limit.c_str(), row.bytes > 0 ? row.bytes : bytes_per_token, flops_per_token, bandwidth, peak,
+                use_mmap ? "true" : "false",
                 i + 1 < rows.size() ? "," : "");
         }
         out += "]\n";
