@@ -288,7 +288,8 @@ static uint32_t repack_r8(void* W, int64_t n_in, int64_t n_out) {
 // Block b of a group: D::load's w[8] and scales.
 template <class D>
 static ALWAYS_INLINE void load_r8(const uint8_t* group, int64_t nb, int64_t b, __m256i w[8], __m256* dw) {
-    const uint8_t* q = group + nb * 16 + b * 8 * (D::BLOCK_BYTES - 2);
+    typedef GroupLayout<8, 8 * (D::BLOCK_BYTES - 2)> L;
+    const uint8_t* q = group + L::quants(nb, b);
     if (D::BLOCK_BYTES == sizeof(block_q8_0)) {
 #pragma GCC unroll 8
         for (int j = 0; j < 8; j++) w[j] = _mm256_loadu_si256((const __m256i*)(q + 32 * j));
@@ -301,7 +302,7 @@ static ALWAYS_INLINE void load_r8(const uint8_t* group, int64_t nb, int64_t b, _
             w[j + 4] = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
         }
     }
-    *dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)(group + b * 16)));
+    *dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)(group + L::scales(b))));
 }
 
 static ALWAYS_INLINE __m256i rows_in8(int64_t o, int64_t row0, int64_t row1) {  // rows [o, o + 8) within [row0, row1)
@@ -332,7 +333,7 @@ static ALWAYS_INLINE void gemv_r8_groups(const uint8_t* W, int64_t nb, int64_t g
         // tg128 -t 2 --isa avx2, 3 alternating runs: 0.4B Q4_0 none / 4 / 8
         // / 16 / 32 / 64 blocks ahead: 106 / 135 / 145 / 148-150 / 130 /
         // 128 t/s; 0.1B Q8_0 none / 16 / 32: 229 / 260 / 249.
-        prefetch_group_blocks<S, 8 * (D::BLOCK_BYTES - 2), 16>(grp, nb, b + R8_PF_BLOCKS);
+        prefetch_group_blocks<S, 8, 8 * (D::BLOCK_BYTES - 2)>(grp, nb, b + R8_PF_BLOCKS);
 #pragma GCC unroll 4
         for (int s = 0; s < S; s++) {
             __m256i w[8];

@@ -643,11 +643,12 @@ static ALWAYS_INLINE void gemv_r16_groups(const uint8_t* W, int64_t nb, int64_t 
         // tg128 -t 2, 0.4B Q4_0, 3 alternating runs, none / 4 / 8 / 16
         // blocks ahead: 129 / 149 / 149 / 131 t/s; Q8_0 ties (0.1B 274 / 279
         // / 278, 0.4B 103 / 103 / 98).
-        prefetch_group_blocks<S, QB, 32>(grp, nb, b + R16_PF_BLOCKS);
+        prefetch_group_blocks<S, 16, QB>(grp, nb, b + R16_PF_BLOCKS);
+        const int64_t at_q = GroupLayout<16, QB>::quants(nb, b), at_d = GroupLayout<16, QB>::scales(b);
 #pragma GCC unroll 4
         for (int s = 0; s < S; s++) {
-            const __m512i dot = r16_dot<QB>(grp[s] + nb * 32 + b * QB, xb, negcorr);
-            const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i*)(grp[s] + b * 32)));
+            const __m512i dot = r16_dot<QB>(grp[s] + at_q, xb, negcorr);
+            const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i*)(grp[s] + at_d)));
             acc[s] = _mm512_add_ps(acc[s], no_fma(_mm512_mul_ps(_mm512_cvtepi32_ps(dot), _mm512_mul_ps(dw, dx))));
         }
     }
@@ -664,7 +665,7 @@ template <int QB>
 static void pack_panel_r16(const uint8_t* group, int64_t nb, __m512i* panel) {
     const __m512i m4 = _mm512_set1_epi8(15);
     for (int64_t b = 0; b < nb; b++) {
-        const uint8_t* q = group + nb * 32 + b * QB;
+        const uint8_t* q = group + GroupLayout<16, QB>::quants(nb, b);
         __m512i* p = panel + b * 9;
         if (QB == R16_Q8_0_QBYTES) {
 #pragma GCC unroll 8
@@ -677,7 +678,8 @@ static void pack_panel_r16(const uint8_t* group, int64_t nb, __m512i* panel) {
                 p[j + 4] = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
             }
         }
-        p[8] = _mm512_castps_si512(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i*)(group + b * 32))));
+        p[8] = _mm512_castps_si512(
+            _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i*)(group + GroupLayout<16, QB>::scales(b)))));
     }
 }
 

@@ -64,38 +64,59 @@ static void matmul_quant_blocks(const void* W, int64_t n_in, int64_t n_out, int6
 // The row-interleaved layouts (kernels.h: KTYPE_*_R16 for AVX-512, KTYPE_*_R8
 // for AVX2): what a path makes of a Q8_0 / Q4_0 matrix in a --no-mmap copy.
 // Rows Gg .. Gg + G - 1 (g < n_out / G; G = 16 or 8) become one group of the
-// same bytes:
+// same bytes, in spans of P = 64 / 2G blocks (a cache line of scales):
 //
-//   d[nb][G]         the scales, block-major: d[b][i] = row Gg + i, block b
-//   q[nb][G * QS]    the quants, block-major; within a block, the 4G-byte
+//   d[P][G]          the span's scales, block-major: d[b][i] = row Gg + i, block b
+//   q[P][G * QS]     its quants, block-major; within a block, the 4G-byte
 //                    vector j holds 4 bytes of each row, row i at 4i .. 4i + 3:
 //     Q8_0 (QS = 32, j < 8): qs[4j .. 4j + 3] of row i; AVX-512 adds 128 (its
 //                            vpdpbusd wants unsigned weights), AVX2 keeps the sign
 //     Q4_0 (QS = 16, j < 4): qs[4j .. 4j + 3] of row i, unchanged (nibbles)
 //
-// So one vector load gives a block's next 4 quants for G rows, the operand
-// the integer dot products want, where the file's layout needs a transpose
-// per block. Rows past the last full group keep the file's layout, where
-// they were.
+// (the last span has the nb % P blocks left over, if any). So one vector load
+// gives a block's next 4 quants for G rows, the operand the integer dot
+// products want, where the file's layout needs a transpose per block; and a
+// group is read front to back as one stream, scales and quants alike (with
+// all scales first and the quants after them, a GEMV's four groups were eight
+// streams: `bench --gemv 128 -t 2 --no-mmap`, alternating binaries, went
+// AVX-512 0.4B Q8_0 96.7 -> 106.4 t/s (6 pairs, 5 won), 0.4B Q4_0 132.6 ->
+// 151.3 (3 of 3), 0.1B Q8_0 286 -> 308 (3 of 3); AVX2 0.4B Q8_0 115 -> 121,
+// Q4_0 165 -> 190 (2 of 2); pp512 a tie). Rows past the last full group keep
+// the file's layout, where they were.
+template <int G, int64_t QB>
+struct GroupLayout {
+    static constexpr int64_t DB = 2 * G;            // a block's scales
+    static constexpr int64_t P = 64 / DB;           // blocks per span
+    static constexpr int64_t SPAN = P * (DB + QB);  // a full span's bytes
+    static int64_t span(int64_t b) { return b / P * SPAN; }
+    // where block b's scales and quants start, from the group's start
+    static int64_t scales(int64_t b) { return span(b) + b % P * DB; }
+    static int64_t quants(int64_t nb, int64_t b) {
+        const int64_t in_span = b / P < nb / P ? P : nb % P;
+        return span(b) + in_span * DB + b % P * QB;
+    }
+};
+
 template <int G, int BLOCK, uint32_t XOR>
 static void repack_groups(void* Wv, int64_t n_in, int64_t n_out) {
     constexpr int64_t QS = BLOCK - 2, QB = G * QS;
+    typedef GroupLayout<G, QB> L;
     uint8_t* W = (uint8_t*)Wv;
     const int64_t nb = n_in / 32, row_bytes = nb * BLOCK;
     uint8_t* rows = new uint8_t[(size_t)(G * row_bytes)];
     for (int64_t g = 0; g < n_out / G; g++) {
         uint8_t* group = W + g * G * row_bytes;  // G rows in, the same bytes out
         memcpy(rows, group, (size_t)(G * row_bytes));
-        uint8_t* q = group + nb * 2 * G;
         for (int64_t i = 0; i < G; i++)
             for (int64_t b = 0; b < nb; b++) {
                 const uint8_t* blk = rows + i * row_bytes + b * BLOCK;
-                memcpy(group + b * 2 * G + 2 * i, blk, 2);  // d
-                for (int64_t j = 0; j < QS / 4; j++) {      // quants, 4 at a time
+                memcpy(group + L::scales(b) + 2 * i, blk, 2);  // d
+                uint8_t* q = group + L::quants(nb, b);
+                for (int64_t j = 0; j < QS / 4; j++) {  // quants, 4 at a time
                     uint32_t v;
                     memcpy(&v, blk + 2 + 4 * j, 4);
                     v ^= XOR;
-                    memcpy(q + b * QB + 4 * G * j + 4 * i, &v, 4);
+                    memcpy(q + 4 * G * j + 4 * i, &v, 4);
                 }
             }
     }

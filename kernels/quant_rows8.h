@@ -91,17 +91,19 @@ static ALWAYS_INLINE void for_group_quads(int64_t g0, int64_t g1, Quad quad, One
     for (int64_t g = g0 + 4 * q; g < g1; g++) one(g);
 }
 
-// Their software prefetch: block b of each of S groups - its quants (QB
-// bytes per block, after the nb blocks' scales of DB bytes each) and, once
-// per line, its scales.
-template <int S, int QB, int DB>
+// Their software prefetch: block b of each of S groups (quant.h's
+// GroupLayout<G, QB>) - its quants and, at the start of a span, the span's
+// line of scales. Past a group's last block it reads into the next group,
+// which is where the stream goes next.
+template <int S, int G, int QB>
 static ALWAYS_INLINE void prefetch_group_blocks(const uint8_t* const grp[S], int64_t nb, int64_t b) {
+    typedef GroupLayout<G, QB> L;
 #pragma GCC unroll 4
     for (int s = 0; s < S; s++) {
-        const uint8_t* q = grp[s] + nb * DB + b * QB;
+        const uint8_t* q = grp[s] + L::quants(nb, b);
 #pragma GCC unroll 8
         for (int l = 0; l < QB; l += 64) _mm_prefetch((const char*)(q + l), _MM_HINT_T0);
-        if (b % (64 / DB) == 0) _mm_prefetch((const char*)(grp[s] + b * DB), _MM_HINT_T0);
+        if (b % L::P == 0) _mm_prefetch((const char*)(grp[s] + L::span(b)), _MM_HINT_T0);
     }
 }
 
