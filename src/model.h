@@ -99,9 +99,9 @@ struct Model {
 void model_load(Model* m, const char* path, GgufLoadMode mode = GGUF_MAP);
 void model_free(Model* m);
 
-// Every matrix a token's forward pass multiplies by, in the order it does
-// (RWKV-7's layer-0 value-residual LoRA, which the pass skips, left out; so
-// are the absent matrices of a v5 model).
+// Every matrix a token's forward pass multiplies by, layer by layer and then
+// the head (RWKV-7's layer-0 value-residual LoRA, which the pass skips, left
+// out; so are the absent matrices of a v5 model).
 std::vector<Matrix*> model_matrices(Model* m);
 
 // Number of parameters, and a short type summary such as "F16" or "F32+F16".

@@ -7,7 +7,7 @@
 namespace {
 
 const int MAX_OPS = 8;
-const double TASK_BYTES = 2 << 20;  // token mode: weight bytes per task, at least
+const double TASK_BYTES = 2 << 20;  // token mode: a split matrix's tasks hold at least this many weight bytes
 
 struct Job {
     const MatmulOp* ops;
