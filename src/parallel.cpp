@@ -48,6 +48,10 @@ void quantize_task(void* ctx, int64_t t) {
 
 }  // namespace
 
+uint64_t matrix_bytes(const Matrix& W) {
+    return ggml_row_size(ktype_file_type(W.type), W.n_in) * (uint64_t)W.n_out;
+}
+
 void parallel_matmul_many(ThreadPool* pool, MatmulScratch* scratch, const MatmulOp* ops, int n_ops, int64_t T) {
     for (int start = 0; start < n_ops; start += MAX_OPS) {  // in groups, if ever more than MAX_OPS
         const int n = std::min(MAX_OPS, n_ops - start);
@@ -97,8 +101,8 @@ void parallel_matmul_many(ThreadPool* pool, MatmulScratch* scratch, const Matmul
             const int64_t n_out = W.n_out;
             int64_t per_thread = 4;
             if (T == 1) {
-                const double bytes = (double)ggml_row_size(ktype_file_type(W.type), W.n_in) * (double)n_out;
-                per_thread = std::clamp<int64_t>((int64_t)(bytes / ((double)n_threads * TASK_BYTES)), 1, 16);
+                const double share = (double)matrix_bytes(W) / n_threads;
+                per_thread = std::clamp<int64_t>((int64_t)(share / TASK_BYTES), 1, 16);
             }
             const int64_t n_tasks = per_thread * n_threads;
             int64_t rows = n_threads == 1 ? n_out : (n_out + n_tasks - 1) / n_tasks;

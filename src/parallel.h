@@ -27,5 +27,9 @@ struct MatmulOp {
     float* Y;
 };
 
+// The bytes a product with W reads from its weights (in the file's type, however
+// the kernels have rearranged them).
+uint64_t matrix_bytes(const Matrix& W);
+
 void parallel_matmul(ThreadPool* pool, MatmulScratch* scratch, const Matrix& W, const float* X, int64_t T, float* Y);
 void parallel_matmul_many(ThreadPool* pool, MatmulScratch* scratch, const MatmulOp* ops, int n_ops, int64_t T);

@@ -4,11 +4,13 @@
 //   pp<P>  prompt processing: P tokens in sequence mode from a zero state
 //   tg<N>  token generation: N tokens one at a time (with the head), from a zero state
 //   gemv<N> (--gemv N) the matrix products alone of N tokens: every weight
-//          matrix once per token, in the pass's order, split over the pool as
-//          token mode splits it, with nothing else in between. Rated like tg
-//          (its bytes: the matrices'), it is the ceiling tg can reach with
-//          these kernels on this machine; tg's distance below it is the rest
-//          of a token's work (WKV, norms, mixes, hand-offs).
+//          matrix once per token, layer by layer, each its own product with
+//          its rows split over the pool as token mode splits them, and nothing
+//          else in between. Rated like tg (its bytes: the matrices'), it is
+//          about the most tg can reach with these kernels on this machine (tg
+//          wakes the pool once for r, k, v and the LoRAs, this row once per
+//          matrix); tg's distance below it is the rest of a token's work
+//          (WKV, norms, mixes, hand-offs).
 //
 // Beside t/s, two efficiencies, each against a limit measured in the same run,
 // right after each repetition (the machine is shared: its neighbours take
@@ -272,7 +274,7 @@ int cmd_bench(int argc, char** argv) {
         double gemv_bytes = 0;
         int64_t max_in = 0, max_out = 0;
         for (const Matrix* W : mats) {
-            gemv_bytes += (double)ggml_row_size(ktype_file_type(W->type), W->n_in) * (double)W->n_out;
+            gemv_bytes += (double)matrix_bytes(*W);
             max_in = std::max(max_in, W->n_in);
             max_out = std::max(max_out, W->n_out);
         }
