@@ -114,6 +114,8 @@ const char* const* kernels_isa_available(int* n) {
     return avail;
 }
 
+static void kernels_init_isa(const char* name);
+
 static void fill(Kernels* k, Isa isa) {
     kernels_fill_scalar(k);
 #if defined(__x86_64__)
@@ -145,7 +147,24 @@ static void fill(Kernels* k, Isa isa) {
 #endif
 }
 
-void kernels_init(const char* name) {
+static void use_f32_activations(Kernels* k) {
+    for (uint32_t t = 0; t < GGML_TYPE_COUNT; t++)
+        if (k->matmul_f32_act[t]) {
+            k->matmul[t] = k->matmul_f32_act[t];
+            k->act_type[t] = GGML_TYPE_F32;
+            k->repack[t] = nullptr;
+        }
+}
+
+void kernels_init(const char* name, const char* act) {
+    if (act && *act && strcmp(act, "auto") != 0 && strcmp(act, "f32") != 0)
+        rwkv_fail("unknown activation format '%s' (auto, f32)", act);
+    const bool f32 = act && !strcmp(act, "f32");
+    kernels_init_isa(name);
+    if (f32) use_f32_activations(&kern);
+}
+
+static void kernels_init_isa(const char* name) {
     int n;
     const char* const* avail = kernels_isa_available(&n);
     if (!name || !*name || !strcmp(name, "auto")) {

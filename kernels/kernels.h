@@ -118,6 +118,9 @@ struct Kernels {
     const char* isa;                     // "scalar", later "avx2", "avx512", "neon"
     MatmulFn matmul[KTYPE_COUNT];    // by weight type; null = unsupported
     uint32_t act_type[KTYPE_COUNT];  // the X format matmul[type] takes: F32 or Q8_0
+    // Q8_0 and Q4_0 with float32 activations (weights dequantized in the
+    // kernel): what matmul[] holds for them after kernels_init(isa, "f32").
+    MatmulFn matmul_f32_act[GGML_TYPE_COUNT];
     RowToF32Fn row_to_f32[KTYPE_COUNT];
     RowQuantizeFn quantize_row[KTYPE_COUNT];
     RepackFn repack[GGML_TYPE_COUNT];  // null: this path runs the file's layout
@@ -144,7 +147,11 @@ extern Kernels kern;
 
 // Fill `kern`. isa = nullptr or "" or "auto": the best the CPU supports;
 // otherwise a name from kernels_isa_names(), failing if the CPU lacks it.
-void kernels_init(const char* isa);
+// act = nullptr, "" or "auto": each weight type's own activation format
+// (Q8_0 rows for Q8_0/Q4_0 weights, float32 for every other type); "f32":
+// float32 activations for every type (Q8_0/Q4_0 weights are then multiplied
+// in place, with no --no-mmap repacking).
+void kernels_init(const char* isa, const char* act = nullptr);
 
 // The scalar table (always available), used by tests as the reference.
 void kernels_fill_scalar(Kernels* k);

@@ -25,6 +25,8 @@
 #include <vector>
 
 #include "kernels.h"
+#include "dequant_x86.h"
+#include "matmul_dequant.h"
 #include "matmul_tiles.h"
 #include "quant.h"
 #include "quant_rows8.h"
@@ -99,6 +101,22 @@ struct LoadBF16 : GemvRows {
         memcpy(tmp, p, (size_t)r * 2);
         return load(tmp);
     }
+};
+
+// dequant_x86.h's float vectors: 16 bytes widen to two vectors.
+struct F256 {
+    typedef __m256 vec;
+    static constexpr int lanes = 8;
+    static ALWAYS_INLINE vec widen(__m128i q, int i) {
+        return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(i ? _mm_srli_si128(q, 8) : q));
+    }
+    static ALWAYS_INLINE vec set1(float s) { return _mm256_set1_ps(s); }
+    static ALWAYS_INLINE vec mul(vec a, vec b) { return _mm256_mul_ps(a, b); }
+    static ALWAYS_INLINE vec add(vec a, vec b) { return _mm256_add_ps(a, b); }
+    static ALWAYS_INLINE vec sub(vec a, vec b) { return _mm256_sub_ps(a, b); }
+    static ALWAYS_INLINE vec load(const float* p) { return _mm256_loadu_ps(p); }
+    static ALWAYS_INLINE void store(float* p, vec v) { _mm256_storeu_ps(p, v); }
+    static ALWAYS_INLINE vec fmadd(vec a, vec b, vec c) { return _mm256_fmadd_ps(a, b, c); }
 };
 
 void matmul_f32_avx2(const void* W, int64_t n_in, int64_t n_out, int64_t row0, int64_t row1, const void* X,
@@ -448,6 +466,7 @@ void quantize_row_q8_0_avx2(const float* src, void* dst, int64_t n) {
 }  // namespace
 
 void matmul_fill_avx2(Kernels* k) {
+    dequant::fill<V256, LoadF32, dqx86::Dequant<F256>>(k);  // Q4_1 ... IQ4_XS (matmul_dequant.h)
     k->matmul[GGML_TYPE_F32] = matmul_f32_avx2;
     k->matmul[GGML_TYPE_F16] = matmul_f16_avx2;
     k->matmul[GGML_TYPE_BF16] = matmul_bf16_avx2;

@@ -43,6 +43,8 @@
 #include <vector>
 
 #include "kernels.h"
+#include "dequant_x86.h"
+#include "matmul_dequant.h"
 #include "matmul_tiles.h"
 #include "quant.h"
 #include "quant_rows8.h"
@@ -122,6 +124,20 @@ struct LoadBF16 : GemvRows {
     static ALWAYS_INLINE __m512 load_part(const uint16_t* p, int64_t r) {
         return widen(_mm256_maskz_loadu_epi16(V512::mask(r), p));
     }
+};
+
+// dequant_x86.h's float vectors: 16 bytes widen to one vector.
+struct F512 {
+    typedef __m512 vec;
+    static constexpr int lanes = 16;
+    static ALWAYS_INLINE vec widen(__m128i q, int) { return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(q)); }
+    static ALWAYS_INLINE vec set1(float s) { return _mm512_set1_ps(s); }
+    static ALWAYS_INLINE vec mul(vec a, vec b) { return _mm512_mul_ps(a, b); }
+    static ALWAYS_INLINE vec add(vec a, vec b) { return _mm512_add_ps(a, b); }
+    static ALWAYS_INLINE vec sub(vec a, vec b) { return _mm512_sub_ps(a, b); }
+    static ALWAYS_INLINE vec load(const float* p) { return _mm512_loadu_ps(p); }
+    static ALWAYS_INLINE void store(float* p, vec v) { _mm512_storeu_ps(p, v); }
+    static ALWAYS_INLINE vec fmadd(vec a, vec b, vec c) { return _mm512_fmadd_ps(a, b, c); }
 };
 
 void matmul_f32_avx512(const void* W, int64_t n_in, int64_t n_out, int64_t row0, int64_t row1, const void* X,
@@ -769,6 +785,7 @@ void quantize_row_q8_0_avx512(const float* src, void* dst, int64_t n) {
 }  // namespace
 
 void matmul_fill_avx512(Kernels* k) {
+    dequant::fill<V512, LoadF32, dqx86::Dequant<F512>>(k);  // Q4_1 ... IQ4_XS (matmul_dequant.h)
     k->matmul[GGML_TYPE_F32] = matmul_f32_avx512;
     k->matmul[GGML_TYPE_F16] = matmul_f16_avx512;
     k->matmul[GGML_TYPE_BF16] = matmul_bf16_avx512;

@@ -16,6 +16,7 @@
 #include <cstring>
 
 #include "kernels.h"
+#include "matmul_dequant.h"
 #include "matmul_tiles.h"
 #include "quant.h"
 
@@ -138,6 +139,7 @@ void matmul_q4_0_neon(const void* W, int64_t n_in, int64_t n_out, int64_t row0, 
 }  // namespace
 
 void matmul_fill_neon(Kernels* k) {
+    dequant::fill<V128, LoadF32, dequant::Generic>(k);  // Q4_1 ... IQ4_XS (matmul_dequant.h)
     k->matmul[GGML_TYPE_F32] = matmul_f32_neon;
     k->matmul[GGML_TYPE_F16] = matmul_f16_neon;
     k->matmul[GGML_TYPE_BF16] = matmul_bf16_neon;

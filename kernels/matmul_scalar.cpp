@@ -6,7 +6,10 @@
 // rounding error of long rows low (closer to the pairwise sums of BLAS) and it
 // is the summation order the SIMD versions (8 float lanes) can reproduce.
 #include <cmath>
+#include <vector>
 
+#include "ggml_blocks.h"
+#include "ggml_quantize.h"
 #include "kernels.h"
 #include "half.h"
 #include "quant.h"
@@ -185,7 +188,49 @@ void row_q4_0_to_f32(const void* src, float* dst, int64_t n) {
     }
 }
 
+// ---- the other GGML block types (ggml_blocks.h) ---------------------------
+//
+// Float32 activations: each weight row is dequantized exactly, then summed
+// as matmul_f32_scalar sums, so Y is the F32 product of the dequantized
+// matrix (the SIMD paths, matmul_dequant.h, give their own F32 path's bits).
+
+template <class B>
+static void matmul_dequant_scalar(const void* W, int64_t n_in, int64_t n_out, int64_t row0, int64_t row1,
+                                  const void* Xv, int64_t T, float* Y) {
+    const float* X = (const float*)Xv;
+    const B* blocks = (const B*)W;
+    const int64_t nb = n_in / BlockSize<B>::n;
+    thread_local std::vector<float> row;  // one dequantized weight row
+    if (row.size() < (size_t)n_in) row.resize((size_t)n_in);
+    const float* w = row.data();
+    auto load = [w](int64_t i) { return w[i]; };
+    for (int64_t o = row0; o < row1; o++) {
+        dequant_row<B>(blocks + o * nb, row.data(), n_in);
+        for (int64_t t = 0; t < T; t++) Y[t * n_out + o] = dot_row(load, X + t * n_in, n_in);
+    }
+}
+
+template <class B>
+static void fill_block_type(Kernels* k, uint32_t type, RowQuantizeFn quantize) {
+    k->matmul[type] = matmul_dequant_scalar<B>;
+    k->act_type[type] = GGML_TYPE_F32;
+    k->row_to_f32[type] = dequant_row<B>;
+    k->quantize_row[type] = quantize;
+}
+
 void matmul_fill_scalar_quant(Kernels* k) {
+    k->matmul_f32_act[GGML_TYPE_Q8_0] = matmul_dequant_scalar<block_q8_0>;
+    k->matmul_f32_act[GGML_TYPE_Q4_0] = matmul_dequant_scalar<block_q4_0>;
+    fill_block_type<block_q4_1>(k, GGML_TYPE_Q4_1, quantize_row_q4_1_ref);
+    fill_block_type<block_q5_0>(k, GGML_TYPE_Q5_0, quantize_row_q5_0_ref);
+    fill_block_type<block_q5_1>(k, GGML_TYPE_Q5_1, quantize_row_q5_1_ref);
+    fill_block_type<block_iq4_nl>(k, GGML_TYPE_IQ4_NL, quantize_row_iq4_nl_ref);
+    fill_block_type<block_q2_K>(k, GGML_TYPE_Q2_K, quantize_row_q2_K_ref);
+    fill_block_type<block_q3_K>(k, GGML_TYPE_Q3_K, quantize_row_q3_K_ref);
+    fill_block_type<block_q4_K>(k, GGML_TYPE_Q4_K, quantize_row_q4_K_ref);
+    fill_block_type<block_q5_K>(k, GGML_TYPE_Q5_K, quantize_row_q5_K_ref);
+    fill_block_type<block_q6_K>(k, GGML_TYPE_Q6_K, quantize_row_q6_K_ref);
+    fill_block_type<block_iq4_xs>(k, GGML_TYPE_IQ4_XS, quantize_row_iq4_xs_ref);
     k->matmul[GGML_TYPE_Q8_0] = matmul_q8_0_scalar;
     k->matmul[GGML_TYPE_Q4_0] = matmul_q4_0_scalar;
     k->act_type[GGML_TYPE_Q8_0] = GGML_TYPE_Q8_0;

@@ -153,12 +153,50 @@ struct alignas(64) Slot {
     uint8_t bytes[64];
 };
 
+// The GEMM part of matmul_float on `rows` weight rows starting at W (the
+// caller's row0), into Y's columns starting at Y (Y[t * n_out + o]): what a
+// quantized type runs on a panel of rows it has converted to float32.
+template <class V, class L>
+static void gemm_float(const typename L::T* W, int64_t n, int64_t n_out, int64_t rows, const float* X, int64_t T,
+                       float* Y) {
+    typedef typename V::vec vec;
+    static_assert(V::TB % V::RN == 0 && V::OB % V::RM == 0 && V::KB % V::lanes == 0, "tile blocking");
+    TileArgs<V> a = {n, n_out, 0, n, true, true, nullptr, 0};
+    // Chunks of TB activation rows (in L2) x blocks of OB weight rows x
+    // passes over K; within a pass an activation tile stays in L1 while the
+    // weight tiles of the block stream past it.
+    const int64_t kb = 2 * n > 3 * V::KB ? V::KB : n > 0 ? n : 1;
+    thread_local std::vector<Slot> acc_buf;
+    const size_t slots = (V::OB * V::TB * sizeof(vec) + sizeof(Slot) - 1) / sizeof(Slot);
+    if (acc_buf.size() < slots) acc_buf.resize(slots);
+    vec* accs = (vec*)acc_buf.data();
+    for (int64_t t0 = 0; t0 < T; t0 += V::TB) {
+        const int64_t t1 = T - t0 < V::TB ? T : t0 + V::TB;
+        for (int64_t o0 = 0; o0 < rows; o0 += V::OB) {
+            const int64_t o1 = rows - o0 < V::OB ? rows : o0 + V::OB;
+            for (int64_t k0 = 0; k0 == 0 || k0 < n; k0 += kb) {  // one pass at least (n = 0: Y = 0)
+                a.k0 = k0;
+                a.k1 = n - k0 < kb ? n : k0 + kb;
+                a.first = k0 == 0;
+                a.last = a.k1 == n;
+                a.acc_stride = V::TB;
+                for (int64_t t = t0; t < t1; t += V::RN) {
+                    const int rn = (int)(t1 - t < V::RN ? t1 - t : V::RN);
+                    for (int64_t o = o0; o < o1; o += V::RM) {
+                        const int rm = (int)(o1 - o < V::RM ? o1 - o : V::RM);
+                        a.acc = accs + (o - o0) * V::TB + (t - t0);
+                        tile_mn<V, L, V::RM, V::RN>(rm, rn, W + o * n, X + t * n, a, Y + t * n_out + o);
+                    }
+                }
+            }
+        }
+    }
+}
+
 // Y (T x n_out) rows [row0, row1) = W (n_out x n) times X (T x n).
 template <class V, class L>
 static void matmul_float(const void* Wv, int64_t n, int64_t n_out, int64_t row0, int64_t row1, const void* Xv,
                          int64_t T, float* Y) {
-    typedef typename V::vec vec;
-    static_assert(V::TB % V::RN == 0 && V::OB % V::RM == 0 && V::KB % V::lanes == 0, "tile blocking");
     const typename L::T* W = (const typename L::T*)Wv;
     const float* X = (const float*)Xv;
     TileArgs<V> a = {n, n_out, 0, n, true, true, nullptr, 0};
@@ -180,35 +218,7 @@ static void matmul_float(const void* Wv, int64_t n, int64_t n_out, int64_t row0,
         }
         return;
     }
-    // Chunks of TB activation rows (in L2) x blocks of OB weight rows x
-    // passes over K; within a pass an activation tile stays in L1 while the
-    // weight tiles of the block stream past it.
-    const int64_t kb = 2 * n > 3 * V::KB ? V::KB : n > 0 ? n : 1;
-    thread_local std::vector<Slot> acc_buf;
-    const size_t slots = (V::OB * V::TB * sizeof(vec) + sizeof(Slot) - 1) / sizeof(Slot);
-    if (acc_buf.size() < slots) acc_buf.resize(slots);
-    vec* accs = (vec*)acc_buf.data();
-    for (int64_t t0 = 0; t0 < T; t0 += V::TB) {
-        const int64_t t1 = T - t0 < V::TB ? T : t0 + V::TB;
-        for (int64_t o0 = row0; o0 < row1; o0 += V::OB) {
-            const int64_t o1 = row1 - o0 < V::OB ? row1 : o0 + V::OB;
-            for (int64_t k0 = 0; k0 == 0 || k0 < n; k0 += kb) {  // one pass at least (n = 0: Y = 0)
-                a.k0 = k0;
-                a.k1 = n - k0 < kb ? n : k0 + kb;
-                a.first = k0 == 0;
-                a.last = a.k1 == n;
-                a.acc_stride = V::TB;
-                for (int64_t t = t0; t < t1; t += V::RN) {
-                    const int rn = (int)(t1 - t < V::RN ? t1 - t : V::RN);
-                    for (int64_t o = o0; o < o1; o += V::RM) {
-                        const int rm = (int)(o1 - o < V::RM ? o1 - o : V::RM);
-                        a.acc = accs + (o - o0) * V::TB + (t - t0);
-                        tile_mn<V, L, V::RM, V::RN>(rm, rn, W + o * n, X + t * n, a, Y + t * n_out + o);
-                    }
-                }
-            }
-        }
-    }
+    gemm_float<V, L>(W + row0 * n, n, n_out, row1 - row0, X, T, Y + row0);
 }
 
 }  // namespace tiles

@@ -31,6 +31,30 @@ static TypeInfo type_info(uint32_t type) {
         case GGML_TYPE_Q5_0: return {"Q5_0", 32, 22};
         case GGML_TYPE_Q5_1: return {"Q5_1", 32, 24};
         case GGML_TYPE_Q8_0: return {"Q8_0", 32, 34};
+        case GGML_TYPE_Q8_1: return {"Q8_1", 32, 36};
+        case GGML_TYPE_Q2_K: return {"Q2_K", 256, 84};
+        case GGML_TYPE_Q3_K: return {"Q3_K", 256, 110};
+        case GGML_TYPE_Q4_K: return {"Q4_K", 256, 144};
+        case GGML_TYPE_Q5_K: return {"Q5_K", 256, 176};
+        case GGML_TYPE_Q6_K: return {"Q6_K", 256, 210};
+        case GGML_TYPE_Q8_K: return {"Q8_K", 256, 292};
+        case GGML_TYPE_IQ2_XXS: return {"IQ2_XXS", 256, 66};
+        case GGML_TYPE_IQ2_XS: return {"IQ2_XS", 256, 74};
+        case GGML_TYPE_IQ3_XXS: return {"IQ3_XXS", 256, 98};
+        case GGML_TYPE_IQ1_S: return {"IQ1_S", 256, 50};
+        case GGML_TYPE_IQ4_NL: return {"IQ4_NL", 32, 18};
+        case GGML_TYPE_IQ3_S: return {"IQ3_S", 256, 110};
+        case GGML_TYPE_IQ2_S: return {"IQ2_S", 256, 82};
+        case GGML_TYPE_IQ4_XS: return {"IQ4_XS", 256, 136};
+        case GGML_TYPE_I8: return {"I8", 1, 1};
+        case GGML_TYPE_I16: return {"I16", 1, 2};
+        case GGML_TYPE_I32: return {"I32", 1, 4};
+        case GGML_TYPE_I64: return {"I64", 1, 8};
+        case GGML_TYPE_F64: return {"F64", 1, 8};
+        case GGML_TYPE_IQ1_M: return {"IQ1_M", 256, 56};
+        case GGML_TYPE_TQ1_0: return {"TQ1_0", 256, 54};
+        case GGML_TYPE_TQ2_0: return {"TQ2_0", 256, 66};
+        case GGML_TYPE_MXFP4: return {"MXFP4", 32, 17};
         default: return {"unknown", 0, 0};
     }
 }

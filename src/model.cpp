@@ -18,6 +18,13 @@ struct Binder {
     Model* m;
     Kernels scalar;
     explicit Binder(Model* model) : m(model) { kernels_fill_scalar(&scalar); }
+
+    std::string supported_types() const {  // the weight types the kernels multiply, by name
+        std::string s;
+        for (uint32_t t = 0; t < GGML_TYPE_COUNT; t++)
+            if (scalar.matmul[t]) s += std::string(s.empty() ? "" : ", ") + ggml_type_name(t);
+        return s;
+    }
     const char* path() const { return m->file.path.c_str(); }
 
     const GgufTensor* need(const std::string& name) {
@@ -58,8 +65,8 @@ struct Binder {
             rwkv_fail("%s: tensor '%s' has shape %s, expected [%lld, %lld]", path(), name.c_str(),
                       shape_str(t).c_str(), (long long)n_in, (long long)n_out);
         if (!scalar.matmul[t->type])
-            rwkv_fail("%s: tensor '%s' has type %s, which this build cannot multiply (supported: F32, F16, BF16, Q8_0, Q4_0)",
-                      path(), name.c_str(), ggml_type_name(t->type));
+            rwkv_fail("%s: tensor '%s' has type %s, which this build cannot multiply (supported: %s)", path(),
+                      name.c_str(), ggml_type_name(t->type), supported_types().c_str());
         return Matrix{t->data, t->type, n_in, n_out};
     }
 
@@ -266,8 +273,8 @@ void load_rwkv56(Model* m) {
                 rwkv_fail("%s: tensor '%s' has shape %s, expected [%lld, %lld, 5]", path, w2.c_str(),
                           b.shape_str(t).c_str(), (long long)D, (long long)C);
             if (!b.scalar.matmul[t->type])
-                rwkv_fail("%s: tensor '%s' has type %s, which this build cannot multiply", path, w2.c_str(),
-                          ggml_type_name(t->type));
+                rwkv_fail("%s: tensor '%s' has type %s, which this build cannot multiply (supported: %s)", path,
+                          w2.c_str(), ggml_type_name(t->type), b.supported_types().c_str());
             const uint64_t one = ggml_row_size(t->type, D) * (uint64_t)C;
             for (int i = 0; i < 5; i++) L.mix_w2[i] = Matrix{(const uint8_t*)t->data + i * one, t->type, D, C};
             L.decay = b.vec(p + "time_mix_decay.weight", C);

@@ -232,8 +232,9 @@ def tensor_infos(work, tiny):
                  ["corrupt GGUF: tensors", name, other, "overlap"])
     expect_error("an unknown tensor type", ["info", "-m", write(p, patched(data, ty_at, "<I", 31))],
                  f"tensor '{name}' has unknown type 31")
-    expect_error("a matrix type the engine cannot multiply (Q5_0)", ["info", "-m", write(p, patched(data, ty_at, "<I", 6))],
-                 f"tensor '{name}' has type Q5_0, which this build cannot multiply")
+    expect_error("a matrix type the engine cannot multiply (MXFP4)", ["info", "-m", write(p, patched(data, ty_at, "<I", 39))],
+                 f"tensor '{name}' has type MXFP4, which this build cannot multiply (supported: F32, F16, Q4_0, Q4_1, "
+                 "Q5_0, Q5_1, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS, BF16)")
     vname = "blk.0.attn_norm.weight"
     _, _, vty_at, _, _, _, _ = info_fields(data, vname)
     expect_error("a 1-D tensor as Q8_0", ["info", "-m", write(p, patched(data, vty_at, "<I", tg.Q8_0))],

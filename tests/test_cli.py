@@ -87,8 +87,8 @@ def file_errors(work, gguf):
     expect_error("wrong architecture", ["info", "-m", b], "architecture 'llama' is not supported")
     patch_tensor_info(gguf, b, "blk.0.time_mix_output.weight", new_ne=(64, 32))
     expect_error("wrong tensor shape", ["info", "-m", b], "'blk.0.time_mix_output.weight' has shape [64, 32]")
-    patch_tensor_info(gguf, b, "blk.0.time_mix_key.weight", new_type=3)  # Q4_1
-    expect_error("unsupported tensor type", ["info", "-m", b], "'blk.0.time_mix_key.weight' has type Q4_1")
+    patch_tensor_info(gguf, b, "blk.0.time_mix_key.weight", new_type=39)  # MXFP4: named, not run
+    expect_error("unsupported tensor type", ["info", "-m", b], "'blk.0.time_mix_key.weight' has type MXFP4")
     patch_tensor_info(gguf, b, "blk.0.time_mix_key.weight", new_type=1234)
     expect_error("unknown tensor type", ["info", "-m", b], "unknown type 1234")
 

@@ -50,9 +50,29 @@ const Kernels& scalar() {
     return k;
 }
 
-const uint32_t kTypes[] = {GGML_TYPE_F32, GGML_TYPE_F16, GGML_TYPE_BF16, GGML_TYPE_Q8_0, GGML_TYPE_Q4_0};
+// The block types of ggml_blocks.h: float32 activations, weights dequantized in the kernel.
+const uint32_t kBlockTypes[] = {GGML_TYPE_Q4_1, GGML_TYPE_Q5_0, GGML_TYPE_Q5_1, GGML_TYPE_IQ4_NL, GGML_TYPE_Q2_K,
+                                GGML_TYPE_Q3_K, GGML_TYPE_Q4_K, GGML_TYPE_Q5_K, GGML_TYPE_Q6_K, GGML_TYPE_IQ4_XS};
+const uint32_t kTypes[] = {GGML_TYPE_F32,    GGML_TYPE_F16,  GGML_TYPE_BF16, GGML_TYPE_Q8_0, GGML_TYPE_Q4_0,
+                           GGML_TYPE_Q4_1,   GGML_TYPE_Q5_0, GGML_TYPE_Q5_1, GGML_TYPE_IQ4_NL, GGML_TYPE_Q2_K,
+                           GGML_TYPE_Q3_K,   GGML_TYPE_Q4_K, GGML_TYPE_Q5_K, GGML_TYPE_Q6_K, GGML_TYPE_IQ4_XS};
 
+// Types whose products take Q8_0 activations and are exact per block: the same bits on every path.
 bool is_quant(uint32_t type) { return type == GGML_TYPE_Q8_0 || type == GGML_TYPE_Q4_0; }
+bool is_block(uint32_t type) {
+    for (uint32_t t : kBlockTypes)
+        if (t == type) return true;
+    return false;
+}
+int64_t block_of(uint32_t type) {
+    return type == GGML_TYPE_Q2_K || type == GGML_TYPE_Q3_K || type == GGML_TYPE_Q4_K || type == GGML_TYPE_Q5_K ||
+                   type == GGML_TYPE_Q6_K || type == GGML_TYPE_IQ4_XS
+               ? 256
+           : is_quant(type) || is_block(type) ? 32
+                                              : 1;
+}
+// A row length for a type: n rounded up to whole blocks.
+int64_t n_for(uint32_t type, int64_t n) { return (n + block_of(type) - 1) / block_of(type) * block_of(type); }
 
 std::vector<float> randn(size_t n, uint32_t seed, float scale = 1.0f) {
     std::mt19937 g(seed);
@@ -60,6 +80,38 @@ std::vector<float> randn(size_t n, uint32_t seed, float scale = 1.0f) {
     std::vector<float> v(n);
     for (float& x : v) x = d(g);
     return v;
+}
+
+// Where a block type keeps its IEEE-half scales (byte offsets in a block).
+std::vector<int> half_fields(uint32_t type) {
+    switch (type) {
+        case GGML_TYPE_Q4_1: case GGML_TYPE_Q5_1: case GGML_TYPE_Q4_K: case GGML_TYPE_Q5_K: return {0, 2};
+        case GGML_TYPE_Q5_0: case GGML_TYPE_IQ4_NL: case GGML_TYPE_IQ4_XS: return {0};
+        case GGML_TYPE_Q2_K: return {80, 82};
+        case GGML_TYPE_Q3_K: return {108};
+        case GGML_TYPE_Q6_K: return {208};
+        default: return {};
+    }
+}
+
+// rows x n weights of a block type as random bits (every quant, scale and
+// high-bit pattern occurs), with random finite scales, row 1 all zero and
+// row 2 a hundred times larger: what the layouts hold, independently of
+// any quantizer.
+std::vector<uint8_t> random_blocks(uint32_t type, int64_t rows, int64_t n, uint32_t seed) {
+    const uint64_t rb = ggml_row_size(type, n), bb = ggml_row_size(type, block_of(type));
+    std::vector<uint8_t> out((size_t)(rb * (uint64_t)rows));
+    std::mt19937 g(seed);
+    for (uint8_t& b : out) b = (uint8_t)g();
+    std::normal_distribution<float> d(0.0f, 0.02f / std::sqrt((float)n));
+    for (int64_t r = 0; r < rows; r++)
+        for (uint64_t b = 0; b < rb / bb; b++)
+            for (int at : half_fields(type)) {
+                const uint16_t h = f32_to_f16(d(g) * (r == 2 ? 100.0f : 1.0f));
+                memcpy(out.data() + r * rb + b * bb + at, &h, 2);
+            }
+    if (rows > 1) memset(out.data() + rb, 0, (size_t)rb);
+    return out;
 }
 
 // rows x n floats converted to `type` with the scalar quantizers.
@@ -93,7 +145,7 @@ Problem make_problem(uint32_t type, int64_t n_in, int64_t n_out, int64_t T, uint
         if (n_out > 2) p.wf[(size_t)(2 * n_in + i)] *= 100.0f;
         if (n_out > 1) p.wf[(size_t)(1 * n_in + i)] = 0.0f;
     }
-    p.w = to_type(type, p.wf, n_out, n_in);
+    p.w = is_block(type) ? random_blocks(type, n_out, n_in, seed) : to_type(type, p.wf, n_out, n_in);
     p.x = to_type(scalar().act_type[type], p.xf, T, n_in);
     return p;
 }
@@ -162,8 +214,10 @@ TEST(MatmulIsa, MatchesScalar) {
     const int64_t Ts[] = {1, 2, 3, 5, 16, 33};
     uint32_t seed = 1;
     for (uint32_t type : kTypes) {
-        for (int64_t n_in : is_quant(type) ? std::vector<int64_t>(std::begin(quant_n_in), std::end(quant_n_in))
-                                           : std::vector<int64_t>(std::begin(float_n_in), std::end(float_n_in))) {
+        std::vector<int64_t> n_ins(std::begin(float_n_in), std::end(float_n_in));
+        if (block_of(type) == 32) n_ins.assign(std::begin(quant_n_in), std::end(quant_n_in));
+        if (block_of(type) == 256) n_ins = {256, 512, 768};
+        for (int64_t n_in : n_ins) {
             for (int64_t n_out : n_outs) {
                 for (int64_t T : Ts) {
                     const Problem p = make_problem(type, n_in, n_out, T, seed++);
@@ -200,7 +254,7 @@ TEST(MatmulIsa, MatchesScalar) {
 // more weight rows than one block: the blocked GEMM paths against scalar.
 TEST(MatmulIsa, LargeShapesMatchScalar) {
     for (uint32_t type : kTypes) {
-        const int64_t n_in = is_quant(type) ? 1088 : 2100, n_out = 131, T = 53;
+        const int64_t n_in = block_of(type) > 1 ? n_for(type, 1088) : 2100, n_out = 131, T = 53;
         const Problem p = make_problem(type, n_in, n_out, T, 99);
         const std::vector<float> ref = run(scalar(), p, {});
         for (const Isa& isa : isas()) {
@@ -223,7 +277,7 @@ TEST(MatmulIsa, LargeShapesMatchScalar) {
 TEST(MatmulIsa, OutputsDoNotDependOnT) {
     for (const Isa& isa : isas()) {
         for (uint32_t type : kTypes) {
-            const int64_t n_in = is_quant(type) ? 1088 : 2100, n_out = 70, T = 50;
+            const int64_t n_in = block_of(type) > 1 ? n_for(type, 2200) : 2100, n_out = 70, T = 50;
             const Problem p = make_problem(type, n_in, n_out, T, 123);
             const std::vector<float> all = run(isa.k, p, {});
             const uint64_t xrow = ggml_row_size(isa.k.act_type[type], n_in);
@@ -242,7 +296,7 @@ TEST(MatmulIsa, RowSplitDoesNotChangeBits) {
     for (const Isa& isa : isas()) {
         for (uint32_t type : kTypes) {
             for (int64_t T : {1, 3, 5, 16, 33, 50}) {
-                const int64_t n_in = T == 50 ? (is_quant(type) ? 1088 : 2100) : is_quant(type) ? 160 : 75;
+                const int64_t n_in = block_of(type) == 1 ? (T == 50 ? 2100 : 75) : n_for(type, T == 50 ? 1088 : 160);
                 const int64_t n_out = T == 50 ? 131 : 71;
                 const Problem p = make_problem(type, n_in, n_out, T, 77);
                 const std::vector<float> full = run(isa.k, p, {});
@@ -267,7 +321,7 @@ TEST(MatmulIsa, UnalignedPointersDoNotChangeBits) {
     for (const Isa& isa : isas()) {
         for (uint32_t type : kTypes) {
             for (int64_t T : {1, 7}) {
-                const int64_t n_in = is_quant(type) ? 96 : 45, n_out = 37;
+                const int64_t n_in = block_of(type) > 1 ? n_for(type, 96) : 45, n_out = 37;
                 const Problem p = make_problem(type, n_in, n_out, T, 5);
                 const std::vector<float> ref = run(isa.k, p, {});
                 // F32: 4 bytes past a 64-byte boundary; F16/BF16 and the 2-byte blocks: 2 bytes
@@ -285,6 +339,59 @@ TEST(MatmulIsa, UnalignedPointersDoNotChangeBits) {
             }
         }
     }
+}
+
+// The block types (matmul_dequant.h), and Q8_0 / Q4_0 with float32
+// activations: on every path, bit for bit the path's own F32 product of the
+// matrix the scalar dequantizer gives - token mode, sequence mode, K cut
+// into passes or not.
+TEST(MatmulIsa, BlockTypesAreTheF32ProductOfTheirDequantizedWeights) {
+    std::vector<uint32_t> types(std::begin(kBlockTypes), std::end(kBlockTypes));
+    types.push_back(GGML_TYPE_Q8_0);
+    types.push_back(GGML_TYPE_Q4_0);
+    for (const Isa& isa : isas()) {
+        for (uint32_t type : types) {
+            const MatmulFn fn = is_quant(type) ? isa.k.matmul_f32_act[type] : isa.k.matmul[type];
+            ASSERT_NE(fn, nullptr) << isa.name << " " << ggml_type_name(type);
+            for (int64_t T : {1, 5, 50}) {
+                const int64_t n_in = n_for(type, T == 50 ? 2200 : 300), n_out = 37;
+                const std::vector<uint8_t> w = is_quant(type) ? make_problem(type, n_in, n_out, 1, 7).w
+                                                              : random_blocks(type, n_out, n_in, 7);
+                const std::vector<float> x = randn((size_t)(n_in * T), 8);
+                std::vector<float> wf((size_t)(n_in * n_out));
+                const uint64_t rb = ggml_row_size(type, n_in);
+                for (int64_t o = 0; o < n_out; o++)
+                    scalar().row_to_f32[type](w.data() + o * rb, wf.data() + o * n_in, n_in);
+                std::vector<float> want((size_t)(T * n_out), NAN), got((size_t)(T * n_out), NAN);
+                isa.k.matmul[GGML_TYPE_F32](wf.data(), n_in, n_out, 0, n_out, x.data(), T, want.data());
+                fn(w.data(), n_in, n_out, 0, 20, x.data(), T, got.data());
+                fn(w.data(), n_in, n_out, 20, n_out, x.data(), T, got.data());
+                size_t at = 0;
+                EXPECT_TRUE(same_bits(want, got, &at))
+                    << isa.name << " " << ggml_type_name(type) << " n_in=" << n_in << " T=" << T << ": output " << at
+                    << " = " << got[at] << " vs F32 " << want[at];
+            }
+        }
+    }
+}
+
+// --act f32: Q8_0 and Q4_0 take float32 activations, unrepacked; other
+// names are refused.
+TEST(MatmulIsa, F32ActivationsOption) {
+    int n = 0;
+    const char* const* names = kernels_isa_available(&n);
+    for (int i = 0; i < n; i++) {
+        kernels_init(names[i], "f32");
+        for (uint32_t t : {GGML_TYPE_Q8_0, GGML_TYPE_Q4_0}) {
+            EXPECT_EQ(kern.act_type[t], (uint32_t)GGML_TYPE_F32) << names[i];
+            EXPECT_EQ(kern.matmul[t], kern.matmul_f32_act[t]) << names[i];
+            EXPECT_EQ(kern.repack[t], nullptr) << names[i];
+        }
+        kernels_init(names[i], "auto");
+        EXPECT_EQ(kern.act_type[GGML_TYPE_Q8_0], (uint32_t)GGML_TYPE_Q8_0) << names[i];
+    }
+    EXPECT_THROW(kernels_init(nullptr, "q4"), std::exception);
+    kernels_init(nullptr);
 }
 
 // A path's own weight layout (kernels.h, repack; a --no-mmap model's

@@ -179,7 +179,7 @@ int cmd_bench(int argc, char** argv) {
 
     LoadedModel lm;
     const bool use_mmap = load_mode_option(r) == GGUF_MAP;
-    cli_load_model(&lm, r["model"].as<std::string>(), isa_option(r), use_mmap ? GGUF_MAP : GGUF_COPY);
+    cli_load_model(&lm, r["model"].as<std::string>(), isa_option(r), use_mmap ? GGUF_MAP : GGUF_COPY, act_option(r));
     const Model& m = lm.model;
     const int64_t chunk = chunk_opt ? chunk_opt : rwkv_default_chunk(&m);
     RwkvContext ctx;

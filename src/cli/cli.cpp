@@ -31,8 +31,9 @@ std::string cli_default_model() {
               RWKV_BUNDLED_MODEL_NAME);
 }
 
-void cli_load_model(LoadedModel* lm, const std::string& path_in, const std::string& isa, GgufLoadMode mode) {
-    kernels_init(isa.c_str());
+void cli_load_model(LoadedModel* lm, const std::string& path_in, const std::string& isa, GgufLoadMode mode,
+                    const std::string& act) {
+    kernels_init(isa.c_str(), act.c_str());
     std::string path = path_in;
     if (path.empty()) path = cli_default_model();
     model_load(&lm->model, path.c_str(), mode);

@@ -18,7 +18,9 @@ struct LoadedModel {
 
 // Initialise the kernels (isa: "auto" or a forced path), map or copy the
 // model file (gguf.h), build its tokenizer. path == "" means cli_default_model().
-void cli_load_model(LoadedModel* lm, const std::string& path, const std::string& isa, GgufLoadMode mode = GGUF_MAP);
+// act: kernels_init's activation format ("" or "auto", "f32").
+void cli_load_model(LoadedModel* lm, const std::string& path, const std::string& isa, GgufLoadMode mode = GGUF_MAP,
+                    const std::string& act = "");
 
 // $RWKV_MODEL, else the bundled model (models/rwkv7-kjv-byte.gguf).
 std::string cli_default_model();

@@ -46,7 +46,7 @@ int cmd_generate(int argc, char** argv) {
     }
 
     LoadedModel lm;
-    cli_load_model(&lm, r["model"].as<std::string>(), isa_option(r), load_mode_option(r));
+    cli_load_model(&lm, r["model"].as<std::string>(), isa_option(r), load_mode_option(r), act_option(r));
     const Model& m = lm.model;
 
     std::vector<int32_t> tokens;

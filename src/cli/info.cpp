@@ -15,7 +15,7 @@ int cmd_info(int argc, char** argv) {
     cxxopts::ParseResult r;
     if (!parse_or_help(o, argc, argv, &r)) return 0;
     LoadedModel lm;
-    cli_load_model(&lm, r["model"].as<std::string>(), isa_option(r));
+    cli_load_model(&lm, r["model"].as<std::string>(), isa_option(r), GGUF_MAP, act_option(r));
     const Model& m = lm.model;
     const GgufFile& f = m.file;
 

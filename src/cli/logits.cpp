@@ -33,7 +33,7 @@ int cmd_logits(int argc, char** argv) {
     if (chunk < 1 || chunk > 4096) rwkv_fail("--chunk must be in 1..4096 (got %lld)", (long long)chunk);
 
     LoadedModel lm;
-    cli_load_model(&lm, r["model"].as<std::string>(), isa_option(r), load_mode_option(r));
+    cli_load_model(&lm, r["model"].as<std::string>(), isa_option(r), load_mode_option(r), act_option(r));
     const Model& m = lm.model;
 
     std::vector<int32_t> tokens;

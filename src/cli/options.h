@@ -17,6 +17,7 @@ static inline void add_model_options(cxxopts::Options& o) {
     o.add_options()
         ("m,model", "model file (GGUF); default: $RWKV_MODEL, else the bundled models/rwkv7-kjv-byte.gguf", cxxopts::value<std::string>()->default_value(""))
         ("isa", "kernel path: auto, scalar, avx2, avx512 (also $RWKV_ISA)", cxxopts::value<std::string>()->default_value(""))
+        ("act", "activations of the quantized products: auto (Q8_0 rows for Q8_0/Q4_0 weights, float32 for the other types) or f32 (float32 for every type: the exact product of the stored weights)", cxxopts::value<std::string>()->default_value("auto"))
         ("h,help", "show this help");
 }
 
@@ -29,6 +30,9 @@ static inline std::string isa_option(const cxxopts::ParseResult& r) {
     }
     return isa;
 }
+
+// The --act flag (validated by kernels_init).
+static inline std::string act_option(const cxxopts::ParseResult& r) { return r["act"].as<std::string>(); }
 
 // The value an integer option stored (false for any other type).
 static inline bool stored_integer(const cxxopts::OptionValue& v, long double* out) {

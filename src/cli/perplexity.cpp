@@ -39,7 +39,7 @@ int cmd_perplexity(int argc, char** argv) {
     const int n_threads = threads_option(r);
 
     LoadedModel lm;
-    cli_load_model(&lm, r["model"].as<std::string>(), isa_option(r), load_mode_option(r));
+    cli_load_model(&lm, r["model"].as<std::string>(), isa_option(r), load_mode_option(r), act_option(r));
     const Model& m = lm.model;
     RwkvContext ctx;
     rwkv_context_init(&ctx, &m, chunk, n_threads);

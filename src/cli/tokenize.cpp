@@ -23,7 +23,7 @@ int cmd_tokenize(int argc, char** argv) {
         text = cli_read_stdin();
     }
     LoadedModel lm;
-    cli_load_model(&lm, r["model"].as<std::string>(), isa_option(r));
+    cli_load_model(&lm, r["model"].as<std::string>(), isa_option(r), GGUF_MAP, act_option(r));
     std::vector<int32_t> ids;
     world_tokenizer_encode(&lm.tok, (const uint8_t*)text.data(), text.size(), &ids);
     std::string out;

@@ -1,0 +1,18 @@
+// ggml_quantize.h - float32 rows to GGML's block types, with ggml's own
+// rounding choices, so a file rwkv-cli quantizes is byte for byte the file
+// llama.cpp's llama-quantize writes from the same input (no importance matrix).
+#pragma once
+
+#include <cstdint>
+
+// n is a multiple of the type's block size (32, or 256 for the K-quants and IQ4_XS).
+void quantize_row_q4_1_ref(const float* src, void* dst, int64_t n);
+void quantize_row_q5_0_ref(const float* src, void* dst, int64_t n);
+void quantize_row_q5_1_ref(const float* src, void* dst, int64_t n);
+void quantize_row_q2_K_ref(const float* src, void* dst, int64_t n);
+void quantize_row_q3_K_ref(const float* src, void* dst, int64_t n);
+void quantize_row_q4_K_ref(const float* src, void* dst, int64_t n);
+void quantize_row_q5_K_ref(const float* src, void* dst, int64_t n);
+void quantize_row_q6_K_ref(const float* src, void* dst, int64_t n);
+void quantize_row_iq4_nl_ref(const float* src, void* dst, int64_t n);
+void quantize_row_iq4_xs_ref(const float* src, void* dst, int64_t n);
