@@ -87,6 +87,15 @@ struct block_iq4_xs {
     uint8_t qs[QK_K / 2];
 };
 
+// The activations of the K-quants' integer products (ggml's Q8_K): one float
+// scale per 256 values, and the sums of each 16 quants (for the offsets).
+struct block_q8_K {
+    float d;
+    int8_t qs[QK_K];
+    int16_t bsums[QK_K / 16];
+};
+
+static_assert(sizeof(block_q8_K) == 292, "ggml layout");
 static_assert(sizeof(block_q4_1) == 20, "ggml layout");
 static_assert(sizeof(block_q5_0) == 22, "ggml layout");
 static_assert(sizeof(block_q5_1) == 24, "ggml layout");

@@ -145,23 +145,36 @@ static void fill(Kernels* k, Isa isa) {
         k->isa = "neon";
     }
 #endif
-}
-
-static void use_f32_activations(Kernels* k) {
+    // the default products of Q8_0 / Q4_0 are their int8 ones, on this path
     for (uint32_t t = 0; t < GGML_TYPE_COUNT; t++)
-        if (k->matmul_f32_act[t]) {
-            k->matmul[t] = k->matmul_f32_act[t];
-            k->act_type[t] = GGML_TYPE_F32;
-            k->repack[t] = nullptr;
+        if (k->matmul[t] && k->act_type[t] != GGML_TYPE_F32) {
+            k->matmul_int8_act[t] = k->matmul[t];
+            k->int8_act_type[t] = k->act_type[t];
         }
 }
 
+// Point matmul[] at the products the activation choice asks for. A
+// repacked layout belongs to its type's int8 product; with float32
+// activations the matrices stay as the file has them.
+static void choose_activations(Kernels* k, bool f32, bool int8) {
+    for (uint32_t t = 0; t < GGML_TYPE_COUNT; t++) {
+        if (f32 && k->matmul_f32_act[t]) {
+            k->matmul[t] = k->matmul_f32_act[t];
+            k->act_type[t] = GGML_TYPE_F32;
+            k->repack[t] = nullptr;
+        } else if (int8 && k->matmul_int8_act[t]) {
+            k->matmul[t] = k->matmul_int8_act[t];
+            k->act_type[t] = k->int8_act_type[t];
+        }
+    }
+}
+
 void kernels_init(const char* name, const char* act) {
-    if (act && *act && strcmp(act, "auto") != 0 && strcmp(act, "f32") != 0)
-        rwkv_fail("unknown activation format '%s' (auto, f32)", act);
-    const bool f32 = act && !strcmp(act, "f32");
+    const bool automatic = !act || !*act || !strcmp(act, "auto");
+    if (!automatic && strcmp(act, "f32") != 0 && strcmp(act, "int8") != 0)
+        rwkv_fail("unknown activation format '%s' (auto, f32, int8)", act);
     kernels_init_isa(name);
-    if (f32) use_f32_activations(&kern);
+    if (!automatic) choose_activations(&kern, !strcmp(act, "f32"), !strcmp(act, "int8"));
 }
 
 static void kernels_init_isa(const char* name) {

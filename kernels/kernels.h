@@ -118,9 +118,13 @@ struct Kernels {
     const char* isa;                     // "scalar", later "avx2", "avx512", "neon"
     MatmulFn matmul[KTYPE_COUNT];    // by weight type; null = unsupported
     uint32_t act_type[KTYPE_COUNT];  // the X format matmul[type] takes: F32 or Q8_0
-    // Q8_0 and Q4_0 with float32 activations (weights dequantized in the
-    // kernel): what matmul[] holds for them after kernels_init(isa, "f32").
+    // The two products a quantized type may have, for kernels_init's choice:
+    // float32 activations (weights dequantized in the kernel; every block
+    // type), or activations quantized to int8_act_type[type] (Q8_0 rows for
+    // Q8_0/Q4_0, Q8_K for Q4_K/Q5_K/Q6_K) with exact integer block sums.
     MatmulFn matmul_f32_act[GGML_TYPE_COUNT];
+    MatmulFn matmul_int8_act[GGML_TYPE_COUNT];
+    uint32_t int8_act_type[GGML_TYPE_COUNT];
     RowToF32Fn row_to_f32[KTYPE_COUNT];
     RowQuantizeFn quantize_row[KTYPE_COUNT];
     RepackFn repack[GGML_TYPE_COUNT];  // null: this path runs the file's layout
@@ -147,10 +151,11 @@ extern Kernels kern;
 
 // Fill `kern`. isa = nullptr or "" or "auto": the best the CPU supports;
 // otherwise a name from kernels_isa_names(), failing if the CPU lacks it.
-// act = nullptr, "" or "auto": each weight type's own activation format
+// act = nullptr, "" or "auto": each weight type's default activations
 // (Q8_0 rows for Q8_0/Q4_0 weights, float32 for every other type); "f32":
 // float32 activations for every type (Q8_0/Q4_0 weights are then multiplied
-// in place, with no --no-mmap repacking).
+// in place, with no --no-mmap repacking); "int8": quantized activations for
+// every type that has such a product (also Q4_K, Q5_K, Q6_K).
 void kernels_init(const char* isa, const char* act = nullptr);
 
 // The scalar table (always available), used by tests as the reference.
@@ -221,4 +226,6 @@ void quantize_row_q4_0_scalar(const float* src, void* dst, int64_t n);
 void quantize_row_f16_scalar(const float* src, void* dst, int64_t n);
 void quantize_row_bf16_scalar(const float* src, void* dst, int64_t n);
 void row_q8_0_to_f32(const void* src, float* dst, int64_t n);
+void quantize_row_q8_K_scalar(const float* src, void* dst, int64_t n);  // ggml's quantize_row_q8_K_ref
+void row_q8_K_to_f32(const void* src, float* dst, int64_t n);
 void row_q4_0_to_f32(const void* src, float* dst, int64_t n);

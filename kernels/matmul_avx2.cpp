@@ -26,6 +26,7 @@
 
 #include "kernels.h"
 #include "dequant_x86.h"
+#include "kquant_x86.h"
 #include "matmul_dequant.h"
 #include "matmul_tiles.h"
 #include "quant.h"
@@ -467,6 +468,9 @@ void quantize_row_q8_0_avx2(const float* src, void* dst, int64_t n) {
 
 void matmul_fill_avx2(Kernels* k) {
     dequant::fill<V256, LoadF32, dqx86::Dequant<F256>>(k);  // Q4_1 ... IQ4_XS (matmul_dequant.h)
+    k->matmul_int8_act[GGML_TYPE_Q4_K] = kq8::matmul<block_q4_K>;  // with Q8_K activations (kquant_x86.h)
+    k->matmul_int8_act[GGML_TYPE_Q5_K] = kq8::matmul<block_q5_K>;
+    k->matmul_int8_act[GGML_TYPE_Q6_K] = kq8::matmul<block_q6_K>;
     k->matmul[GGML_TYPE_F32] = matmul_f32_avx2;
     k->matmul[GGML_TYPE_F16] = matmul_f16_avx2;
     k->matmul[GGML_TYPE_BF16] = matmul_bf16_avx2;

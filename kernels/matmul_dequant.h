@@ -116,16 +116,16 @@ template <class V, class L, class D>
 static void fill(Kernels* k) {
     k->matmul_f32_act[GGML_TYPE_Q8_0] = matmul<V, L, D, block_q8_0>;
     k->matmul_f32_act[GGML_TYPE_Q4_0] = matmul<V, L, D, block_q4_0>;
-    k->matmul[GGML_TYPE_Q4_1] = matmul<V, L, D, block_q4_1>;
-    k->matmul[GGML_TYPE_Q5_0] = matmul<V, L, D, block_q5_0>;
-    k->matmul[GGML_TYPE_Q5_1] = matmul<V, L, D, block_q5_1>;
-    k->matmul[GGML_TYPE_IQ4_NL] = matmul<V, L, D, block_iq4_nl>;
-    k->matmul[GGML_TYPE_Q2_K] = matmul<V, L, D, block_q2_K>;
-    k->matmul[GGML_TYPE_Q3_K] = matmul<V, L, D, block_q3_K>;
-    k->matmul[GGML_TYPE_Q4_K] = matmul<V, L, D, block_q4_K>;
-    k->matmul[GGML_TYPE_Q5_K] = matmul<V, L, D, block_q5_K>;
-    k->matmul[GGML_TYPE_Q6_K] = matmul<V, L, D, block_q6_K>;
-    k->matmul[GGML_TYPE_IQ4_XS] = matmul<V, L, D, block_iq4_xs>;
+    k->matmul[GGML_TYPE_Q4_1] = k->matmul_f32_act[GGML_TYPE_Q4_1] = matmul<V, L, D, block_q4_1>;
+    k->matmul[GGML_TYPE_Q5_0] = k->matmul_f32_act[GGML_TYPE_Q5_0] = matmul<V, L, D, block_q5_0>;
+    k->matmul[GGML_TYPE_Q5_1] = k->matmul_f32_act[GGML_TYPE_Q5_1] = matmul<V, L, D, block_q5_1>;
+    k->matmul[GGML_TYPE_IQ4_NL] = k->matmul_f32_act[GGML_TYPE_IQ4_NL] = matmul<V, L, D, block_iq4_nl>;
+    k->matmul[GGML_TYPE_Q2_K] = k->matmul_f32_act[GGML_TYPE_Q2_K] = matmul<V, L, D, block_q2_K>;
+    k->matmul[GGML_TYPE_Q3_K] = k->matmul_f32_act[GGML_TYPE_Q3_K] = matmul<V, L, D, block_q3_K>;
+    k->matmul[GGML_TYPE_Q4_K] = k->matmul_f32_act[GGML_TYPE_Q4_K] = matmul<V, L, D, block_q4_K>;
+    k->matmul[GGML_TYPE_Q5_K] = k->matmul_f32_act[GGML_TYPE_Q5_K] = matmul<V, L, D, block_q5_K>;
+    k->matmul[GGML_TYPE_Q6_K] = k->matmul_f32_act[GGML_TYPE_Q6_K] = matmul<V, L, D, block_q6_K>;
+    k->matmul[GGML_TYPE_IQ4_XS] = k->matmul_f32_act[GGML_TYPE_IQ4_XS] = matmul<V, L, D, block_iq4_xs>;
 }
 
 }  // namespace dequant

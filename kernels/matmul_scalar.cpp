@@ -6,6 +6,7 @@
 // rounding error of long rows low (closer to the pairwise sums of BLAS) and it
 // is the summation order the SIMD versions (8 float lanes) can reproduce.
 #include <cmath>
+#include <cstring>
 #include <vector>
 
 #include "ggml_blocks.h"
@@ -210,9 +211,128 @@ static void matmul_dequant_scalar(const void* W, int64_t n_in, int64_t n_out, in
     }
 }
 
+// ---- Q4_K, Q5_K, Q6_K times Q8_K activations ------------------------------
+//
+// The integer products, as ggml computes them for speed: per super-block of
+// 256, exact int32 sums of quant x activation products, weighted by the
+// sub-block scales (and offsets: the activations' 16-sums), then one float
+// term per super-block, summed in block order:
+//   Q4_K, Q5_K:  sum += (float)S * (d_x * d) - (float)M * (d_x * dmin)
+//                S = sum_j sc_j sum_{l in j} q_l x_l,  M = sum_j m_j sum_{l in j} x_l
+//   Q6_K:        sum += (float)(S - 32 M) * (d_x * d)    (q stored + 32; M = sum_j sc_j sum_l x_l)
+// No fused multiply-add; the SIMD twins (kquant_x86.h) compute the same
+// integers and the same float operations, so every path gives these bits.
+
+// ggml's quantize_row_q8_K_ref: d = (the value of largest magnitude) / -127
+// per 256, q = nearest_int(x * -127 / max) (ties to even), at most 127.
+static inline int nearest_int(float v) {
+    const float shifted = v + 12582912.0f;  // 1.5 * 2^23: the integer lands in the low mantissa bits
+    int32_t i;
+    memcpy(&i, &shifted, 4);
+    return (i & 0x007fffff) - 0x00400000;
+}
+
+void quantize_row_q8_K_scalar(const float* src, void* dst, int64_t n) {
+    block_q8_K* y = (block_q8_K*)dst;
+    for (int64_t b = 0; b < n / QK_K; b++) {
+        const float* x = src + b * QK_K;
+        float amax = 0.0f, max = 0.0f;
+        for (int j = 0; j < QK_K; j++)
+            if (fabsf(x[j]) > amax) amax = fabsf(x[j]), max = x[j];
+        memset(&y[b], 0, sizeof(y[b]));
+        if (amax == 0.0f) continue;
+        const float iscale = -127.0f / max;
+        for (int j = 0; j < QK_K; j++) {
+            const int v = nearest_int(iscale * x[j]);
+            y[b].qs[j] = (int8_t)(v < 127 ? v : 127);
+        }
+        for (int j = 0; j < QK_K / 16; j++) {
+            int sum = 0;
+            for (int l = 0; l < 16; l++) sum += y[b].qs[16 * j + l];
+            y[b].bsums[j] = (int16_t)sum;
+        }
+        y[b].d = 1.0f / iscale;
+    }
+}
+
+void row_q8_K_to_f32(const void* src, float* dst, int64_t n) {
+    const block_q8_K* x = (const block_q8_K*)src;
+    for (int64_t b = 0; b < n / QK_K; b++)
+        for (int j = 0; j < QK_K; j++) dst[b * QK_K + j] = x[b].d * (float)x[b].qs[j];
+}
+
+// The integers of one super-block: S and M as above, from the quants q
+// (values 0..63) and the sub-block scales (16 sub-blocks of 16 for Q6_K,
+// 8 of 32 for Q4_K / Q5_K, whose offsets m are passed too).
+static inline void kquant_ints(const uint8_t* q, const int* sc, const int* m, int sub, const block_q8_K* x,
+                               int32_t* S, int32_t* M) {
+    const int len = QK_K / sub;
+    int32_t s = 0, mm = 0;
+    for (int j = 0; j < sub; j++) {
+        int32_t isum = 0, xsum = 0;
+        for (int l = 0; l < len; l++) isum += (int32_t)q[j * len + l] * x->qs[j * len + l], xsum += x->qs[j * len + l];
+        s += sc[j] * isum;
+        mm += m[j] * xsum;
+    }
+    *S = s, *M = mm;
+}
+
+// Q4_K / Q5_K (qh null for Q4_K): the quants as values 0..31, then the term.
+static inline float dot_k4_q8(uint16_t d, uint16_t dmin, const uint8_t* scales, const uint8_t* qs, const uint8_t* qh,
+                              const block_q8_K* x) {
+    uint8_t q[QK_K];
+    int sc[8], m[8];
+    for (int j = 0; j < 8; j++) {
+        uint8_t a, b;
+        kquant_scale_min(j, scales, &a, &b);
+        sc[j] = a, m[j] = b;
+    }
+    for (int r = 0; r < 4; r++)
+        for (int l = 0; l < 32; l++) {
+            const int h1 = qh ? ((qh[l] >> (2 * r)) & 1) << 4 : 0, h2 = qh ? ((qh[l] >> (2 * r + 1)) & 1) << 4 : 0;
+            q[64 * r + l] = (uint8_t)((qs[32 * r + l] & 15) | h1);
+            q[64 * r + 32 + l] = (uint8_t)((qs[32 * r + l] >> 4) | h2);
+        }
+    int32_t S, M;
+    kquant_ints(q, sc, m, 8, x, &S, &M);
+    return (float)S * (x->d * f16_to_f32(d)) - (float)M * (x->d * f16_to_f32(dmin));
+}
+
+static float dot_kq8(const block_q4_K* w, const block_q8_K* x) {
+    return dot_k4_q8(w->d, w->dmin, w->scales, w->qs, nullptr, x);
+}
+
+static float dot_kq8(const block_q5_K* w, const block_q8_K* x) {
+    return dot_k4_q8(w->d, w->dmin, w->scales, w->qs, w->qh, x);
+}
+
+static float dot_kq8(const block_q6_K* w, const block_q8_K* x) {
+    uint8_t q[QK_K];
+    int sc[16];
+    for (int j = 0; j < 16; j++) sc[j] = w->scales[j];
+    for (int h = 0; h < 2; h++)
+        for (int l = 0; l < 32; l++) {
+            const uint8_t* ql = w->ql + 64 * h;
+            const uint8_t qh = w->qh[32 * h + l];
+            q[128 * h + l] = (uint8_t)((ql[l] & 15) | ((qh & 3) << 4));
+            q[128 * h + 32 + l] = (uint8_t)((ql[l + 32] & 15) | (((qh >> 2) & 3) << 4));
+            q[128 * h + 64 + l] = (uint8_t)((ql[l] >> 4) | (((qh >> 4) & 3) << 4));
+            q[128 * h + 96 + l] = (uint8_t)((ql[l + 32] >> 4) | (((qh >> 6) & 3) << 4));
+        }
+    int32_t S, M;
+    kquant_ints(q, sc, sc, 16, x, &S, &M);
+    return (float)(S - 32 * M) * (x->d * f16_to_f32(w->d));
+}
+
+template <class B>
+static void matmul_kq8_scalar(const void* W, int64_t n_in, int64_t n_out, int64_t row0, int64_t row1, const void* X,
+                              int64_t T, float* Y) {
+    matmul_block_terms<B, block_q8_K, QK_K, dot_kq8>(W, n_in, n_out, row0, row1, X, T, Y);
+}
+
 template <class B>
 static void fill_block_type(Kernels* k, uint32_t type, RowQuantizeFn quantize) {
-    k->matmul[type] = matmul_dequant_scalar<B>;
+    k->matmul[type] = k->matmul_f32_act[type] = matmul_dequant_scalar<B>;
     k->act_type[type] = GGML_TYPE_F32;
     k->row_to_f32[type] = dequant_row<B>;
     k->quantize_row[type] = quantize;
@@ -221,6 +341,16 @@ static void fill_block_type(Kernels* k, uint32_t type, RowQuantizeFn quantize) {
 void matmul_fill_scalar_quant(Kernels* k) {
     k->matmul_f32_act[GGML_TYPE_Q8_0] = matmul_dequant_scalar<block_q8_0>;
     k->matmul_f32_act[GGML_TYPE_Q4_0] = matmul_dequant_scalar<block_q4_0>;
+    k->matmul_int8_act[GGML_TYPE_Q8_0] = matmul_q8_0_scalar;
+    k->matmul_int8_act[GGML_TYPE_Q4_0] = matmul_q4_0_scalar;
+    k->int8_act_type[GGML_TYPE_Q8_0] = k->int8_act_type[GGML_TYPE_Q4_0] = GGML_TYPE_Q8_0;
+    k->matmul_int8_act[GGML_TYPE_Q4_K] = matmul_kq8_scalar<block_q4_K>;
+    k->matmul_int8_act[GGML_TYPE_Q5_K] = matmul_kq8_scalar<block_q5_K>;
+    k->matmul_int8_act[GGML_TYPE_Q6_K] = matmul_kq8_scalar<block_q6_K>;
+    k->int8_act_type[GGML_TYPE_Q4_K] = k->int8_act_type[GGML_TYPE_Q5_K] = k->int8_act_type[GGML_TYPE_Q6_K] =
+        GGML_TYPE_Q8_K;
+    k->quantize_row[GGML_TYPE_Q8_K] = quantize_row_q8_K_scalar;
+    k->row_to_f32[GGML_TYPE_Q8_K] = row_q8_K_to_f32;
     fill_block_type<block_q4_1>(k, GGML_TYPE_Q4_1, quantize_row_q4_1_ref);
     fill_block_type<block_q5_0>(k, GGML_TYPE_Q5_0, quantize_row_q5_0_ref);
     fill_block_type<block_q5_1>(k, GGML_TYPE_Q5_1, quantize_row_q5_1_ref);

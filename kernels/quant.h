@@ -34,32 +34,40 @@ struct block_q4_0 {
 static_assert(sizeof(block_q8_0) == 34, "block_q8_0 must be 34 bytes (ggml layout)");
 static_assert(sizeof(block_q4_0) == 18, "block_q4_0 must be 18 bytes (ggml layout)");
 
-// The block loop of a quantized matmul: Y[t][o] = sum over blocks b, in
-// order, of (float)Dot(W[o][b], X[t][b]) * (d_w * d_x) - a multiply, a
-// multiply and an add, no fused multiply-add (the files that instantiate
-// this are compiled with -ffp-contract=off where the compiler would fuse).
-// The scalar reference instantiates it with plain C dots; a SIMD path with a
-// vector Dot (exact integers) gets the same bits.
-template <typename Block, int32_t (*Dot)(const Block*, const block_q8_0*)>
-static void matmul_quant_blocks(const void* W, int64_t n_in, int64_t n_out, int64_t row0, int64_t row1, const void* Xv,
-                                int64_t T, float* Y) {
-    const int64_t nb = n_in / QK8_0;
-    const block_q8_0* X = (const block_q8_0*)Xv;
+// The block loop of a product with quantized activations: Y[t][o] = the
+// float terms Term(W[o][b], X[t][b]) summed over blocks b in order (QB
+// elements per block). The K-quants' Q8_K products use it directly.
+template <typename Block, typename XBlock, int64_t QB, float (*Term)(const Block*, const XBlock*)>
+static void matmul_block_terms(const void* W, int64_t n_in, int64_t n_out, int64_t row0, int64_t row1,
+                               const void* Xv, int64_t T, float* Y) {
+    const int64_t nb = n_in / QB;
+    const XBlock* X = (const XBlock*)Xv;
     for (int64_t o = row0; o < row1; o++) {
         const Block* w = (const Block*)W + o * nb;
         for (int64_t t = 0; t < T; t++) {
-            const block_q8_0* x = X + t * nb;
             float sum = 0.0f;
-            for (int64_t b = 0; b < nb; b++) {
-                const float scale = f16_to_f32(w[b].d) * f16_to_f32(x[b].d);
-                const float prod = (float)Dot(w + b, x + b) * scale;
-                sum += prod;
-            }
+            for (int64_t b = 0; b < nb; b++) sum += Term(w + b, X + t * nb + b);
             Y[t * n_out + o] = sum;
         }
     }
 }
 
+// Q8_0 / Q4_0 times Q8_0: each block's term is (float)Dot(W[o][b], X[t][b])
+// * (d_w * d_x) - a multiply, a multiply and an add, no fused multiply-add
+// (the files that instantiate this are compiled with -ffp-contract=off where
+// the compiler would fuse). The scalar reference instantiates it with plain
+// C dots; a SIMD path with a vector Dot (exact integers) gets the same bits.
+template <typename Block, int32_t (*Dot)(const Block*, const block_q8_0*)>
+static inline float q8_0_term(const Block* w, const block_q8_0* x) {
+    const float scale = f16_to_f32(w->d) * f16_to_f32(x->d);
+    return (float)Dot(w, x) * scale;
+}
+
+template <typename Block, int32_t (*Dot)(const Block*, const block_q8_0*)>
+static void matmul_quant_blocks(const void* W, int64_t n_in, int64_t n_out, int64_t row0, int64_t row1, const void* Xv,
+                                int64_t T, float* Y) {
+    matmul_block_terms<Block, block_q8_0, QK8_0, q8_0_term<Block, Dot>>(W, n_in, n_out, row0, row1, Xv, T, Y);
+}
 
 // The row-interleaved layouts (kernels.h: KTYPE_*_R16 for AVX-512, KTYPE_*_R8
 // for AVX2): what a path makes of a Q8_0 / Q4_0 matrix in a --no-mmap copy.

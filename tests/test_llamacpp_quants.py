@@ -15,6 +15,10 @@ KL(reference || rwkv-cli) in nats, beside llama.cpp's own on the same file:
     worst row and 1.1x its KL;
   * --act f32 (float32 activations for every type): at the F32 level, worst
     row within 1e-5 x std (measured: 1.0e-6 .. 2.0e-6);
+  * --act int8 on the K-quant presets (Q8_K activations, as llama.cpp's):
+    beside llama.cpp, within 2x its worst row and 1.1x its KL (measured:
+    KL 6.1e-5 vs 6.0e-5 (Q6_K), 6.0e-5 vs 5.6e-5 (Q5_K_M), 6.8e-5 vs 6.4e-5
+    (Q4_K_M));
   * the logits do not depend on the thread count or on sequence vs token
     mode, bit for bit (a K-quant file and an IQ file).
 
@@ -97,17 +101,27 @@ def main():
         check(f"{t}: --act f32 worst row {r_f:.2e} <= {F32_BOUND:.0e}", r_f <= F32_BOUND)
         check(f"{t}: --act f32 mean KL {k_f:.2e} <= llama.cpp's {k_l:.2e}", k_f <= k_l)
 
+    for t in ["Q6_K", "Q5_K_M", "Q4_K_M"]:
+        model = os.path.join(d, f"kjv-{t}.gguf")
+        ref = np.fromfile(os.path.join(d, f"kjv-{t}.ref.f32"), dtype=np.float32).reshape(n_tok, 256)
+        lcpp = np.fromfile(os.path.join(d, f"kjv-{t}.llamacpp.f32"), dtype=np.float32).reshape(n_tok, 256)
+        y = logits(a.cli, model, tokens, os.path.join(a.work, f"{t}-int8.f32"), "--act", "int8")
+        r_i, k_i, r_l, k_l = rel(ref, y), kl(ref, y), rel(ref, lcpp), kl(ref, lcpp)
+        print(f"{t:8s} --act int8 {r_i:9.2e} {k_i:8.1e}")
+        check(f"{t}: --act int8 worst row {r_i:.2e} <= 2x llama.cpp's {r_l:.2e}", r_i <= 2 * r_l)
+        check(f"{t}: --act int8 mean KL {k_i:.2e} <= 1.1x llama.cpp's {k_l:.2e}", k_i <= 1.1 * k_l)
+
     # thread count and sequence vs token mode: the same bits
-    for t in ["Q4_K_M", "IQ4_XS"]:
+    for t, act in [("Q4_K_M", "auto"), ("IQ4_XS", "auto"), ("Q4_K_M", "int8")]:
         model = os.path.join(d, f"kjv-{t}.gguf")
         runs = {}
         for name, flags in [("-t 1", ["-t", "1"]), ("-t 2", ["-t", "2"]), ("-t 2 --token-mode", ["-t", "2", "--token-mode"]),
                             ("-t 2 --chunk 7", ["-t", "2", "--chunk", "7"]), ("-t 2 --no-mmap", ["-t", "2", "--no-mmap"])]:
-            runs[name] = logits(a.cli, model, tokens, os.path.join(a.work, f"{t}-bits.f32"), *flags)
+            runs[name] = logits(a.cli, model, tokens, os.path.join(a.work, f"{t}-bits.f32"), "--act", act, *flags)
         base = runs["-t 1"]
         for name, y in runs.items():
             if name != "-t 1":
-                check(f"{t}: {name} gives -t 1's bits", np.array_equal(base.view(np.uint32), y.view(np.uint32)),
+                check(f"{t} --act {act}: {name} gives -t 1's bits", np.array_equal(base.view(np.uint32), y.view(np.uint32)),
                       f"{int((base != y).sum())} logits differ")
 
     n_fail = results.count(False)

@@ -375,8 +375,66 @@ TEST(MatmulIsa, BlockTypesAreTheF32ProductOfTheirDequantizedWeights) {
     }
 }
 
-// --act f32: Q8_0 and Q4_0 take float32 activations, unrepacked; other
-// names are refused.
+// Q4_K, Q5_K, Q6_K with Q8_K activations (kquant_x86.h): every path gives
+// the scalar kernel's bits (exact integers per super-block, the same float
+// term), for token and sequence mode, past one chunk of activation rows,
+// and however the rows are split.
+TEST(MatmulIsa, Int8ActivationKQuantsMatchScalar) {
+    for (uint32_t type : {GGML_TYPE_Q4_K, GGML_TYPE_Q5_K, GGML_TYPE_Q6_K}) {
+        ASSERT_EQ(scalar().int8_act_type[type], (uint32_t)GGML_TYPE_Q8_K);
+        for (int64_t T : {1, 3, 70}) {
+            const int64_t n_in = 768, n_out = 37;
+            const std::vector<uint8_t> w = random_blocks(type, n_out, n_in, 11);
+            const std::vector<float> xf = randn((size_t)(n_in * T), 12);
+            const std::vector<uint8_t> x = to_type(GGML_TYPE_Q8_K, xf, T, n_in);
+            std::vector<float> want((size_t)(T * n_out), NAN);
+            scalar().matmul_int8_act[type](w.data(), n_in, n_out, 0, n_out, x.data(), T, want.data());
+            // the scalar kernel against the dequantized product: within rounding of activations to 8 bits
+            for (const Isa& isa : isas()) {
+                ASSERT_NE(isa.k.matmul_int8_act[type], nullptr) << isa.name;
+                std::vector<float> got((size_t)(T * n_out), NAN);
+                for (int64_t r0 : {0, 5, 21})
+                    isa.k.matmul_int8_act[type](w.data(), n_in, n_out, r0, r0 == 0 ? 5 : r0 == 5 ? 21 : n_out, x.data(),
+                                                T, got.data());
+                size_t at = 0;
+                EXPECT_TRUE(same_bits(want, got, &at)) << isa.name << " " << ggml_type_name(type) << " T=" << T
+                                                       << ": output " << at << " = " << got[at] << " vs " << want[at];
+            }
+        }
+    }
+}
+
+// The integer K-quant product is the float product of the dequantized
+// weights and activations, up to float32 rounding: pinned here against
+// matmul_f32_act on the Q8_K activations dequantized.
+TEST(Matmul, Int8ActivationKQuantsAreTheirDotProducts) {
+    for (uint32_t type : {GGML_TYPE_Q4_K, GGML_TYPE_Q5_K, GGML_TYPE_Q6_K}) {
+        const int64_t n_in = 512, n_out = 9, T = 2;
+        const std::vector<uint8_t> w = random_blocks(type, n_out, n_in, 3);
+        const std::vector<float> xf = randn((size_t)(n_in * T), 4);
+        const std::vector<uint8_t> x = to_type(GGML_TYPE_Q8_K, xf, T, n_in);
+        std::vector<float> xd((size_t)(n_in * T)), wd((size_t)n_in);
+        for (int64_t t = 0; t < T; t++)
+            scalar().row_to_f32[GGML_TYPE_Q8_K](x.data() + t * ggml_row_size(GGML_TYPE_Q8_K, n_in), xd.data() + t * n_in,
+                                                n_in);
+        std::vector<float> got((size_t)(T * n_out));
+        scalar().matmul_int8_act[type](w.data(), n_in, n_out, 0, n_out, x.data(), T, got.data());
+        for (int64_t o = 0; o < n_out; o++) {
+            scalar().row_to_f32[type](w.data() + o * ggml_row_size(type, n_in), wd.data(), n_in);
+            for (int64_t t = 0; t < T; t++) {
+                double want = 0, mag = 0;
+                for (int64_t i = 0; i < n_in; i++)
+                    want += (double)wd[(size_t)i] * xd[(size_t)(t * n_in + i)],
+                        mag += std::fabs((double)wd[(size_t)i] * xd[(size_t)(t * n_in + i)]);
+                EXPECT_NEAR(got[(size_t)(t * n_out + o)], want, 1e-5 * mag + 1e-30)
+                    << ggml_type_name(type) << " o=" << o << " t=" << t;
+            }
+        }
+    }
+}
+
+// --act f32: Q8_0 and Q4_0 take float32 activations, unrepacked; --act
+// int8: the K-quants take Q8_K rows; other names are refused.
 TEST(MatmulIsa, F32ActivationsOption) {
     int n = 0;
     const char* const* names = kernels_isa_available(&n);
@@ -389,6 +447,14 @@ TEST(MatmulIsa, F32ActivationsOption) {
         }
         kernels_init(names[i], "auto");
         EXPECT_EQ(kern.act_type[GGML_TYPE_Q8_0], (uint32_t)GGML_TYPE_Q8_0) << names[i];
+        EXPECT_EQ(kern.act_type[GGML_TYPE_Q4_K], (uint32_t)GGML_TYPE_F32) << names[i];
+        kernels_init(names[i], "int8");
+        for (uint32_t t : {GGML_TYPE_Q4_K, GGML_TYPE_Q5_K, GGML_TYPE_Q6_K}) {
+            EXPECT_EQ(kern.act_type[t], (uint32_t)GGML_TYPE_Q8_K) << names[i];
+            EXPECT_EQ(kern.matmul[t], kern.matmul_int8_act[t]) << names[i];
+        }
+        EXPECT_EQ(kern.act_type[GGML_TYPE_Q4_1], (uint32_t)GGML_TYPE_F32) << names[i] << ": no integer product";
+        EXPECT_NE(kern.repack[GGML_TYPE_Q8_0] != nullptr, std::string(names[i]) == "scalar") << names[i];
     }
     EXPECT_THROW(kernels_init(nullptr, "q4"), std::exception);
     kernels_init(nullptr);
