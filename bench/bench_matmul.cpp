@@ -6,6 +6,10 @@
 //   ./build/bench/bench_matmul --benchmark_filter='avx512/q8_0'   # one path, one type
 //   ./build/bench/bench_matmul --benchmark_filter='T:1$|peak'     # GEMV and the limits
 //
+// Types: every one the engine multiplies; <type>_repack is a path's --no-mmap
+// layout, <type>_int8 the product with int8 activations where the default is
+// float32 (--act int8).
+//
 // Names: matmul/<isa>/<type>/<n_in>x<n_out>/T:<T>. Counters:
 //   T = 1 (token generation, memory bound): W = bytes of weights read per second
 //   T > 1 (prompt, compute bound):          FLOP = 2 n_in n_out T per second
@@ -32,7 +36,13 @@ namespace {
 
 typedef BenchIsa Isa;
 
-const uint32_t kTypes[] = {GGML_TYPE_F32, GGML_TYPE_F16, GGML_TYPE_BF16, GGML_TYPE_Q8_0, GGML_TYPE_Q4_0};
+const uint32_t kTypes[] = {GGML_TYPE_F32,  GGML_TYPE_F16,  GGML_TYPE_BF16, GGML_TYPE_Q8_0,   GGML_TYPE_Q4_0,
+                           GGML_TYPE_Q4_1, GGML_TYPE_Q5_0, GGML_TYPE_Q5_1, GGML_TYPE_IQ4_NL, GGML_TYPE_Q2_K,
+                           GGML_TYPE_Q3_K, GGML_TYPE_Q4_K, GGML_TYPE_Q5_K, GGML_TYPE_Q6_K,   GGML_TYPE_IQ4_XS};
+
+// How a type's product runs: the file's layout with the default activations,
+// the path's repacked layout (--no-mmap), or the int8-activation product (--act int8).
+enum Variant { FILE_LAYOUT, REPACKED, INT8_ACT };
 
 std::string lower(const char* s) {
     std::string r(s);
@@ -99,13 +109,14 @@ const Weights& weights(uint32_t type, int64_t n_in, int64_t n_out, RepackFn repa
 // repacked: the weights in the path's own layout (kernels.h, repack), as a
 // --no-mmap model holds them.
 void bm_matmul(benchmark::State& st, const Isa* isa, uint32_t type, int64_t n_in, int64_t n_out, int64_t T,
-               bool repacked) {
-    const Weights& W = weights(type, n_in, n_out, repacked ? isa->k.repack[type] : nullptr);
+               Variant v) {
+    const Weights& W = weights(type, n_in, n_out, v == REPACKED ? isa->k.repack[type] : nullptr);
     std::vector<float> xf((size_t)(n_in * T));
     fill_random(xf.data(), xf.size(), 2);
-    const std::vector<uint8_t> X = convert(isa->k.act_type[type], xf.data(), T, n_in);
+    const uint32_t act = v == INT8_ACT ? isa->k.int8_act_type[type] : isa->k.act_type[type];
+    const std::vector<uint8_t> X = convert(act, xf.data(), T, n_in);
     std::vector<float> Y((size_t)(n_out * T));
-    const MatmulFn fn = isa->k.matmul[W.kernel_type];
+    const MatmulFn fn = v == INT8_ACT ? isa->k.matmul_int8_act[type] : isa->k.matmul[W.kernel_type];
     for (auto _ : st) {
         fn(W.data.data, n_in, n_out, 0, n_out, X.data(), T, Y.data());
         benchmark::DoNotOptimize(Y.data());
@@ -180,23 +191,25 @@ int main(int argc, char** argv) {
     const Shape shapes[] = {{768, 768}, {768, 3072}, {3072, 768}};
     const int64_t Ts[] = {1, 64, 512};
     for (uint32_t type : kTypes) {
-        for (bool repacked : {false, true}) {
-            const std::string tn = lower(ggml_type_name(type)) + (repacked ? "_repack" : "");
-            auto has = [&](const Isa& isa) { return !repacked || (type < GGML_TYPE_COUNT && isa.k.repack[type]); };
+        for (Variant v : {FILE_LAYOUT, REPACKED, INT8_ACT}) {
+            const std::string tn = lower(ggml_type_name(type)) + (v == REPACKED ? "_repack" : v == INT8_ACT ? "_int8" : "");
+            auto has = [&](const Isa& isa) {
+                return v == FILE_LAYOUT || (v == REPACKED && isa.k.repack[type]) ||
+                       (v == INT8_ACT && isa.k.matmul_int8_act[type] && isa.k.act_type[type] == GGML_TYPE_F32);
+            };
             for (const Shape& s : shapes)
                 for (int64_t T : Ts)
                     for (const Isa& isa : isas) {
                         if (!has(isa) || (isa.name == "scalar" && T == 512)) continue;  // seconds per call
                         const std::string name = "matmul/" + isa.name + "/" + tn + "/" + std::to_string(s.n_in) + "x" +
                                                  std::to_string(s.n_out) + "/T:" + std::to_string(T);
-                        benchmark::RegisterBenchmark(name.c_str(), bm_matmul, &isa, type, s.n_in, s.n_out, T, repacked)
+                        benchmark::RegisterBenchmark(name.c_str(), bm_matmul, &isa, type, s.n_in, s.n_out, T, v)
                             ->Unit(benchmark::kMicrosecond);
                     }
             for (const Isa& isa : isas)
                 if (has(isa))
                     benchmark::RegisterBenchmark(("matmul/" + isa.name + "/" + tn + "/768x65536/T:1").c_str(),
-                                                 bm_matmul, &isa, type, (int64_t)768, (int64_t)65536, (int64_t)1,
-                                                 repacked)
+                                                 bm_matmul, &isa, type, (int64_t)768, (int64_t)65536, (int64_t)1, v)
                         ->Unit(benchmark::kMicrosecond);
         }
     }

@@ -7,8 +7,7 @@
 //   o.mul(q, s, j)        q * s
 //   o.mul_add(q, s, m, j) q * s + m
 //   o.mul_sub(q, s, m, j) q * s - m
-// with q 16 signed bytes, in increasing j (so a policy that multiplies them
-// into accumulators at once keeps matmul_tiles.h's per-lane order). These are
+// with q 16 signed bytes, in increasing j. These are
 // the float32 operations dequant_block does, one rounding each (products
 // commute), so every value is bit for bit the scalar one; test_matmul checks
 // it through the products.
@@ -180,31 +179,33 @@ struct Decode {
     }
 
     // Q4_K and Q5_K (qh null for Q4_K): as ggml_blocks.h's dequant_k4.
-    template <class O>
+    template <bool HIGH, class O>
     static DQ_INLINE void k4(uint16_t d, uint16_t dmin, const uint8_t* scales, const uint8_t* qs, const uint8_t* qh,
                              O& o) {
         alignas(16) float ds[16], ms[16];  // ds[0..8): scales x d; ms[8..16): offsets x dmin
         const __m128i packed = kquant_scales(scales);
         scale16(packed, half(d), ds);
         scale16(packed, half(dmin), ms);
-        const __m128i z = _mm_setzero_si128();
-        const __m128i qh0 = qh ? load16(qh) : z, qh1 = qh ? load16(qh + 16) : z;
+        __m128i qh0 = _mm_setzero_si128(), qh1 = qh0;
+        if (HIGH) qh0 = load16(qh), qh1 = load16(qh + 16);
+        // the fifth bit of bit plane k, at 0x10
+        auto high = [](__m128i h, int k) { return HIGH ? _mm_slli_epi16(bits(h, k, 1), 4) : _mm_setzero_si128(); };
         for (int r = 0; r < 4; r++) {  // 32 bytes: their low nibbles, then their high nibbles
             const __m128i q0 = load16(qs + 32 * r), q1 = load16(qs + 32 * r + 16);
             const int lo = 2 * r, hi = 2 * r + 1;
-            o.mul_sub(_mm_or_si128(lo4(q0), _mm_slli_epi16(bits(qh0, lo, 1), 4)), ds[lo], ms[8 + lo], 64 * r);
-            o.mul_sub(_mm_or_si128(lo4(q1), _mm_slli_epi16(bits(qh1, lo, 1), 4)), ds[lo], ms[8 + lo], 64 * r + 16);
-            o.mul_sub(_mm_or_si128(hi4(q0), _mm_slli_epi16(bits(qh0, hi, 1), 4)), ds[hi], ms[8 + hi], 64 * r + 32);
-            o.mul_sub(_mm_or_si128(hi4(q1), _mm_slli_epi16(bits(qh1, hi, 1), 4)), ds[hi], ms[8 + hi], 64 * r + 48);
+            o.mul_sub(_mm_or_si128(lo4(q0), high(qh0, lo)), ds[lo], ms[8 + lo], 64 * r);
+            o.mul_sub(_mm_or_si128(lo4(q1), high(qh1, lo)), ds[lo], ms[8 + lo], 64 * r + 16);
+            o.mul_sub(_mm_or_si128(hi4(q0), high(qh0, hi)), ds[hi], ms[8 + hi], 64 * r + 32);
+            o.mul_sub(_mm_or_si128(hi4(q1), high(qh1, hi)), ds[hi], ms[8 + hi], 64 * r + 48);
         }
     }
     template <class O>
     static DQ_INLINE void block(const block_q4_K* b, O& o) {
-        k4(b->d, b->dmin, b->scales, b->qs, nullptr, o);
+        k4<false>(b->d, b->dmin, b->scales, b->qs, nullptr, o);
     }
     template <class O>
     static DQ_INLINE void block(const block_q5_K* b, O& o) {
-        k4(b->d, b->dmin, b->scales, b->qs, b->qh, o);
+        k4<true>(b->d, b->dmin, b->scales, b->qs, b->qh, o);
     }
 
     template <class O>
@@ -228,7 +229,7 @@ struct Decode {
 
 // The output policies, over a path's float vectors E: vec, lanes (16 or 8),
 // widen(q, i) (bytes [lanes i, lanes (i + 1)) of q as floats), set1, mul,
-// add, sub, load, store, fmadd. Out hands each vector of values to a sink.
+// add, sub, store. Out hands each vector of values to a sink.
 template <class E, class Sink>
 struct Out {
     typedef typename E::vec vec;
@@ -257,13 +258,6 @@ struct StoreSink {
     DQ_INLINE void operator()(int j, typename E::vec v) { E::store(y + j, v); }
 };
 
-template <class E>
-struct FmaSink {
-    const float* x;
-    typename E::vec acc;
-    DQ_INLINE void operator()(int j, typename E::vec v) { acc = E::fmadd(v, E::load(x + j), acc); }
-};
-
 // matmul_dequant.h's dequantizer D for a path.
 template <class E>
 struct Dequant {
@@ -271,12 +265,6 @@ struct Dequant {
     static DQ_INLINE void store(const B* b, float* y) {
         Out<E, StoreSink<E>> o{{y}};
         Decode::block(b, o);
-    }
-    template <class V, class B>
-    static DQ_INLINE void fma(const B* b, const float* x, typename E::vec& acc) {
-        Out<E, FmaSink<E>> o{{x, acc}};
-        Decode::block(b, o);
-        acc = o.k.acc;
     }
 };
 

@@ -53,6 +53,7 @@ struct Decoded {
 static KQ_INLINE __m256i word(__m256i v, int k) { return _mm256_shuffle_epi8(v, _mm256_set1_epi16((short)(0x0100 + 0x0202 * k))); }
 
 // Q4_K / Q5_K (qh null for Q4_K): sub-block j is stretch j, scale sc_j, offset m_j.
+template <bool HIGH>
 static KQ_INLINE void decode_k4(uint16_t d, uint16_t dmin, const uint8_t* scales, const uint8_t* qs,
                                 const uint8_t* qh, Decoded* o) {
     uint32_t a[3];
@@ -62,11 +63,15 @@ static KQ_INLINE void decode_k4(uint16_t d, uint16_t dmin, const uint8_t* scales
                                           (int)(a[1] & six), (int)(((a[2] >> 4) & nib) | (((a[1] >> 6) & top) << 4)));
     const __m128i sc16 = _mm_cvtepu8_epi16(packed);  // sc_0..7; the offsets m_0..7 in packed's high half
     const __m256i sc = _mm256_set_m128i(sc16, sc16);
-    const __m256i h = qh ? load32(qh) : _mm256_setzero_si256();
+    const __m256i h = HIGH ? load32(qh) : _mm256_setzero_si256();
     for (int r = 0; r < 4; r++) {
         const __m256i v = load32(qs + 32 * r);
-        o->q[2 * r] = _mm256_or_si256(lo4(v), _mm256_slli_epi16(bits(h, 2 * r, 1), 4));
-        o->q[2 * r + 1] = _mm256_or_si256(hi4(v), _mm256_slli_epi16(bits(h, 2 * r + 1, 1), 4));
+        o->q[2 * r] = lo4(v);
+        o->q[2 * r + 1] = hi4(v);
+        if (HIGH) {  // the fifth bits: bit planes 2r and 2r + 1 of qh
+            o->q[2 * r] = _mm256_or_si256(o->q[2 * r], _mm256_slli_epi16(bits(h, 2 * r, 1), 4));
+            o->q[2 * r + 1] = _mm256_or_si256(o->q[2 * r + 1], _mm256_slli_epi16(bits(h, 2 * r + 1, 1), 4));
+        }
         o->sc[2 * r] = word(sc, 2 * r);
         o->sc[2 * r + 1] = word(sc, 2 * r + 1);
     }
@@ -76,8 +81,10 @@ static KQ_INLINE void decode_k4(uint16_t d, uint16_t dmin, const uint8_t* scales
     o->dmin = _cvtsh_ss(dmin);
 }
 
-static KQ_INLINE void decode(const block_q4_K* b, Decoded* o) { decode_k4(b->d, b->dmin, b->scales, b->qs, nullptr, o); }
-static KQ_INLINE void decode(const block_q5_K* b, Decoded* o) { decode_k4(b->d, b->dmin, b->scales, b->qs, b->qh, o); }
+static KQ_INLINE void decode(const block_q4_K* b, Decoded* o) {
+    decode_k4<false>(b->d, b->dmin, b->scales, b->qs, nullptr, o);
+}
+static KQ_INLINE void decode(const block_q5_K* b, Decoded* o) { decode_k4<true>(b->d, b->dmin, b->scales, b->qs, b->qh, o); }
 
 // Q6_K: stretch k = 4h + p is quarter p of half h (see dequant_block), its
 // two sub-blocks 8h + 2p and 8h + 2p + 1; M weighs each 16-sum by its scale.

@@ -135,9 +135,7 @@ struct F512 {
     static ALWAYS_INLINE vec mul(vec a, vec b) { return _mm512_mul_ps(a, b); }
     static ALWAYS_INLINE vec add(vec a, vec b) { return _mm512_add_ps(a, b); }
     static ALWAYS_INLINE vec sub(vec a, vec b) { return _mm512_sub_ps(a, b); }
-    static ALWAYS_INLINE vec load(const float* p) { return _mm512_loadu_ps(p); }
     static ALWAYS_INLINE void store(float* p, vec v) { _mm512_storeu_ps(p, v); }
-    static ALWAYS_INLINE vec fmadd(vec a, vec b, vec c) { return _mm512_fmadd_ps(a, b, c); }
 };
 
 void matmul_f32_avx512(const void* W, int64_t n_in, int64_t n_out, int64_t row0, int64_t row1, const void* X,

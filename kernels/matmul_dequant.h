@@ -15,10 +15,11 @@
 // ../shared/data/llamacpp-quants) rather than of weights times activations
 // rounded to 8 bits, as ggml's Q8_K path computes.
 //
-//   T = 1 (GEMV, bound by memory): four rows at a time, one from each quarter
-//         of the range (four streams, as the float GEMV reads), block by
-//         block, each block's values multiplied into its row's accumulator as
-//         they are decoded, in registers.
+//   T = 1 (GEMV): eight rows at a time, an eighth of the range apart, block
+//         by block: the eight blocks are decoded into an L1 buffer, then
+//         multiplied in one pass, eight independent FMA chains (with four,
+//         the FMA latency bounds the loop). Decoding, not memory, is the
+//         limit: bench_matmul's matmul/<isa>/<type>/768x3072/T:1.
 //   T > 1 (GEMM): a panel of rows is dequantized into a per-thread buffer
 //         that fits L2 (kPanelFloats), then gemm_float runs every activation
 //         row over it, so each weight is dequantized once per product.
@@ -38,21 +39,13 @@ namespace dequant {
 constexpr int64_t kPanelFloats = 128 * 1024;
 
 // S weight rows (rows[s], each nb blocks) times one activation row: y[s].
-// A dequantizer D gives, per block type,
-//   D::store(block, y)                      the block's values to y[0..QB)
-//   D::template fma<V>(block, x, acc)       acc = fmadd(values[j..], x[j..], acc) for
-//                                           each vector j in increasing order
-// (x86: dequant_x86.h's decoders; Generic: ggml_blocks.h's scalar ones).
+// A dequantizer D gives, per block type, D::store(block, y): the block's
+// values to y[0..QB) (x86: dequant_x86.h's decoders; Generic: ggml_blocks.h's
+// scalar ones).
 struct Generic {
     template <class B>
     static void store(const B* b, float* y) {
         dequant_block(b, y);
-    }
-    template <class V, class B>
-    static void fma(const B* b, const float* x, typename V::vec& acc) {
-        alignas(64) float w[BlockSize<B>::n];
-        dequant_block(b, w);
-        for (int64_t j = 0; j < BlockSize<B>::n; j += V::lanes) acc = V::fmadd(V::loadx(w + j), V::loadx(x + j), acc);
     }
 };
 
@@ -61,14 +54,22 @@ static void gemv_rows(const B* const* rows, int64_t nb, const float* X, float* c
     typedef typename V::vec vec;
     constexpr int64_t QB = BlockSize<B>::n;
     static_assert(QB % V::lanes == 0, "a block is whole vectors");
+    alignas(64) float w[S][QB];
     vec acc[S];
-#pragma GCC unroll 4
+#pragma GCC unroll 8
     for (int s = 0; s < S; s++) acc[s] = V::zero();
     for (int64_t b = 0; b < nb; b++) {
-#pragma GCC unroll 4
-        for (int s = 0; s < S; s++) D::template fma<V>(rows[s] + b, X + b * QB, acc[s]);
+#pragma GCC unroll 8
+        for (int s = 0; s < S; s++) D::store(rows[s] + b, w[s]);
+        const float* x = X + b * QB;
+#pragma GCC unroll 16
+        for (int64_t j = 0; j < QB; j += V::lanes) {
+            const vec xv = V::loadx(x + j);
+#pragma GCC unroll 8
+            for (int s = 0; s < S; s++) acc[s] = V::fmadd(V::loadx(w[s] + j), xv, acc[s]);
+        }
     }
-#pragma GCC unroll 4
+#pragma GCC unroll 8
     for (int s = 0; s < S; s++) *y[s] = V::hsum(acc[s]);
 }
 
@@ -79,8 +80,8 @@ static void matmul(const void* Wv, int64_t n, int64_t n_out, int64_t row0, int64
     const B* W = (const B*)Wv;
     const float* X = (const float*)Xv;
     const int64_t nb = n / QB;
-    if (T == 1) {  // a row from each quarter of the range at a time, as matmul_float's GEMV
-        constexpr int S = 4;
+    if (T == 1) {  // a row from each eighth of the range at a time
+        constexpr int S = 8;
         const int64_t q = (row1 - row0 + S - 1) / S;
         for (int64_t o = row0; o < row0 + q; o++) {
             if (o + (S - 1) * q < row1) {

@@ -10,9 +10,19 @@ INPUT is recognised by its content, not its name:
 
   * an official BlinkDL checkpoint (.pth, read with torch.load) of RWKV-7
     (x070), RWKV-6 (x060) or RWKV-5.2 (x052), or
-  * an rwkv.cpp model file of the same three (magic 0x67676d66, FP32 or FP16;
-    quantized files are refused because their values are no longer the
-    official ones).
+  * an rwkv.cpp model file of the same three (magic 0x67676d66): FP32, FP16,
+    or quantized by rwkv.cpp to Q4_0, Q4_1, Q5_0, Q5_1 or Q8_0 (file version
+    101).  Quantized tensors keep their ggml blocks byte for byte, with the
+    ggml type (Q4_0 2, Q4_1 3, Q5_0 6, Q5_1 7, Q8_0 8), wherever the GGUF
+    tensor's rows are the stored rows (every matrix rwkv.cpp quantizes, in
+    all three generations); what the engine reads element by element (RWKV-7's
+    r_k, any vector or fused mix) or would need transposed is dequantized
+    and stored as for a float input.  --dtype sets the type of the matrices
+    that are float in the input; quantized ones stay as they are.  Refused,
+    with the tensor named: the formats rwkv.cpp removed (type ids 4-6:
+    Q4_1_O, Q4_2, Q4_3), unknown type ids, quantized tensors in a version-100
+    file (ggml's block layouts before May 2023), rows that are not a
+    multiple of 32 values.
 
 A state-tuning checkpoint (RWKV-PEFT or RWKV-LM state tuning: only
 blocks.N.att.time_state [H, N, N] tensors, optionally prefixed "model.")
@@ -135,27 +145,35 @@ class ConvertError(Exception):
 
 
 # ---------------------------------------------------------------------------
-# Tensors: a NumPy array plus the float format its values are in
+# Tensors: a NumPy array plus the format its values are in
 # ---------------------------------------------------------------------------
 
 class Tensor:
     """An input tensor.  `kind` is "f32", "f16" or "bf16"; bf16 values are
     kept as their raw uint16 bit patterns (NumPy has no bfloat16).  Shape
     changes (squeeze, transpose, reshape) are cheap views; the conversion to
-    the output type is done only when the tensor is written."""
+    the output type is done only when the tensor is written.
 
-    def __init__(self, arr: np.ndarray, kind: str):
+    A quantized rwkv.cpp tensor has kind "q" and `quant` (QuantizedData):
+    its `arr` is then a view of a value-less placeholder (see there), so that
+    the same NumPy shape changes apply to it; they are resolved against the
+    blocks when the tensor is written."""
+
+    def __init__(self, arr: np.ndarray, kind: str, quant: "QuantizedData | None" = None):
         self.arr = arr
         self.kind = kind
+        self.quant = quant
 
     def view(self, arr: np.ndarray) -> "Tensor":
-        return Tensor(arr, self.kind)
+        return Tensor(arr, self.kind, self.quant)
 
     @property
     def shape(self):
         return self.arr.shape
 
     def as_f32(self) -> np.ndarray:
+        if self.quant is not None:
+            return self.quant.values_of(self.arr)
         if self.kind == "bf16":
             return bf16_to_f32(self.arr)
         return self.arr.astype(np.float32)
@@ -163,7 +181,12 @@ class Tensor:
     def encode(self, ggml_type: int) -> np.ndarray:
         """The values in the output type.  Same conversions as llama.cpp:
         bf16 goes through float32 first; float32 -> float16 is NumPy's
-        round-to-nearest-even; -> bf16 rounds like ggml."""
+        round-to-nearest-even; -> bf16 rounds like ggml.  A quantized tensor
+        in its own type gives its blocks unchanged (only where
+        QuantizedData.same_layout allows it), in a float type its
+        dequantized values."""
+        if self.quant is not None and ggml_type == self.quant.ggml_type:
+            return self.quant.blocks_of(self.arr)
         if ggml_type == GGMLType.F32:
             return self.as_f32()
         if ggml_type == GGMLType.F16:
@@ -175,6 +198,177 @@ class Tensor:
                 return self.arr
             return f32_to_bf16(self.as_f32())
         raise ValueError(f"unsupported output type {ggml_type}")
+
+
+# ---------------------------------------------------------------------------
+# ggml's quantized blocks (the five types rwkv.cpp writes)
+# ---------------------------------------------------------------------------
+#
+# Each block holds 32 consecutive values of a row (ggml's current layouts,
+# those of rwkv.cpp file version 101; every field little-endian):
+#
+#   Q4_0  18 bytes  f16 d, 16 bytes qs          x = (q - 8) * d
+#   Q4_1  20 bytes  f16 d, f16 m, 16 bytes qs   x = q * d + m
+#   Q5_0  22 bytes  f16 d, u32 qh, 16 bytes qs  x = (q - 16) * d
+#   Q5_1  24 bytes  f16 d, f16 m, u32 qh, qs    x = q * d + m
+#   Q8_0  34 bytes  f16 d, 32 x int8 q          x = q * d
+#
+# In the 4- and 5-bit types byte j of qs holds value j in its low nibble and
+# value j + 16 in its high one; bit j of qh is the fifth bit of value j.
+# A row's length must be a multiple of 32; rows are stored one after another,
+# so a reshape that keeps the row length keeps the blocks (see same_layout).
+
+QK = 32
+BLOCK_BYTES = {GGMLType.Q4_0: 18, GGMLType.Q4_1: 20, GGMLType.Q5_0: 22, GGMLType.Q5_1: 24, GGMLType.Q8_0: 34}
+# llama.cpp's general.file_type of a file mostly in each type (LlamaFileType MOSTLY_*).
+QUANT_FILE_TYPE = {GGMLType.Q4_0: 2, GGMLType.Q4_1: 3, GGMLType.Q8_0: 7, GGMLType.Q5_0: 8, GGMLType.Q5_1: 9}
+
+
+def dequantize(ggml_type: int, raw: np.ndarray) -> np.ndarray:
+    """ggml blocks (uint8, a whole number of blocks) -> float32 values, in
+    the order they are stored, computed in float32 as ggml's
+    dequantize_row_* do (q * d, then + m)."""
+    b = np.asarray(raw, dtype=np.uint8).reshape(-1, BLOCK_BYTES[ggml_type])
+    f16 = lambda lo: b[:, lo:lo + 2].copy().view("<f2").astype(np.float32)  # noqa: E731  (n_blocks, 1)
+
+    def nibbles(qs):                       # (n_blocks, 16) bytes -> (n_blocks, 32) values 0..15
+        return np.concatenate([qs & 0x0F, qs >> 4], axis=1)
+
+    def fifth_bits(qh):                    # (n_blocks, 4) bytes -> (n_blocks, 32) values 0 or 16
+        bits = qh.copy().view("<u4") >> np.arange(QK, dtype=np.uint32)
+        return ((bits & 1) << 4).astype(np.uint8)
+
+    if ggml_type == GGMLType.Q4_0:
+        q = nibbles(b[:, 2:18]).astype(np.float32) - np.float32(8)
+        out = q * f16(0)
+    elif ggml_type == GGMLType.Q4_1:
+        out = nibbles(b[:, 4:20]).astype(np.float32) * f16(0) + f16(2)
+    elif ggml_type == GGMLType.Q5_0:
+        q = (nibbles(b[:, 6:22]) | fifth_bits(b[:, 2:6])).astype(np.float32) - np.float32(16)
+        out = q * f16(0)
+    elif ggml_type == GGMLType.Q5_1:
+        out = (nibbles(b[:, 8:24]) | fifth_bits(b[:, 4:8])).astype(np.float32) * f16(0) + f16(2)
+    elif ggml_type == GGMLType.Q8_0:
+        out = b[:, 2:34].copy().view(np.int8).astype(np.float32) * f16(0)
+    else:
+        raise ValueError(f"cannot dequantize {GGMLType.name(ggml_type)}")
+    return out.reshape(-1)
+
+
+def _address(arr: np.ndarray) -> int:
+    return arr.__array_interface__["data"][0]
+
+
+class QuantizedData:
+    """The blocks of one quantized input tensor (rows of `shape[-1]` values,
+    NumPy shape `shape`), and a placeholder array of that shape to take
+    views of.
+
+    The placeholder is a read-only float32 array over an anonymous mapping
+    of zero pages: it costs neither memory nor time, and NumPy's own shape
+    changes (reshape, squeeze, transpose, indexing) work on it as on the
+    values.  A view derived from it tells by its data address, shape and
+    strides which elements it selects: that is how values_of() gives the
+    dequantized values of any view, and same_layout() says whether a view is
+    the blocks themselves, row for row.  A copy (a reshape NumPy cannot do as
+    a view) has no values behind it: values_of() and same_layout() refuse it
+    by its address."""
+
+    def __init__(self, name: str, ggml_type: int, raw: np.ndarray, shape: tuple):
+        import mmap
+        self.name, self.ggml_type, self.raw, self.shape = name, ggml_type, raw, tuple(shape)
+        self.count = int(np.prod(self.shape))
+        nbytes = 4 * self.count
+        try:
+            self._map = mmap.mmap(-1, nbytes, flags=mmap.MAP_PRIVATE, prot=mmap.PROT_READ)
+        except (TypeError, AttributeError):      # no prot/flags (Windows): a zero-filled mapping
+            self._map = mmap.mmap(-1, nbytes)
+        self.placeholder = np.frombuffer(self._map, dtype=np.float32, count=self.count).reshape(self.shape)
+        self.base = _address(self.placeholder)
+
+    def _offset(self, arr: np.ndarray) -> int:
+        """Element offset of arr's first element in the placeholder; checks
+        that arr is a view of it (a copy would have no values behind it)."""
+        start = _address(arr) - self.base
+        lo = start + sum((n - 1) * st for n, st in zip(arr.shape, arr.strides) if st < 0)
+        hi = start + sum((n - 1) * st for n, st in zip(arr.shape, arr.strides) if st > 0)
+        if arr.dtype != np.float32 or start % 4 or lo < 0 or hi >= 4 * self.count:
+            raise ConvertError(f"internal error: tensor {self.name} (quantized) was copied "
+                               "instead of viewed during conversion")
+        return start // 4
+
+    def same_layout(self, arr: np.ndarray) -> bool:
+        """Whether the view arr lists the values in stored order with the
+        stored row length, so that its GGUF tensor (ne = reversed(arr.shape))
+        is exactly these blocks.  A transpose, or a reshape that changes the
+        length of a row, is not."""
+        return (arr.ndim >= 2 and arr.flags.c_contiguous and arr.size == self.count
+                and arr.shape[-1] == self.shape[-1] and self._offset(arr) == 0)
+
+    def blocks_of(self, arr: np.ndarray) -> np.ndarray:
+        if not self.same_layout(arr):
+            raise ConvertError(f"internal error: tensor {self.name} cannot be written as its blocks")
+        return self.raw
+
+    def values_of(self, arr: np.ndarray) -> np.ndarray:
+        """The dequantized values of the view arr (a new float32 array)."""
+        off = self._offset(arr)
+        values = dequantize(self.ggml_type, self.raw)
+        return np.lib.stride_tricks.as_strided(values[off:], arr.shape, arr.strides).copy()
+
+
+def _pad(n: int, align: int) -> int:
+    return (n + align - 1) // align * align
+
+
+class _QuantTensorInfo:
+    """GGUFWriter's record of a tensor, for a quantized type (data: the blocks as uint8)."""
+
+    def __init__(self, name: str, shape, ggml_type: int, data):
+        self.name = name
+        self.shape = tuple(int(d) for d in shape)
+        self.ggml_type = ggml_type
+        self.data = data
+        if not self.shape or self.shape[-1] % QK:
+            raise ValueError(f"{name}: rows of {self.shape[-1] if self.shape else 0} values, "
+                             f"not a multiple of {QK}")
+        self.nbytes = int(np.prod(self.shape)) // QK * BLOCK_BYTES[ggml_type]
+
+
+class Writer(GGUFWriter):
+    """gguf_writer's GGUFWriter (same layout, byte for byte), plus tensors of
+    the five quantized types, whose data are their blocks (uint8)."""
+
+    def add_tensor(self, name, data, ggml_type, shape=None) -> None:
+        if ggml_type in GGMLType.NUMPY:
+            return super().add_tensor(name, data, ggml_type, shape)
+        if ggml_type not in BLOCK_BYTES:
+            raise ValueError(f"{name}: cannot write type {GGMLType.name(ggml_type)}")
+        if any(t.name == name for t in self.tensors):
+            raise ValueError(f"duplicated tensor name {name!r}")
+        if shape is None:
+            raise ValueError(f"{name}: a quantized tensor needs its shape")
+        self.tensors.append(_QuantTensorInfo(name, shape, ggml_type, data))
+
+    def write(self, progress=None) -> int:
+        with open(self.path, "wb") as f:
+            f.write(self.header_bytes())
+            for i, t in enumerate(self.tensors):
+                arr = t.data() if callable(t.data) else t.data
+                if t.ggml_type in GGMLType.NUMPY:
+                    arr = np.ascontiguousarray(arr, dtype=GGMLType.NUMPY[t.ggml_type])
+                    if arr.shape != t.shape:
+                        raise ValueError(f"{t.name}: data has shape {arr.shape}, declared {t.shape}")
+                else:
+                    arr = np.ascontiguousarray(arr, dtype=np.uint8).reshape(-1)
+                    if arr.size != t.nbytes:
+                        raise ValueError(f"{t.name}: {arr.size} bytes of blocks, expected {t.nbytes}")
+                f.write(memoryview(arr).cast("B"))
+                f.write(bytes(_pad(t.nbytes, self.alignment) - t.nbytes))
+                del arr
+                if progress is not None:
+                    progress(i + 1, len(self.tensors), t)
+            return f.tell()
 
 
 # ---------------------------------------------------------------------------
@@ -225,7 +419,18 @@ def load_pth(path: str) -> tuple["OrderedDict[str, Tensor]", str]:
 # ---------------------------------------------------------------------------
 
 RWKVCPP_MAGIC = 0x67676D66   # "ggmf"
-RWKVCPP_TYPES = {0: "FP32", 1: "FP16", 2: "Q4_0", 3: "Q4_1", 7: "Q5_0", 8: "Q5_1", 9: "Q8_0"}
+# rwkv.cpp's data type ids (enum rwkv_type in rwkv_file_format.inc), in the
+# file header and in every tensor header.  4-6 are formats rwkv.cpp removed
+# in 2023 (Q4_1_O was its own, Q4_1 with outliers; Q4_2 and Q4_3 were ggml's).
+RWKVCPP_TYPES = {0: "FP32", 1: "FP16", 2: "Q4_0", 3: "Q4_1", 4: "Q4_1_O", 5: "Q4_2", 6: "Q4_3",
+                 7: "Q5_0", 8: "Q5_1", 9: "Q8_0"}
+RWKVCPP_REMOVED = (4, 5, 6)
+# rwkv.cpp type id -> ggml type of the same blocks (rwkv_type_to_ggml).
+RWKVCPP_QUANT_GGML = {2: GGMLType.Q4_0, 3: GGMLType.Q4_1, 7: GGMLType.Q5_0, 8: GGMLType.Q5_1, 9: GGMLType.Q8_0}
+# File version 101 (2023-05-27, ggml commit 00b49ec) marks ggml's change of
+# every quantized block layout (nibble order, f16 instead of f32 scales); a
+# version-100 file's FP32/FP16 tensors are the same as in 101.
+RWKVCPP_VERSION_NEW_QUANTS = 101
 
 # rwkv.cpp's converter (python/convert_pytorch_to_ggml.py) transposes these
 # RWKV-7 LoRA matrices (so that ggml_mul_mat can use them directly) ...
@@ -246,6 +451,12 @@ def load_rwkvcpp(path: str) -> tuple["OrderedDict[str, Tensor]", str, int]:
     Values are stored as they are in the .pth apart from the transposes and
     the fused mixes (no exp(), scaling or other transformation for v7); small
     tensors are FP32 even in an FP16 file.
+
+    Quantized files (rwkv.cpp's quantize: every 2-D tensor but emb.weight
+    and head.weight, from FP32 values, as ggml's reference quantizer rounds)
+    hold ggml blocks; those tensors become Tensors of kind "q".  The float
+    format returned is then that of emb.weight (FP32 or FP16, as the file
+    was quantized from).
     """
     data = np.memmap(path, dtype=np.uint8, mode="r") if os.path.getsize(path) else np.zeros(0, np.uint8)
     size = data.size
@@ -256,10 +467,9 @@ def load_rwkvcpp(path: str) -> tuple["OrderedDict[str, Tensor]", str, int]:
         raise ConvertError(f"{path}: not an rwkv.cpp file (bad magic)")
     if version not in (100, 101):
         raise ConvertError(f"{path}: unsupported rwkv.cpp file version {version}")
-    if file_type not in (0, 1):
-        raise ConvertError(f"{path}: rwkv.cpp file is quantized "
-                           f"({RWKVCPP_TYPES.get(file_type, f'type {file_type}')}); "
-                           "only FP32 and FP16 files can be converted")
+    if file_type not in RWKVCPP_TYPES:
+        raise ConvertError(f"{path}: unknown rwkv.cpp data type {file_type} in the file header "
+                           f"(rwkv.cpp's are 0-{max(RWKVCPP_TYPES)})")
 
     raw: "OrderedDict[str, Tensor]" = OrderedDict()
     pos = 24
@@ -276,24 +486,52 @@ def load_rwkvcpp(path: str) -> tuple["OrderedDict[str, Tensor]", str, int]:
         pos += 4 * n_dims
         name = data[pos:pos + name_len].tobytes().decode("utf-8", "replace")
         pos += name_len
-        if dtype not in (0, 1):
-            raise ConvertError(f"{path}: tensor {name} is quantized "
-                               f"({RWKVCPP_TYPES.get(dtype, f'type {dtype}')}); "
-                               "only FP32 and FP16 files can be converted")
+        if dtype not in RWKVCPP_TYPES:
+            raise ConvertError(f"{path}: tensor {name} has unknown data type {dtype} "
+                               f"(rwkv.cpp's are 0-{max(RWKVCPP_TYPES)})")
+        if dtype in RWKVCPP_REMOVED:
+            raise ConvertError(f"{path}: tensor {name} has data type {dtype} ({RWKVCPP_TYPES[dtype]}), "
+                               "a format rwkv.cpp removed in 2023; requantize the model from its FP32 "
+                               "or FP16 file with a current rwkv.cpp")
         if any(d <= 0 for d in ne):
             raise ConvertError(f"{path}: tensor {name} has an invalid size {list(ne)}")
-        np_dtype = np.dtype("<f4") if dtype == 0 else np.dtype("<f2")
         count = int(np.prod(ne))
-        nbytes = count * np_dtype.itemsize
+        shape = tuple(reversed(ne))      # ggml sizes are fastest-first: the NumPy shape is the reverse
+        if dtype in (0, 1):
+            np_dtype = np.dtype("<f4") if dtype == 0 else np.dtype("<f2")
+            nbytes = count * np_dtype.itemsize
+        else:
+            qname, gtype = RWKVCPP_TYPES[dtype], RWKVCPP_QUANT_GGML[dtype]
+            if version < RWKVCPP_VERSION_NEW_QUANTS:
+                raise ConvertError(
+                    f"{path}: tensor {name} is {qname} in an rwkv.cpp file of version {version}: its blocks "
+                    "are in ggml's quantization layout from before May 2023 (file version 101 marks the "
+                    "change), which neither rwkv.cpp nor this converter reads; requantize the model from "
+                    "its FP32 or FP16 file with a current rwkv.cpp")
+            if ne[0] % QK:
+                raise ConvertError(f"{path}: tensor {name} is {qname} with rows of {ne[0]} values, "
+                                   f"not a multiple of the block size {QK}")
+            nbytes = count // QK * BLOCK_BYTES[gtype]
         if pos + nbytes > size:
             raise ConvertError(f"{path}: truncated rwkv.cpp file (data of tensor {name} "
                                f"needs {nbytes} bytes at byte {pos}, file has {size})")
-        # ggml sizes are fastest-first, so the NumPy shape is the reverse.
-        arr = data[pos:pos + nbytes].view(np_dtype).reshape(tuple(reversed(ne)))
-        pos += nbytes
         if name in raw:
             raise ConvertError(f"{path}: tensor {name} appears twice")
-        raw[name] = Tensor(arr, "f32" if dtype == 0 else "f16")
+        if dtype in (0, 1):
+            arr = data[pos:pos + nbytes].view(np_dtype).reshape(shape)
+            raw[name] = Tensor(arr, "f32" if dtype == 0 else "f16")
+        else:
+            q = QuantizedData(name, gtype, data[pos:pos + nbytes], shape)
+            raw[name] = Tensor(q.placeholder, "q", q)
+        pos += nbytes
+
+    # The float format: the file's, or for a quantized file that of its
+    # embedding (rwkv.cpp keeps emb and head in the format it quantized from).
+    if file_type in (0, 1):
+        kind = "f32" if file_type == 0 else "f16"
+    else:
+        emb = raw.get("emb.weight")
+        kind = emb.kind if emb is not None and emb.kind in ("f32", "f16") else "f32"
 
     if "blocks.0.att.x_rwkvag" not in raw:
         if "blocks.0.att.time_maa_x" in raw:
@@ -304,7 +542,7 @@ def load_rwkvcpp(path: str) -> tuple["OrderedDict[str, Tensor]", str, int]:
             raise ConvertError(f"{path}: not an RWKV-5.2, RWKV-6 or RWKV-7 rwkv.cpp file (no tensor "
                                "blocks.0.att.x_rwkvag, blocks.0.att.time_maa_x or blocks.0.att.time_faaaa); "
                                "RWKV-4 and RWKV-5.0/5.1 are not supported")
-        return rwkvcpp_checked(out, n_vocab, n_embed, n_layer, file_type, path)
+        return rwkvcpp_checked(out, n_vocab, n_embed, n_layer, kind, path)
 
     # Undo rwkv.cpp's changes, keeping the file order (the fused tensor is
     # replaced by the six mixes at its place).
@@ -325,11 +563,11 @@ def load_rwkvcpp(path: str) -> tuple["OrderedDict[str, Tensor]", str, int]:
             out[name] = t.view(t.arr.T)
         else:
             out[name] = t
-    return rwkvcpp_checked(out, n_vocab, n_embed, n_layer, file_type, path)
+    return rwkvcpp_checked(out, n_vocab, n_embed, n_layer, kind, path)
 
 
 def rwkvcpp_checked(out: "OrderedDict[str, Tensor]", n_vocab: int, n_embed: int, n_layer: int,
-                    file_type: int, path: str) -> tuple["OrderedDict[str, Tensor]", str, int]:
+                    kind: str, path: str) -> tuple["OrderedDict[str, Tensor]", str, int]:
     """The header's sizes against the tensors; the result of load_rwkvcpp."""
     if "emb.weight" in out and out["emb.weight"].shape != (n_vocab, n_embed):
         raise ConvertError(f"{path}: emb.weight has shape {list(out['emb.weight'].shape)} but the "
@@ -337,7 +575,7 @@ def rwkvcpp_checked(out: "OrderedDict[str, Tensor]", n_vocab: int, n_embed: int,
     n_found = sum(1 for k in out if re.fullmatch(r"blocks\.\d+\.ln1\.weight", k))
     if n_found != n_layer:
         raise ConvertError(f"{path}: header says {n_layer} layers, file has {n_found}")
-    return out, ("f32" if file_type == 0 else "f16"), n_vocab
+    return out, kind, n_vocab
 
 
 # rwkv.cpp's RWKV-5.2 and RWKV-6 files (python/convert_pytorch_to_ggml.py):
@@ -605,6 +843,31 @@ def output_type(name: str, ndim: int, dtype: str) -> int:
     return GGML_TYPE_OF_DTYPE[dtype]
 
 
+# Tensors of two or more dimensions that the engine reads element by element
+# rather than multiplying: with quantized input these are dequantized too.
+ELEMENTWISE_SUFFIXES = ("time_mix_lerp_fused.weight", "time_mix_first.weight")
+
+
+def tensor_type(name: str, t: Tensor, dtype: str) -> int:
+    """The GGUF type of one output tensor.  A float input takes llama.cpp's
+    choice (output_type).  A quantized one (rwkv.cpp) keeps its type and its
+    blocks byte for byte when the GGUF tensor is a matrix whose rows are the
+    stored rows (QuantizedData.same_layout: the same tensor, or one reshaped
+    along whole rows); a vector, a tensor read element by element, or a
+    transposed matrix is dequantized and stored as the float path would store
+    it (vectors F32, matrices in the float type).  Quantized matrices that
+    llama.cpp keeps in F32 for float input (the decay LoRA time_mix_w1/w2)
+    stay quantized: their values are the quantized ones either way."""
+    float_type = output_type(name, t.arr.ndim, dtype)
+    q = t.quant
+    if q is None:
+        return float_type
+    if (t.arr.ndim <= 1 or name.endswith("_norm.weight") or not name.endswith(".weight")
+            or name.endswith(ELEMENTWISE_SUFFIXES)):
+        return GGMLType.F32
+    return q.ggml_type if q.same_layout(t.arr) else float_type
+
+
 def v7_layer_tensors(arch: str, bid: int, rest: str, t: Tensor) -> list:
     """One official RWKV-7 layer tensor (blocks.bid.rest; the mixes aside) as
     the GGUF tensors [(name, Tensor)] llama.cpp makes of it: none for layer
@@ -816,7 +1079,7 @@ def gguf_tensors(sd: "OrderedDict[str, Tensor]", dtype: str, arch: str) -> list:
                 tensors = fused_lerp(mixes.setdefault(bid, {}), bid, rest[len(fused[0]):], t, fused[1])
             else:
                 tensors = layer_tensors(arch, bid, rest, t)
-        out += [(gname, gt, output_type(gname, gt.arr.ndim, dtype)) for gname, gt in tensors]
+        out += [(gname, gt, tensor_type(gname, gt, dtype)) for gname, gt in tensors]
     return out
 
 
@@ -1065,9 +1328,17 @@ def convert(args) -> None:
         raise ConvertError(f"{src}: header n_vocab {header_vocab} differs from emb.weight rows {n_vocab}")
 
     plan = gguf_tensors(sd, dtype, arch)
+    # general.file_type: llama.cpp's "mostly" type: the quantized type with
+    # the most values if any tensor is quantized, otherwise the float type.
+    quantized = {}
+    for _, t, gtype in plan:
+        if gtype in QUANT_FILE_TYPE:
+            quantized[gtype] = quantized.get(gtype, 0) + t.arr.size
+    main_quant = max(quantized, key=quantized.get) if quantized else None
+    file_type = QUANT_FILE_TYPE[main_quant] if main_quant is not None else FILE_TYPE[dtype]
 
     out_tmp = args.output + ".tmp"
-    w = GGUFWriter(out_tmp, arch)
+    w = Writer(out_tmp, arch)
     for name, t, gtype in plan:
         w.add_tensor(name, (lambda t=t, g=gtype: t.encode(g)), gtype, shape=t.shape)
     total_params = w.parameter_count()
@@ -1096,7 +1367,7 @@ def convert(args) -> None:
     for key, rank in hp["lora_ranks"].items():
         w.add_uint32(f"{arch}.{key}", rank)
     w.add_uint32(f"{arch}.feed_forward_length", hp["n_ffn"])
-    w.add_uint32("general.file_type", FILE_TYPE[dtype])
+    w.add_uint32("general.file_type", file_type)
     w.add_uint32(f"{arch}.attention.head_count", 0)    # required by llama.cpp, unused
     w.add_uint32("general.quantization_version", 2)
 
@@ -1128,8 +1399,13 @@ def convert(args) -> None:
     if args.quiet:
         return
     kind = "rwkv.cpp file" if fmt == "rwkvcpp" else ".pth checkpoint"
+    types_text = dtype
+    if quantized:
+        n_q = sum(1 for _, _, g in plan if g in QUANT_FILE_TYPE)
+        types_text = (" + ".join(GGMLType.name(g) for g in sorted(quantized, key=quantized.get, reverse=True))
+                      + f" ({n_q} tensors), the others {dtype}")
     print(f"{PROG}: wrote {args.output}: {arch}, {hp['n_layer']} layers, n_embd {hp['n_embd']}, "
-          f"vocab {n_vocab}, {len(plan)} tensors, {dtype}, {nbytes / 2**20:.1f} MiB "
+          f"vocab {n_vocab}, {len(plan)} tensors, {types_text}, {nbytes / 2**20:.1f} MiB "
           f"(from {kind} {src})", file=sys.stderr)
 
 
@@ -1139,13 +1415,14 @@ def main(argv=None) -> int:
         description="Convert an RWKV-7, RWKV-6 or RWKV-5.2 model (official .pth or rwkv.cpp file) to GGUF "
                     "as llama.cpp lays it out, or a state-tuning checkpoint (blocks.N.att.time_state) "
                     "to an rwkv-cli state file (with --model).")
-    p.add_argument("input", help="official BlinkDL RWKV-7/6/5.2 .pth, rwkv.cpp FP32/FP16 model file, "
-                                 "or state-tuning .pth")
+    p.add_argument("input", help="official BlinkDL RWKV-7/6/5.2 .pth, rwkv.cpp model file (FP32, FP16, "
+                                 "Q4_0, Q4_1, Q5_0, Q5_1, Q8_0), or state-tuning .pth")
     p.add_argument("output", help="GGUF file (or state file) to write")
     p.add_argument("--vocab", help=f"path to {VOCAB_FILE_NAME} (default: ../shared/data/tokenizer/ "
                                    "beside the repository; not needed for 256-token byte models)")
     p.add_argument("--dtype", choices=("f32", "f16", "bf16"),
-                   help="type of the matrices (default: the input's); vectors stay F32")
+                   help="type of the float matrices (default: the input's; quantized ones keep their "
+                        "type); vectors stay F32")
     p.add_argument("--name", help="general.name (default: derived from the input file name)")
     p.add_argument("--model", help="for a state-tuning checkpoint: the GGUF model the state is for")
     p.add_argument("-q", "--quiet", action="store_true",
