@@ -317,10 +317,6 @@ class QuantizedData:
         return np.lib.stride_tricks.as_strided(values[off:], arr.shape, arr.strides).copy()
 
 
-def _pad(n: int, align: int) -> int:
-    return (n + align - 1) // align * align
-
-
 class _QuantTensorInfo:
     """GGUFWriter's record of a tensor, for a quantized type (data: the blocks as uint8)."""
 
@@ -337,7 +333,8 @@ class _QuantTensorInfo:
 
 class Writer(GGUFWriter):
     """gguf_writer's GGUFWriter (same layout, byte for byte), plus tensors of
-    the five quantized types, whose data are their blocks (uint8)."""
+    the five quantized types, whose data are their blocks (uint8; GGUFWriter's
+    write() writes them as they are)."""
 
     def add_tensor(self, name, data, ggml_type, shape=None) -> None:
         if ggml_type in GGMLType.NUMPY:
@@ -349,26 +346,6 @@ class Writer(GGUFWriter):
         if shape is None:
             raise ValueError(f"{name}: a quantized tensor needs its shape")
         self.tensors.append(_QuantTensorInfo(name, shape, ggml_type, data))
-
-    def write(self, progress=None) -> int:
-        with open(self.path, "wb") as f:
-            f.write(self.header_bytes())
-            for i, t in enumerate(self.tensors):
-                arr = t.data() if callable(t.data) else t.data
-                if t.ggml_type in GGMLType.NUMPY:
-                    arr = np.ascontiguousarray(arr, dtype=GGMLType.NUMPY[t.ggml_type])
-                    if arr.shape != t.shape:
-                        raise ValueError(f"{t.name}: data has shape {arr.shape}, declared {t.shape}")
-                else:
-                    arr = np.ascontiguousarray(arr, dtype=np.uint8).reshape(-1)
-                    if arr.size != t.nbytes:
-                        raise ValueError(f"{t.name}: {arr.size} bytes of blocks, expected {t.nbytes}")
-                f.write(memoryview(arr).cast("B"))
-                f.write(bytes(_pad(t.nbytes, self.alignment) - t.nbytes))
-                del arr
-                if progress is not None:
-                    progress(i + 1, len(self.tensors), t)
-            return f.tell()
 
 
 # ---------------------------------------------------------------------------

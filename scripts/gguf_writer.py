@@ -283,10 +283,15 @@ class GGUFWriter:
             f.write(self.header_bytes())
             for i, t in enumerate(self.tensors):
                 arr = t.data() if callable(t.data) else t.data
-                arr = np.ascontiguousarray(arr, dtype=GGMLType.NUMPY[t.ggml_type])
-                if arr.shape != t.shape:
-                    raise ValueError(f"{t.name}: data has shape {arr.shape}, declared {t.shape}")
-                # Write the array's own buffer (no copy); the dtype above is
+                if t.ggml_type in GGMLType.NUMPY:
+                    arr = np.ascontiguousarray(arr, dtype=GGMLType.NUMPY[t.ggml_type])
+                    if arr.shape != t.shape:
+                        raise ValueError(f"{t.name}: data has shape {arr.shape}, declared {t.shape}")
+                else:  # a block type (a subclass's tensor): its blocks, as bytes
+                    arr = np.ascontiguousarray(arr, dtype=np.uint8).reshape(-1)
+                    if arr.size != t.nbytes:
+                        raise ValueError(f"{t.name}: {arr.size} bytes of blocks, expected {t.nbytes}")
+                # Write the array's own buffer (no copy); the dtypes above are
                 # explicitly little-endian, as GGUF requires.
                 f.write(memoryview(arr).cast("B"))
                 f.write(bytes(_pad_to(t.nbytes, self.alignment) - t.nbytes))
