@@ -83,26 +83,56 @@ float read_sum_scalar(const float* p, int64_t n, int streams) {
 enum Isa { ISA_SCALAR, ISA_AVX2, ISA_AVX512, ISA_NEON, ISA_COUNT };
 static const char* const ISA_NAMES[ISA_COUNT] = {"scalar", "avx2", "avx512", "neon"};
 
-static bool cpu_has(Isa isa) {
+// What each path's files are compiled to use (CMakeLists.txt's -m flags):
+// a path runs only where the CPU has every one of them.
+static const uint32_t ISA_NEEDS[ISA_COUNT] = {
+    0,                                                         // scalar
+    CPU_AVX2 | CPU_FMA | CPU_F16C,                             // avx2
+    CPU_AVX2 | CPU_FMA | CPU_F16C | CPU_AVX512F | CPU_AVX512BW | CPU_AVX512VL | CPU_AVX512DQ | CPU_AVX512VNNI |
+        CPU_AVX512BF16,                                        // avx512
+    CPU_NEON,                                                  // neon
+};
+
+uint32_t kernels_cpu_features() {
+    uint32_t f = 0;
 #if defined(__x86_64__)
     __builtin_cpu_init();
-    switch (isa) {
-        case ISA_SCALAR: return true;
-        case ISA_AVX2:
-            return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
-        case ISA_AVX512:
-            return cpu_has(ISA_AVX2) && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-                   __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
-                   __builtin_cpu_supports("avx512vnni");
-        default: return false;
-    }
+    // (the builtin takes string literals only)
+    if (__builtin_cpu_supports("avx2")) f |= CPU_AVX2;
+    if (__builtin_cpu_supports("fma")) f |= CPU_FMA;
+    if (__builtin_cpu_supports("f16c")) f |= CPU_F16C;
+    if (__builtin_cpu_supports("avx512f")) f |= CPU_AVX512F;
+    if (__builtin_cpu_supports("avx512bw")) f |= CPU_AVX512BW;
+    if (__builtin_cpu_supports("avx512vl")) f |= CPU_AVX512VL;
+    if (__builtin_cpu_supports("avx512dq")) f |= CPU_AVX512DQ;
+    if (__builtin_cpu_supports("avx512vnni")) f |= CPU_AVX512VNNI;
+    if (__builtin_cpu_supports("avx512bf16")) f |= CPU_AVX512BF16;
 #elif defined(__aarch64__)
     // Advanced SIMD is part of the AArch64 base architecture (HWCAP_ASIMD is
     // always set on Linux), so the NEON path needs no run-time check.
-    return isa == ISA_SCALAR || isa == ISA_NEON;
-#else
-    return isa == ISA_SCALAR;
+    f |= CPU_NEON;
 #endif
+    return f;
+}
+
+bool kernels_isa_runs(const char* name, uint32_t features) {
+    for (int i = 0; i < ISA_COUNT; i++)
+        if (!strcmp(name, ISA_NAMES[i])) {
+#if defined(__x86_64__)
+            if (i == ISA_NEON) return false;  // each build holds its own architecture's paths
+#elif defined(__aarch64__)
+            if (i == ISA_AVX2 || i == ISA_AVX512) return false;
+#else
+            if (i != ISA_SCALAR) return false;
+#endif
+            return (features & ISA_NEEDS[i]) == ISA_NEEDS[i];
+        }
+    return false;
+}
+
+static bool cpu_has(Isa isa) {
+    static const uint32_t features = kernels_cpu_features();
+    return kernels_isa_runs(ISA_NAMES[isa], features);
 }
 
 const char* const* kernels_isa_available(int* n) {

@@ -181,6 +181,17 @@ void norm_fill_neon(Kernels* k);
 void act_fill_neon(Kernels* k);
 void probe_fill_neon(Kernels* k);
 
+// The CPU features a path's kernels may use (its files' -m flags), and the
+// decision: a path runs only where the CPU has all of them (for AVX-512 that
+// includes BF16 and VNNI, which Skylake-X .. Ice Lake lack). Tests pass masks.
+enum CpuFeature : uint32_t {
+    CPU_AVX2 = 1u << 0, CPU_FMA = 1u << 1, CPU_F16C = 1u << 2, CPU_AVX512F = 1u << 3, CPU_AVX512BW = 1u << 4,
+    CPU_AVX512VL = 1u << 5, CPU_AVX512DQ = 1u << 6, CPU_AVX512VNNI = 1u << 7, CPU_AVX512BF16 = 1u << 8,
+    CPU_NEON = 1u << 9,
+};
+uint32_t kernels_cpu_features();                             // this CPU's
+bool kernels_isa_runs(const char* isa, uint32_t features);  // false for unknown names
+
 // Names of the instruction-set paths this CPU can run, best last
 // ("scalar", "avx2", "avx512" on x86-64; "scalar", "neon" on AArch64).
 const char* const* kernels_isa_available(int* n);

@@ -208,6 +208,37 @@ TEST(Dispatch, ScalarTableIsComplete) {
     EXPECT_THROW(kernels_init("no-such-isa"), std::exception);
 }
 
+// The path decision, from feature masks: a path needs every feature its
+// files are compiled for, so an AVX-512 CPU without BF16 (Skylake-X,
+// Cascade Lake, Ice Lake) or VNNI runs AVX2, not an illegal instruction.
+TEST(Dispatch, PathsNeedEveryFeatureTheyAreCompiledFor) {
+#if defined(__x86_64__)
+    const uint32_t avx2 = CPU_AVX2 | CPU_FMA | CPU_F16C;
+    const uint32_t avx512 = avx2 | CPU_AVX512F | CPU_AVX512BW | CPU_AVX512VL | CPU_AVX512DQ | CPU_AVX512VNNI |
+                            CPU_AVX512BF16;
+    EXPECT_TRUE(kernels_isa_runs("scalar", 0));
+    EXPECT_TRUE(kernels_isa_runs("avx2", avx2));
+    EXPECT_TRUE(kernels_isa_runs("avx512", avx512));
+    for (uint32_t bit = 1; bit <= CPU_AVX512BF16; bit <<= 1) {
+        if (avx2 & bit) {
+            EXPECT_FALSE(kernels_isa_runs("avx2", avx2 & ~bit)) << "without feature bit " << bit;
+        }
+        EXPECT_FALSE(kernels_isa_runs("avx512", avx512 & ~bit)) << "without feature bit " << bit;
+    }
+    EXPECT_FALSE(kernels_isa_runs("avx512", avx512 & ~CPU_AVX512BF16)) << "Cascade Lake: AVX-512 and VNNI, no BF16";
+    EXPECT_TRUE(kernels_isa_runs("avx2", avx512 & ~CPU_AVX512BF16)) << "... runs AVX2";
+    EXPECT_FALSE(kernels_isa_runs("neon", ~0u));
+#elif defined(__aarch64__)
+    EXPECT_TRUE(kernels_isa_runs("neon", CPU_NEON));
+    EXPECT_FALSE(kernels_isa_runs("avx2", ~0u));
+#endif
+    EXPECT_FALSE(kernels_isa_runs("no-such-isa", ~0u));
+    // and this CPU's list is the decision on its own features
+    int n = 0;
+    const char* const* names = kernels_isa_available(&n);
+    for (int i = 0; i < n; i++) EXPECT_TRUE(kernels_isa_runs(names[i], kernels_cpu_features())) << names[i];
+}
+
 // Every SIMD path against the scalar reference, on sizes that exercise the
 // vector tails.
 static std::vector<std::string> simd_paths() {
