@@ -160,12 +160,12 @@ static void parse(GgufFile* f) {
                   f->path.c_str(), (unsigned long long)n_tensors, (unsigned long long)n_kv, f->size);
 
     f->kvs.resize((size_t)n_kv);
+    f->kv_index.reserve((size_t)n_kv);
     for (uint64_t i = 0; i < n_kv; i++) {
         read_kv(&c, &f->kvs[i]);
-        for (uint64_t j = 0; j < i; j++)
-            if (f->kvs[j].key == f->kvs[i].key)
-                rwkv_fail("%s: corrupt GGUF: duplicate metadata key '%.*s'", f->path.c_str(),
-                          (int)f->kvs[i].key.size(), f->kvs[i].key.data());
+        if (!f->kv_index.emplace(f->kvs[i].key, (size_t)i).second)
+            rwkv_fail("%s: corrupt GGUF: duplicate metadata key '%.*s'", f->path.c_str(),
+                      (int)f->kvs[i].key.size(), f->kvs[i].key.data());
     }
     if (const GgufKV* a = gguf_find_kv(f, "general.alignment")) {
         if (a->type != GGUF_UINT32)
@@ -178,6 +178,7 @@ static void parse(GgufFile* f) {
     }
 
     f->tensors.resize((size_t)n_tensors);
+    f->tensor_index.reserve((size_t)n_tensors);
     for (uint64_t i = 0; i < n_tensors; i++) {
         GgufTensor* t = &f->tensors[i];
         t->name = c.str("tensor name");
@@ -205,9 +206,8 @@ static void parse(GgufFile* f) {
                       tn.c_str(), (long long)t->ne[0], ggml_type_name(t->type));
         t->nbytes = row * (nel / (uint64_t)t->ne[0]);
         t->offset = c.u64("tensor offset");
-        for (uint64_t j = 0; j < i; j++)
-            if (f->tensors[j].name == t->name)
-                rwkv_fail("%s: corrupt GGUF: duplicate tensor '%s'", f->path.c_str(), tn.c_str());
+        if (!f->tensor_index.emplace(t->name, (size_t)i).second)
+            rwkv_fail("%s: corrupt GGUF: duplicate tensor '%s'", f->path.c_str(), tn.c_str());
     }
 
     uint64_t a = f->alignment;
@@ -340,20 +340,20 @@ void gguf_close(GgufFile* f) {
     f->size = 0;
     f->kvs.clear();
     f->tensors.clear();
+    f->kv_index.clear();
+    f->tensor_index.clear();
 }
 
 // ---------------------------------------------------------------- lookups
 
 const GgufKV* gguf_find_kv(const GgufFile* f, std::string_view key) {
-    for (const GgufKV& kv : f->kvs)
-        if (kv.key == key) return &kv;
-    return nullptr;
+    const auto it = f->kv_index.find(key);
+    return it == f->kv_index.end() ? nullptr : &f->kvs[it->second];
 }
 
 const GgufTensor* gguf_find_tensor(const GgufFile* f, std::string_view name) {
-    for (const GgufTensor& t : f->tensors)
-        if (t.name == name) return &t;
-    return nullptr;
+    const auto it = f->tensor_index.find(name);
+    return it == f->tensor_index.end() ? nullptr : &f->tensors[it->second];
 }
 
 static const GgufKV* need_kv(const GgufFile* f, std::string_view key) {

@@ -23,6 +23,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "huge_pages.h"
@@ -115,6 +116,10 @@ struct GgufFile {
     uint64_t data_offset = 0;
     std::vector<GgufKV> kvs;
     std::vector<GgufTensor> tensors;
+    // name -> index in kvs / tensors: the lookups, and the duplicate checks
+    // while reading, in constant time (a header of 700,000 tensors must not
+    // hold the loader for minutes)
+    std::unordered_map<std::string_view, size_t> kv_index, tensor_index;
 };
 
 // Map (or copy) and validate `path`. Fails (rwkv_fail) with a message naming

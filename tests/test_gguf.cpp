@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <climits>
 #include <cstdlib>
 #include <cstring>
@@ -267,6 +268,44 @@ TEST(Gguf, RejectsBrokenFiles) {
         expect_fail(g.b, "bad_alignment", "power of two");
     }
     expect_fail({}, "empty", "empty file");
+}
+
+// A header of 500,000 tensors: the duplicate checks and lookups are hash
+// sets, so the whole file is read (or refused at a duplicate in its last
+// tensor) in well under a second; with pairwise checks it took minutes.
+TEST(Gguf, HalfAMillionTensorsLoadInUnderASecond) {
+    const int n = 500000;
+    for (bool dup : {false, true}) {
+        Builder g;
+        g.header(n, 1);
+        g.kv_u32("general.alignment", 32);
+        for (int i = 0; i < n; i++)
+            g.tensor(dup && i == n - 1 ? "t0" : "t" + std::to_string(i), {1}, GGML_TYPE_F32, (uint64_t)i * 32);
+        g.pad();
+        g.data((size_t)n * 32);
+        const std::string path = write_tmp(g.b, dup ? "many_dup" : "many");
+        GgufFile f;
+        const auto t0 = std::chrono::steady_clock::now();
+        bool refused = false;
+        try {
+            gguf_open(&f, path.c_str());
+        } catch (const RwkvError& e) {
+            refused = true;
+            EXPECT_NE(std::string(e.what()).find("duplicate tensor 't0'"), std::string::npos) << e.what();
+        }
+        const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        EXPECT_EQ(refused, dup);
+        if (!dup) {
+            ASSERT_EQ(f.tensors.size(), (size_t)n);
+            const GgufTensor* last = gguf_find_tensor(&f, "t" + std::to_string(n - 1));
+            ASSERT_NE(last, nullptr);
+            EXPECT_EQ(last->offset, (uint64_t)(n - 1) * 32);
+            EXPECT_EQ(gguf_find_tensor(&f, "t" + std::to_string(n)), nullptr);
+            gguf_close(&f);
+        }
+        EXPECT_LT(s, 1.0) << (dup ? "refusing" : "loading") << " " << n << " tensors took " << s << " s";
+        unlink(path.c_str());
+    }
 }
 
 TEST(Gguf, MissingFileAndDirectory) {
