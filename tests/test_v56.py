@@ -27,7 +27,7 @@ line is "N passed, M failed"; exit status 1 on any failure.
 
 usage: test_v56.py --cli build/rwkv-cli --work build/test_v56 [--shared ../shared/data]
 """
-import argparse
+import argparse, json
 import contextlib
 import io
 import os
@@ -231,6 +231,32 @@ def check_state(version, R, gguf, pth, tokens, ref, work, tag):
           ok and d < 1e-4, f"arch {arch}, {got.size} vs {want.size} floats, diff {d:g}")
 
 
+def bench_flops(version, gguf):
+    """rwkv-cli bench's FLOPs per prompt token, counted here from the model's
+    shape: every layer's matrices (RWKV-6 adds the token-shift LoRA, whose
+    time_mix_w2 [D, C, 5] is five D -> C matrices, and the decay LoRA), 9 per
+    WKV state element, the head once per prompt."""
+    meta, tensors = gguf_writer.read_gguf(gguf)
+    arch = f"rwkv{version}"
+    L, C = meta[f"{arch}.block_count"], meta[f"{arch}.embedding_length"]
+    F, N = meta[f"{arch}.feed_forward_length"], meta[f"{arch}.wkv.head_size"]
+    V = tensors["output.weight"][1].shape[0]
+    per_layer = 5 * C * C + 2 * C * F + C * C  # r, k, v, gate, output; channel-mix key, value, receptance
+    if version == 6:
+        D = tensors["blk.0.time_mix_w1.weight"][1].shape[0] // 5
+        Dw = tensors["blk.0.time_mix_decay_w1.weight"][1].shape[0]
+        per_layer += 5 * C * D + 5 * D * C + 2 * C * Dw
+    P = 4
+    want = 2 * L * per_layer + 9 * L * C * N + 2 * C * V / P
+    rc, out, err = run([CLI, "bench", "-m", gguf, "-p", str(P), "-n", "0", "-r", "1", "-o", "json"])
+    try:
+        got = json.loads(out)[0]["flops_per_token"]
+    except (ValueError, IndexError, KeyError, TypeError):
+        got = None
+    check(f"v{version} bench counts {want:.0f} FLOPs per prompt token", got is not None and abs(got - want) <= 1,
+          f"got {got}, rc={rc} {err.strip()[-200:]}")
+
+
 def generation(version, R, work, vocab_file, isas):
     rng = random.Random(100 + version)
     # -- L2 D128 fp32, byte-level vocabulary ------------------------------------
@@ -247,6 +273,7 @@ def generation(version, R, work, vocab_file, isas):
     rc, out, err = run([CLI, "info", "-m", gguf])
     check(f"v{version} rwkv-cli info names rwkv{version}", rc == 0 and f"rwkv{version}".encode() in out,
           err.strip()[-200:])
+    bench_flops(version, gguf)
 
     # rwkv.cpp files of the same model
     for fp16 in (False, True):

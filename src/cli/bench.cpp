@@ -126,9 +126,11 @@ double measure_bandwidth(ThreadPool* pool, HugeRegion* buf) {
     return best;
 }
 
-bool model_is_quantized(const Model& m) {
+// Whether the model's products take int8 activations (its arithmetic limit
+// is then the int8 multiply-add rate, not the FMA rate).
+bool model_has_int8_products(const Model& m) {
     for (const GgufTensor& t : m.file.tensors)
-        if (t.type == GGML_TYPE_Q8_0 || t.type == GGML_TYPE_Q4_0) return true;
+        if (t.n_dims >= 2 && kern.matmul[t.type] && kern.act_type[t.type] != GGML_TYPE_F32) return true;
     return false;
 }
 
@@ -195,17 +197,17 @@ int cmd_bench(int argc, char** argv) {
             continue;
         }
         weight_bytes += (double)t.nbytes;
-        if (t.n_dims >= 2 && t.ne[1] > 1 && t.name != "blk.0.time_mix_lerp_fused.weight" &&
-            t.name.find("lerp_fused") == std::string_view::npos)
-            macs += (double)t.ne[0] * (double)t.ne[1];
-        if (t.name == "output.weight") head_macs = (double)t.ne[0] * (double)t.ne[1];
     }
+    // multiply-adds: the matrices the forward pass multiplies by (RWKV-6's
+    // time_mix_w2 [D, C, 5] is five; 2-D tensors read element-wise are none)
+    for (const Matrix* W : model_matrices(&lm.model)) macs += (double)W->n_in * (double)W->n_out;
+    head_macs = (double)m.head.n_in * (double)m.head.n_out;
     const double state_bytes = (double)ctx.state.data.size() * 4;
     const double bytes_per_token = weight_bytes + state_bytes;
     // In pp the head runs once per prompt (only the last logits are needed).
     const double flops_per_token = 2 * (macs - head_macs) + 9.0 * (double)(m.n_layer * m.n_embd * m.head_size) +
                                    2 * head_macs / (double)std::max<int64_t>(n_prompt, 1);
-    const bool quant = model_is_quantized(m);
+    const bool quant = model_has_int8_products(m);
 
     fprintf(stderr, "rwkv-cli bench: measuring this machine's limits with %d threads after each repetition...\n",
             n_threads);
