@@ -58,8 +58,9 @@ def model_info(path: str) -> dict:
     arch, n_layer, n_embd, n_head, head_size and model_id, exactly as
     model_identity() in src/state_file.cpp computes it: FNV-1a 64 over
     int64 {arch, n_layer, n_embd, n_head, head_size, n_vocab, n_ffn}, then,
-    in file order, for each F32 tensor that is a vector (ne1*ne2*ne3 == 1)
-    or whose name contains "lerp_fused": its name bytes, then its data."""
+    in file order, for each F32, F16 or BF16 tensor that is a vector
+    (ne1*ne2*ne3 == 1) or whose name contains "lerp_fused": its name bytes,
+    then its values as little-endian float32 (F32: the stored bytes)."""
     c = read_gguf_header(path)
     arch_name = c.meta.get("general.architecture")
     if arch_name not in ARCHS:
@@ -79,13 +80,19 @@ def model_info(path: str) -> dict:
     with open(path, "rb") as f:
         for name, ne, ggml_type, offset in c.tensor_infos:
             ne4 = tuple(ne) + (1,) * (4 - len(ne))
-            if ggml_type != GGMLType.F32 or not (ne4[1] * ne4[2] * ne4[3] == 1 or "lerp_fused" in name):
+            if ggml_type not in (GGMLType.F32, GGMLType.F16, GGMLType.BF16) or \
+                    not (ne4[1] * ne4[2] * ne4[3] == 1 or "lerp_fused" in name):
                 continue
             f.seek(c.data_offset + offset)
-            n = 4 * ne4[0] * ne4[1] * ne4[2] * ne4[3]
+            count = ne4[0] * ne4[1] * ne4[2] * ne4[3]
+            n = (4 if ggml_type == GGMLType.F32 else 2) * count
             data = f.read(n)
             if len(data) != n:
                 raise StateError(f"{path}: tensor {name} extends past the end of the file")
+            if ggml_type == GGMLType.F16:  # the float32 values, as rwkv-cli widens them
+                data = np.frombuffer(data, "<f2").astype("<f4").tobytes()
+            elif ggml_type == GGMLType.BF16:
+                data = (np.frombuffer(data, "<u2").astype("<u4") << 16).astype("<u4").tobytes()
             h = fnv1a(fnv1a(h, name.encode("utf-8")), data)
     info["model_id"] = h
     return info

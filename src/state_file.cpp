@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "common.h"
+#include "../kernels/half.h"
 
 static const char MAGIC[8] = {'R', 'W', 'K', 'V', 'S', 'T', 'A', 'T'};
 static const uint32_t VERSION = 1;
@@ -25,12 +26,25 @@ uint64_t model_identity(const Model* m) {
     uint64_t h = 0xcbf29ce484222325ull;
     const int64_t shape[] = {(int64_t)m->arch, m->n_layer, m->n_embd, m->n_head, m->head_size, m->n_vocab, m->n_ffn};
     h = fnv1a(h, shape, sizeof shape);
+    std::vector<float> values;
     for (const GgufTensor& t : m->file.tensors) {
-        // vectors: one row, or the six fused token-shift mixes ([C, 1, 1, 6])
+        // vectors: one row, or the six fused token-shift mixes ([C, 1, 1, 6]),
+        // in whatever float type they are stored: the float32 values the
+        // engine computes with (F32 tensors hash their bytes as they are)
         const bool vector = t.ne[1] * t.ne[2] * t.ne[3] == 1 || t.name.find("lerp_fused") != std::string_view::npos;
-        if (t.type != GGML_TYPE_F32 || !vector) continue;
+        if (!vector || (t.type != GGML_TYPE_F32 && t.type != GGML_TYPE_F16 && t.type != GGML_TYPE_BF16)) continue;
         h = fnv1a(h, t.name.data(), t.name.size());
-        h = fnv1a(h, t.data, (size_t)t.nbytes);
+        if (t.type == GGML_TYPE_F32) {
+            h = fnv1a(h, t.data, (size_t)t.nbytes);
+            continue;
+        }
+        const int64_t n = t.ne[0] * t.ne[1] * t.ne[2] * t.ne[3];
+        values.resize((size_t)n);
+        for (int64_t i = 0; i < n; i++) {
+            const uint16_t v = ((const uint16_t*)t.data)[i];
+            values[(size_t)i] = t.type == GGML_TYPE_F16 ? f16_to_f32(v) : bf16_to_f32(v);
+        }
+        h = fnv1a(h, values.data(), values.size() * 4);
     }
     return h;
 }

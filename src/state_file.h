@@ -19,11 +19,12 @@
 #include "model.h"
 #include "rwkv.h"
 
-// A 64-bit identity of a model's weights that does not change with the weight
-// type: a hash of the architecture, the shape and the 1-D float32 tensors
-// (norms, token-shift mixes, decay and learning-rate biases), which every
-// weight type (F32 ... Q4_0) keeps as they are. A state made with the F16
-// file of a model loads into its Q8_0 file, not into another model.
+// A 64-bit identity of a model's weights that does not change with the type
+// of its matrices: a hash of the architecture, the shape and the 1-D tensors
+// (norms, token-shift mixes, decay and learning-rate biases) as the float32
+// values the engine uses, whether stored F32, F16 or BF16. The quantized
+// files of a model keep its vectors, so a state made with its F16 file loads
+// into its Q8_0 or Q4_K_M file, not into another model.
 uint64_t model_identity(const Model* m);
 
 void state_save(const char* path, const Model* m, const RwkvState* s);

@@ -266,6 +266,31 @@ def state_files(work, models, tiny):
     rr = run(["logits", "-m", tiny, "--tokens", "65,66", "--state-out", st2, "-o", outs[0]])
     r16 = run(["logits", "-m", t16, "--tokens", "67", "--state-in", st2, "-o", outs[0]])
     check("state: loads into another weight type of the same model", rr[0] == 0 and r16[0] == 0, rr[2] + r16[2])
+    # two models of one shape whose only difference is a 1-D tensor stored as F16
+    import gguf_writer
+    c = gguf_writer.read_gguf_full(gguf)
+    variants = []
+    for k, scale in enumerate((1.0, 1.01)):
+        path = os.path.join(work, f"f16-vector-{k}.gguf")
+        w = gguf_writer.GGUFWriter(path, c.meta["general.architecture"])
+        for key, value in c.meta.items():
+            if key != "general.architecture":
+                w.add_key_value(key, value, *c.meta_types[key])
+        for name, ne, gtype, _ in c.tensor_infos:
+            arr = c.tensors[name][1]
+            if name == "blk.0.attn_norm.weight":
+                arr, gtype = (np.asarray(arr, np.float32) * np.float32(scale)).astype(np.float16), gguf_writer.GGMLType.F16
+            w.add_tensor(name, np.ascontiguousarray(arr), gtype)
+        w.write()
+        variants.append(path)
+    st3 = os.path.join(work, "f16-vector.state")
+    r = run(["logits", "-m", variants[0], "--tokens", a, "--state-out", st3, "-o", outs[0]])
+    check("state: saved with F16 vectors", r[0] == 0, r[2])
+    expect_error("state: another model whose vectors differ only as F16",
+                 ["logits", "-m", variants[1], "--tokens", "1", "--state-in", st3, "-o", outs[0]],
+                 "the state was made with another model of the same shape")
+    r = run(["logits", "-m", variants[0], "--tokens", "1", "--state-in", st3, "-o", outs[0]])
+    check("state: loads into its own F16-vector model", r[0] == 0, r[2])
     # generate: the saved state holds everything printed
     sg = os.path.join(work, "gen.state")
     g1 = run(["generate", "-m", gguf, "-n", "5", "--temp", "0", "--state-out", sg, "--no-display-prompt", "The cat"])
