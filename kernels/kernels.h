@@ -36,8 +36,9 @@ typedef void (*MatmulFn)(const void* W, int64_t n_in, int64_t n_out, int64_t row
 
 // Weight layouts of the engine's own (quant.h), never found in a file: a path
 // whose kernel runs faster on them rearranges a private copy of the weights
-// at load time (repack[type], --no-mmap), and the matrix then carries the new
-// type. They continue GGUF's type numbers so one table indexes both.
+// at load time (repack[type], --no-mmap), and the matrix's layout (Matrix,
+// src/model.h) becomes the new one; its type stays the file's. They continue
+// GGUF's type numbers so one table indexes both.
 enum KernelType : uint32_t {
     KTYPE_Q8_0_R16 = GGML_TYPE_COUNT,  // Q8_0, 16 rows interleaved, biased (AVX-512)
     KTYPE_Q4_0_R16,                    // Q4_0, 16 rows interleaved (AVX-512)
@@ -45,13 +46,6 @@ enum KernelType : uint32_t {
     KTYPE_Q4_0_R8,                     // Q4_0, 8 rows interleaved (AVX2)
     KTYPE_COUNT
 };
-
-// The GGUF type a matrix of kernel type t was stored as (its bytes per row).
-inline uint32_t ktype_file_type(uint32_t t) {
-    if (t == KTYPE_Q8_0_R16 || t == KTYPE_Q8_0_R8) return GGML_TYPE_Q8_0;
-    if (t == KTYPE_Q4_0_R16 || t == KTYPE_Q4_0_R8) return GGML_TYPE_Q4_0;
-    return t;
-}
 
 // Rearrange an n_out x n_in matrix of a GGUF type in place into a layout of
 // the path's own; returns that layout's KernelType. The bytes stay within

@@ -105,6 +105,43 @@ void matmul_q4_0_scalar(const void* W, int64_t n_in, int64_t n_out, int64_t row0
     matmul_quant_blocks<block_q4_0, dot_q4_0_q8_0>(W, n_in, n_out, row0, row1, X, T, Y);
 }
 
+// The row-interleaved layouts of the SIMD paths (quant.h, GroupLayout), read
+// back block by block: so every table runs every layout, and a model
+// rearranged for one path still runs after kernels_init picks another. Rows
+// past the last full group are in the file's layout. The same terms in the
+// same order: the file layout's bits.
+template <int G, class Block, uint32_t XOR, int32_t (*Dot)(const Block*, const block_q8_0*)>
+static void matmul_groups_scalar(const void* W, int64_t n_in, int64_t n_out, int64_t row0, int64_t row1,
+                                 const void* Xv, int64_t T, float* Y) {
+    constexpr int64_t QS = sizeof(Block) - 2;
+    typedef GroupLayout<G, G * QS> L;
+    const int64_t nb = n_in / 32, row_bytes = nb * (int64_t)sizeof(Block), full = n_out / G * G;
+    const block_q8_0* X = (const block_q8_0*)Xv;
+    for (int64_t o = row0; o < row1; o++) {
+        const uint8_t* group = (const uint8_t*)W + o / G * G * row_bytes;
+        const int64_t i = o % G;
+        for (int64_t t = 0; t < T; t++) {
+            float sum = 0.0f;
+            for (int64_t b = 0; b < nb; b++) {
+                Block blk;
+                if (o < full) {
+                    memcpy(&blk.d, group + L::scales(b) + 2 * i, 2);
+                    for (int64_t j = 0; j < QS / 4; j++) {
+                        uint32_t v;
+                        memcpy(&v, group + L::quants(nb, b) + 4 * G * j + 4 * i, 4);
+                        v ^= XOR;
+                        memcpy((uint8_t*)&blk + 2 + 4 * j, &v, 4);
+                    }
+                } else {
+                    memcpy(&blk, (const uint8_t*)W + o * row_bytes + b * (int64_t)sizeof(Block), sizeof(Block));
+                }
+                sum += q8_0_term<Block, Dot>(&blk, X + t * nb + b);
+            }
+            Y[t * n_out + o] = sum;
+        }
+    }
+}
+
 // ggml's quantize_row_q8_0_ref: d = amax / 127, q = roundf(x / d) (ties away
 // from zero), d stored as half (round to nearest even). For finite inputs the
 // bytes are ggml's. ggml casts NaN and out-of-range floats to int8_t, which is
@@ -339,6 +376,11 @@ static void fill_block_type(Kernels* k, uint32_t type, RowQuantizeFn quantize) {
 }
 
 void matmul_fill_scalar_quant(Kernels* k) {
+    k->matmul[KTYPE_Q8_0_R16] = matmul_groups_scalar<16, block_q8_0, 0x80808080u, dot_q8_0_q8_0>;
+    k->matmul[KTYPE_Q4_0_R16] = matmul_groups_scalar<16, block_q4_0, 0, dot_q4_0_q8_0>;
+    k->matmul[KTYPE_Q8_0_R8] = matmul_groups_scalar<8, block_q8_0, 0, dot_q8_0_q8_0>;
+    k->matmul[KTYPE_Q4_0_R8] = matmul_groups_scalar<8, block_q4_0, 0, dot_q4_0_q8_0>;
+    for (uint32_t t = GGML_TYPE_COUNT; t < KTYPE_COUNT; t++) k->act_type[t] = GGML_TYPE_Q8_0;
     k->matmul_f32_act[GGML_TYPE_Q8_0] = matmul_dequant_scalar<block_q8_0>;
     k->matmul_f32_act[GGML_TYPE_Q4_0] = matmul_dequant_scalar<block_q4_0>;
     k->matmul_int8_act[GGML_TYPE_Q8_0] = matmul_q8_0_scalar;

@@ -67,7 +67,7 @@ struct Binder {
         if (!scalar.matmul[t->type])
             rwkv_fail("%s: tensor '%s' has type %s, which this build cannot multiply (supported: %s)", path(),
                       name.c_str(), ggml_type_name(t->type), supported_types().c_str());
-        return Matrix{t->data, t->type, n_in, n_out};
+        return matrix_in_file(t->data, t->type, n_in, n_out);
     }
 
     // Infer a LoRA rank from the down-projection's shape [C, R].
@@ -194,7 +194,7 @@ void load_rwkv7(Model* m) {
             L.v2 = b.mat(p + "time_mix_v2.weight", m->lora_v, C);
         } else {
             L.v0 = nullptr;
-            L.v1 = L.v2 = Matrix{nullptr, 0, 0, 0};
+            L.v1 = L.v2 = matrix_in_file(nullptr, 0, 0, 0);
         }
         L.receptance = b.mat(p + "time_mix_receptance.weight", C, C);
         L.key = b.mat(p + "time_mix_key.weight", C, C);
@@ -276,7 +276,7 @@ void load_rwkv56(Model* m) {
                 rwkv_fail("%s: tensor '%s' has type %s, which this build cannot multiply (supported: %s)", path,
                           w2.c_str(), ggml_type_name(t->type), b.supported_types().c_str());
             const uint64_t one = ggml_row_size(t->type, D) * (uint64_t)C;
-            for (int i = 0; i < 5; i++) L.mix_w2[i] = Matrix{(const uint8_t*)t->data + i * one, t->type, D, C};
+            for (int i = 0; i < 5; i++) L.mix_w2[i] = matrix_in_file((const uint8_t*)t->data + i * one, t->type, D, C);
             L.decay = b.vec(p + "time_mix_decay.weight", C);
             L.decay_w1 = b.mat(p + "time_mix_decay_w1.weight", C, m->lora_w);
             L.decay_w2 = b.mat(p + "time_mix_decay_w2.weight", m->lora_w, C);
@@ -286,8 +286,8 @@ void load_rwkv56(Model* m) {
             L.x_v = b.vec(p + "time_mix_lerp_v.weight", C);
             L.x_r = b.vec(p + "time_mix_lerp_r.weight", C);
             L.x_g = b.vec(p + "time_mix_lerp_g.weight", C);
-            L.mix_w1 = L.decay_w1 = L.decay_w2 = Matrix{nullptr, 0, 0, 0};
-            for (int i = 0; i < 5; i++) L.mix_w2[i] = Matrix{nullptr, 0, 0, 0};
+            L.mix_w1 = L.decay_w1 = L.decay_w2 = matrix_in_file(nullptr, 0, 0, 0);
+            for (int i = 0; i < 5; i++) L.mix_w2[i] = matrix_in_file(nullptr, 0, 0, 0);
             // The decay is constant: w = exp(-exp(time_decay)), once, in float32.
             const float* d = b.vec(p + "time_mix_decay.weight", C);
             m->owned.emplace_back((size_t)C);
@@ -335,7 +335,7 @@ void load_vocab(Model* m) {
 
 // A private copy of the weights (GGUF_COPY) can be rearranged for the
 // kernels: where the active path has a layout of its own for a matrix's type
-// (kernels.h, repack), the matrix is rewritten in place and takes that type.
+// (kernels.h, repack), the matrix is rewritten in place and takes that layout.
 // Every matrix the forward passes multiply by, except RWKV-6's mix_w1, which
 // rwkv6.cpp cuts into five by rows at run time (the five mix_w2 are bound as
 // five matrices, each rearranged on its own).
@@ -347,13 +347,13 @@ void repack_for_kernels(Model* m) {
         if (!mix_w1) todo.push_back(W);
     }
     bool any = false;
-    for (const Matrix* W : todo) any = any || (W->data && W->type < GGML_TYPE_COUNT && kern.repack[W->type]);
+    for (const Matrix* W : todo) any = any || (W->data && kern.repack[W->type]);
     if (!any) return;
     // Each matrix owns its bytes: gguf_open refuses files whose tensors overlap.
     huge_region_unprotect(&m->file.copy);
     for (Matrix* W : todo) {
-        if (!W->data || W->type >= GGML_TYPE_COUNT || !kern.repack[W->type]) continue;
-        W->type = kern.repack[W->type]((void*)W->data, W->n_in, W->n_out);
+        if (!W->data || !kern.repack[W->type]) continue;
+        W->layout = kern.repack[W->type]((void*)W->data, W->n_in, W->n_out);
     }
     huge_region_protect(&m->file.copy);
 }

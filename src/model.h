@@ -18,13 +18,21 @@
 // The value is the generation; it is also what state files store (state_file.h).
 enum Arch { ARCH_RWKV5 = 5, ARCH_RWKV6 = 6, ARCH_RWKV7 = 7 };
 
-// A matrix of n_out rows of n_in elements, in the file's weight type.
-// y = W x is the matmul kernel for `type` (kernels/kernels.h).
+// A matrix of n_out rows of n_in elements. `type` is how the file stores it
+// (its bytes per row); `layout` is how its bytes are arranged now, the index
+// of its kernel in kern.matmul (kernels/kernels.h): the same type, or the
+// KernelType a --no-mmap copy was rearranged into (repack).
 struct Matrix {
     const void* data;
-    uint32_t type;  // GgmlType
+    uint32_t type;    // GgmlType
+    uint32_t layout;  // GgmlType or KernelType
     int64_t n_in, n_out;
 };
+
+// A matrix in the file's own layout (null data: absent).
+inline Matrix matrix_in_file(const void* data, uint32_t type, int64_t n_in, int64_t n_out) {
+    return Matrix{data, type, type, n_in, n_out};
+}
 
 struct Rwkv7Layer {
     // layer norms before time-mix (ln1) and channel-mix (ln2)

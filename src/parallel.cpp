@@ -25,7 +25,7 @@ void matmul_task(void* ctx, int64_t task) {
     const Matrix& W = *j->ops[k].W;
     const int64_t row0 = (task - j->first_task[k]) * j->rows[k];
     const int64_t row1 = std::min(W.n_out, row0 + j->rows[k]);
-    kern.matmul[W.type](W.data, W.n_in, W.n_out, row0, row1, j->x[k], j->T, j->ops[k].Y);
+    kern.matmul[W.layout](W.data, W.n_in, W.n_out, row0, row1, j->x[k], j->T, j->ops[k].Y);
 }
 
 // The activations the quantized kernels take (Q8_0 rows), made per row.
@@ -40,7 +40,7 @@ struct QuantJob {
 void quantize_task(void* ctx, int64_t t) {
     const QuantJob* j = (const QuantJob*)ctx;
     for (int k = 0; k < j->n; k++) {
-        const uint32_t act = kern.act_type[j->W[k]->type];
+        const uint32_t act = kern.act_type[j->W[k]->layout];
         const int64_t n_in = j->W[k]->n_in;
         kern.quantize_row[act](j->src[k] + t * n_in, j->dst[k] + (uint64_t)t * ggml_row_size(act, n_in), n_in);
     }
@@ -49,7 +49,7 @@ void quantize_task(void* ctx, int64_t t) {
 }  // namespace
 
 uint64_t matrix_bytes(const Matrix& W) {
-    return ggml_row_size(ktype_file_type(W.type), W.n_in) * (uint64_t)W.n_out;
+    return ggml_row_size(W.type, W.n_in) * (uint64_t)W.n_out;
 }
 
 void parallel_matmul_many(ThreadPool* pool, MatmulScratch* scratch, const MatmulOp* ops, int n_ops, int64_t T) {
@@ -63,14 +63,14 @@ void parallel_matmul_many(ThreadPool* pool, MatmulScratch* scratch, const Matmul
         // Quantize activations where the kernels want Q8_0, into one buffer.
         uint64_t need = 0;
         for (int k = 0; k < n; k++)
-            if (kern.act_type[op[k].W->type] != GGML_TYPE_F32)
-                need += ggml_row_size(kern.act_type[op[k].W->type], op[k].W->n_in) * (uint64_t)T;
+            if (kern.act_type[op[k].W->layout] != GGML_TYPE_F32)
+                need += ggml_row_size(kern.act_type[op[k].W->layout], op[k].W->n_in) * (uint64_t)T;
         if (scratch->act.size() < need) scratch->act.resize(need);
         uint64_t at = 0;
         QuantJob qj = {{}, {}, {}, 0, T};
         for (int k = 0; k < n; k++) {
             const Matrix& W = *op[k].W;
-            const uint32_t act = kern.act_type[W.type];
+            const uint32_t act = kern.act_type[W.layout];
             job.x[k] = op[k].X;
             if (act == GGML_TYPE_F32) continue;
             const uint64_t row_bytes = ggml_row_size(act, W.n_in);

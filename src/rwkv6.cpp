@@ -53,7 +53,7 @@ static void rwkv6_time_mix(const Model* m, const Rwkv56Layer& L, int64_t layer, 
     lerp(sc->xn, dx, L.x_x, T, C, sc->xa);
     const uint64_t w1_rows = ggml_row_size(L.mix_w1.type, C) * (uint64_t)D;
     Matrix w1[5];
-    for (int j = 0; j < 5; j++) w1[j] = Matrix{(const uint8_t*)L.mix_w1.data + j * w1_rows, L.mix_w1.type, C, D};
+    for (int j = 0; j < 5; j++) w1[j] = matrix_in_file((const uint8_t*)L.mix_w1.data + j * w1_rows, L.mix_w1.type, C, D);
     float* const dst[5] = {sc->xw, sc->xk, sc->xv, sc->xr, sc->xg};
     const float* const mu[5] = {L.x_w, L.x_k, L.x_v, L.x_r, L.x_g};
     MatmulOp down[5], up[5];

@@ -204,6 +204,10 @@ TEST(MatmulIsa, TablesAreComplete) {
         }
         for (uint32_t t : {GGML_TYPE_F16, GGML_TYPE_BF16, GGML_TYPE_Q8_0, GGML_TYPE_Q4_0})
             EXPECT_NE(isa.k.quantize_row[t], nullptr) << isa.name << " " << ggml_type_name(t);
+        for (uint32_t t = GGML_TYPE_COUNT; t < KTYPE_COUNT; t++) {  // every path runs every layout
+            EXPECT_NE(isa.k.matmul[t], nullptr) << isa.name << " layout " << t;
+            EXPECT_EQ(isa.k.act_type[t], (uint32_t)GGML_TYPE_Q8_0) << isa.name << " layout " << t;
+        }
     }
 }
 
@@ -491,6 +495,15 @@ TEST(MatmulIsa, RepackedLayoutsMatchScalar) {
                         r.type = kt;
                         std::vector<int64_t> each;
                         for (int64_t o = 1; o < n_out; o++) each.push_back(o);
+                        // the scalar table runs every layout too (a model repacked for one
+                        // path, then kernels_init for another)
+                        {
+                            size_t at = 0;
+                            ASSERT_NE(scalar().matmul[kt], nullptr) << "scalar table lacks layout " << kt;
+                            const std::vector<float> Y = run(scalar(), r, {n_out / 3}, w);
+                            EXPECT_TRUE(same_bits(ref, Y, &at))
+                                << describe(isa.name, p) << " repacked, scalar kernel: output " << at;
+                        }
                         for (const std::vector<int64_t>& cuts :
                              std::vector<std::vector<int64_t>>{{}, {16}, {5, 21, 22}, {n_out / 3}, each}) {
                             size_t at = 0;

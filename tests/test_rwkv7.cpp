@@ -9,14 +9,16 @@
 
 #include "../kernels/kernels.h"
 #include "../src/common.h"
+#include "../src/parallel.h"
 #include "../src/rwkv.h"
+#include <cstring>
 #include "test_data.h"
 
 namespace {
 
 struct Loaded {
     Model m;
-    explicit Loaded(const std::string& path) { model_load(&m, path.c_str()); }
+    explicit Loaded(const std::string& path, GgufLoadMode mode = GGUF_MAP) { model_load(&m, path.c_str(), mode); }
     ~Loaded() { model_free(&m); }
 };
 
@@ -254,3 +256,41 @@ static void check_tiny(const char* gguf_name, double bound) {
 
 TEST(Rwkv7, RwkvcppTinyFp32) { check_tiny("tiny-rwkv-7v0-834K-f32.gguf", 1e-4); }
 TEST(Rwkv7, RwkvcppTinyFp16) { check_tiny("tiny-rwkv-7v0-834K-f16.gguf", 1e-2); }
+
+// A --no-mmap copy rearranged for the best path: each matrix keeps the type
+// the file stores (and its byte count) while its layout names the kernel;
+// and kernels_init for another path afterwards still runs it (every table
+// has every layout), with that path's logits of the mapped file, bit for bit.
+TEST(Rwkv7, RepackedModelKeepsItsTypesAndRunsOnEveryPath) {
+    const std::string path = shared_data_dir() + "/llamacpp-quants/kjv-Q8_0.gguf";
+    REQUIRE_FILE(path);
+    kernels_init(nullptr);
+    Loaded copy(path, GGUF_COPY);
+    int repacked = 0;
+    for (Matrix* W : model_matrices(&copy.m)) {
+        ASSERT_LT(W->type, (uint32_t)GGML_TYPE_COUNT);
+        const GgufTensor* t = nullptr;
+        for (const GgufTensor& x : copy.m.file.tensors)
+            if ((const uint8_t*)x.data <= (const uint8_t*)W->data &&
+                (const uint8_t*)W->data < (const uint8_t*)x.data + x.nbytes)
+                t = &x;
+        ASSERT_NE(t, nullptr);
+        EXPECT_EQ(W->type, t->type) << t->name;
+        if (W->layout != W->type) {
+            EXPECT_GE(W->layout, (uint32_t)GGML_TYPE_COUNT) << t->name;
+            repacked++;
+        }
+        if (W->n_in * W->n_out == t->ne[0] * t->ne[1] * t->ne[2] * t->ne[3]) {
+            EXPECT_EQ(matrix_bytes(*W), t->nbytes) << t->name;
+        }
+    }
+    const std::vector<int32_t> tokens = {65, 110, 100, 32, 71, 111, 100};
+    for (const std::string& isa : isa_paths()) {
+        kernels_init(isa.c_str());
+        Loaded mapped(path);
+        const std::vector<float> a = run(copy.m, tokens, 0), b = run(mapped.m, tokens, 0);
+        EXPECT_EQ(memcmp(a.data(), b.data(), a.size() * 4), 0) << isa << ": the repacked copy's logits differ";
+    }
+    kernels_init(nullptr);
+    if (repacked == 0) GTEST_SKIP() << "no path here rearranges Q8_0";
+}
