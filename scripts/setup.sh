@@ -1,17 +1,29 @@
 #!/usr/bin/env bash
-# Install the Debian packages rwkv-cli needs to build and test, if missing.
+# Install the Debian packages rwkv-cli needs, if missing: `run` to build and
+# run it, `test` (the default) to build and run every test as well.
 # Safe to re-run: it installs nothing when everything is present.
 set -euo pipefail
 
-PACKAGES=(
+# What building rwkv-cli and running it needs: the compiler and two header-only
+# libraries. `scripts/setup.sh run` (scripts/demo.sh) installs only these.
+RUN_PACKAGES=(
   cmake g++ make pkg-config
   libcxxopts-dev libxsimd-dev        # option parsing, portable SIMD
+)
+# What the tests, benchmarks and hardening runs add (scripts/test.sh, .ci/run).
+TEST_PACKAGES=(
   libgtest-dev libbenchmark-dev      # tests, micro-benchmarks
   python3 python3-numpy python3-torch  # converter, NumPy reference, test scripts
   python3-matplotlib                 # plots (scripts/plot_icl.py, the trainer's loss curve)
   clang-19 libclang-rt-19-dev llvm   # libFuzzer + sanitizer runtimes, llvm-symbolizer (scripts/fuzz.sh)
   g++-aarch64-linux-gnu qemu-user googletest  # aarch64 cross build, run under emulation (scripts/aarch64.sh)
 )
+case "${1:-test}" in
+  run) PACKAGES=("${RUN_PACKAGES[@]}") ;;
+  test) PACKAGES=("${RUN_PACKAGES[@]}" "${TEST_PACKAGES[@]}") ;;
+  *) echo "usage: scripts/setup.sh [run|test] [--print]" >&2; exit 2 ;;
+esac
+if [ "${2:-}" = "--print" ]; then echo "${PACKAGES[*]}"; exit 0; fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -241,6 +241,24 @@ def logits(work, models):
           rp[0] == 0 and r4[0] == 0 and open(out_last, "rb").read() == open(out_tok, "rb").read(), rp[2] + r4[2])
 
 
+def setup_profiles():
+    """The demo's set-up installs what building and running needs, nothing of
+    the test toolchain (torch, clang, the cross compiler, qemu)."""
+    root = os.path.join(HERE, "..")
+    run_pkgs = subprocess.run([os.path.join(root, "scripts", "setup.sh"), "run", "--print"], capture_output=True,
+                              text=True).stdout.split()
+    test_pkgs = subprocess.run([os.path.join(root, "scripts", "setup.sh"), "test", "--print"], capture_output=True,
+                               text=True).stdout.split()
+    check("setup.sh run: the compiler and two libraries",
+          sorted(run_pkgs) == sorted(["cmake", "g++", "make", "pkg-config", "libcxxopts-dev", "libxsimd-dev"]),
+          f"{run_pkgs}")
+    check("setup.sh test: those and the test toolchain",
+          set(run_pkgs) < set(test_pkgs) and {"python3-torch", "clang-19", "qemu-user"} <= set(test_pkgs), f"{test_pkgs}")
+    demo = open(os.path.join(root, "scripts", "demo.sh")).read()
+    check("demo.sh sets up with the run profile and builds no tests",
+          "scripts/setup.sh run" in demo and "-DRWKV_BUILD_TESTS=OFF" in demo, demo)
+
+
 def state_files(work, models, tiny):
     gguf = os.path.join(models, "v7-L2-D256-s5-f32.gguf")
     a, b = "11,22,33,44,55", "66,77,88"
@@ -474,6 +492,7 @@ def main():
     generate(gguf, tiny)
     logits(a.work, a.models)
     state_files(a.work, a.models, tiny)
+    setup_profiles()
     perplexity(a.work, tiny)
     chat(a.work, tiny)
     bench(tiny)
