@@ -6,8 +6,9 @@
 //   GGUF_COPY: read once into private memory advised for transparent huge
 //              pages. Token generation reads every weight once per token, and
 //              on this machine it streams up to 10-25% faster from that copy
-//              than from the page cache's scattered 4 KiB pages (README,
-//              Speed); the copy costs a read of the file and fresh memory.
+//              than from the page cache's scattered 4 KiB pages
+//              (docs/performance.md); the copy costs a read of the file and
+//              fresh memory.
 // Either way resident memory is the file's size, not twice it: the copy is
 // made with read(), so no page of the file itself is mapped.
 //

@@ -2,7 +2,7 @@
 //
 // On this VM a stream from scattered 4 KiB pages (the page cache, or an
 // ordinary heap buffer) reads 30-40% slower than from transparent huge pages
-// (README, Speed). Three things want the fast kind: the --no-mmap copy of a
+// (docs/performance.md). Three things want the fast kind: the --no-mmap copy of a
 // model (gguf.cpp), the bench's read probe, and bench_matmul's weights.
 #pragma once
 
