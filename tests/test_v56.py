@@ -257,6 +257,45 @@ def bench_flops(version, gguf):
           f"got {got}, rc={rc} {err.strip()[-200:]}")
 
 
+def rwkvcpp_v52_epsilon(shared, work):
+    """rwkv.cpp's tiny RWKV-5.2 model (8 heads of 8) with rwkv.cpp's expected
+    logits after '"in': rwkv-cli is the official function (the ln_x GroupNorm
+    with eps 64e-5 = 1e-5 x head_size_divisor^2, as RWKV-LM trains it), rwkv.cpp
+    computes it with eps 1e-5, and that epsilon is the whole difference: the
+    NumPy reference with eps 64e-5 gives rwkv-cli's logits, with eps 1e-5
+    rwkv.cpp's (both to float32 rounding), and the two differ by 0.57 x std on
+    this model."""
+    d = os.path.join(shared, "rwkvcpp-tiny")
+    src, exp = os.path.join(d, "tiny-rwkv-5v2-730K-FP32.bin"), os.path.join(d, "expected-logits-5v2-730K.bin")
+    if not os.path.exists(src):
+        check("rwkv.cpp tiny v5.2 model present", os.environ.get("CI") not in ("true", "1"), src)
+        return
+    gguf = os.path.join(work, "tiny-rwkv-5v2-730K-f32.gguf")
+    if not convert(src, gguf):
+        return
+    tokens = [ord(c) for c in '"in']
+    got = cli_logits(gguf, tokens, work, "tiny5")
+    if got is None:
+        check("rwkv-cli runs rwkv.cpp's tiny v5.2 model", False)
+        return
+    got = got.reshape(len(tokens), -1)[-1:]
+    rwkvcpp = np.fromfile(exp, dtype=np.float32).reshape(1, -1)
+    w = rwkv5_numpy.load_gguf(gguf)
+    orig = rwkv5_numpy.group_norm
+    refs = {}
+    for eps in (64e-5, 1e-5):
+        rwkv5_numpy.group_norm = lambda x, wt, b, eps=eps: orig(x, wt, b, eps=eps)
+        try:
+            refs[eps] = rwkv5_numpy.forward_seq(w, tokens, rwkv5_numpy.new_state(w))[-1:]
+        finally:
+            rwkv5_numpy.group_norm = orig
+    close("tiny v5.2: rwkv-cli vs NumPy, ln_x eps 64e-5 (official)", got, refs[64e-5], 1e-5)
+    close("tiny v5.2: rwkv.cpp's expected logits vs NumPy, ln_x eps 1e-5", rwkvcpp, refs[1e-5], 1e-5)
+    d_cpp = rel_diff(got, rwkvcpp)
+    check(f"tiny v5.2: rwkv-cli is {d_cpp:.2f} x std from rwkv.cpp, the epsilon's effect (0.5 .. 0.65)",
+          0.5 <= d_cpp <= 0.65)
+
+
 def generation(version, R, work, vocab_file, isas):
     rng = random.Random(100 + version)
     # -- L2 D128 fp32, byte-level vocabulary ------------------------------------
@@ -441,6 +480,7 @@ def main():
     for version, R in ((5, rwkv5_numpy), (6, rwkv6_numpy)):
         generation(version, R, a.work, vocab, isas)
     conversion_errors(a.work)
+    rwkvcpp_v52_epsilon(a.shared, a.work)
     chunked_form()
     icl_demo(a.work)
     summary(t0)
