@@ -3,7 +3,7 @@
 // The same design as matmul_avx512.cpp, at 8 lanes and 16 registers:
 //
 // Float weights (F32, F16, BF16): matmul_tiles.h with 8-lane vectors, 3 x 4
-// GEMM tiles (16 registers) and 6-row GEMV groups.
+// GEMM tiles (16 registers) and a GEMV over four row streams.
 //
 // Quantized weights (Q8_0, Q4_0) times Q8_0 activations: 8 weight rows at a
 // time, one row per int32 lane, blocks transposed so vector j holds bytes
@@ -69,9 +69,8 @@ struct V256 {  // matmul_tiles.h's vector traits
 // through a zeroed buffer.
 // The GEMV reads each thread's rows as four streams, a row from each quarter
 // of its range at a time (RM1 = 1, matmul_tiles.h), with the hardware's
-// prefetch. Against 6 adjacent rows with the rows two groups ahead
-// prefetched: --isa avx2, tg128 -t 2 --no-mmap, 3 alternating runs, F16 0.4B
-// 55.0 -> 69.0 t/s, F32 0.1B 78.1 -> 90.8.
+// prefetch: four streams keep more reads in flight than adjacent rows with
+// software prefetch did (`rwkv-cli bench --isa avx2 -p 0 --no-mmap`).
 struct GemvRows {
     static constexpr int RM1 = 1, PF = 0;
 };

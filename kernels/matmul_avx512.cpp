@@ -1,9 +1,10 @@
-// matmul_avx512.cpp - matrix products with AVX-512 (F, BW, VL, DQ, VNNI).
+// matmul_avx512.cpp - matrix products with AVX-512 (F, BW, VL, DQ, VNNI, BF16).
 //
 // Float weights (F32, F16, BF16): matmul_tiles.h with 16-lane vectors,
-// 4 x 6 GEMM tiles and a GEMV one row at a time (F32: 8 rows); tails come
-// in through masked (zero-filling) loads, 16-bit weights become float32 in
-// registers and activations stay float32.
+// 4 x 6 GEMM tiles and a GEMV over four row streams; tails come in through
+// masked (zero-filling) loads, 16-bit weights become float32 in registers
+// and activations stay float32. The other block types (matmul_dequant.h)
+// decode through dequant_x86.h, the 4-bit ones of 32 by table (Lut512).
 //
 // Quantized weights (Q8_0, Q4_0) times Q8_0 activations: 16 weight rows at a
 // time, one row per int32 lane. A block of 16 rows is transposed so that
@@ -17,18 +18,15 @@
 // (two blocks at a time) and a tree of word permutes. T > 1 transposes a
 // 16-row panel once into a per-thread buffer and runs tiles of 8 (or 6 x 2
 // panels) activation rows over it. T = 1 (generation, bound by memory)
-// streams 8 rows at a time instead (quant_rows8.h, with 256-bit vpdpbusd):
-// at 16 rows it reached 62% of the machine's read bandwidth in tg128 at the
-// 0.1B shape, at 8 rows 70% (same run, -t 2). Q4_0 takes those 8 rows two
-// blocks per 512-bit vector (gemv_q4_0_pairs): single thread, 768 x 768
-// (cache-resident) 11.0 -> 8.1 us, the 768 x 65536 head 1.03 -> 0.80 ms.
+// streams 8 rows at a time instead (quant_rows8.h, with 256-bit vpdpbusd;
+// why 8 is there), Q4_0 two blocks per 512-bit vector (gemv_q4_0_pairs).
 //
 // All of that is for weights in the file's layout (a mapped file). A
 // --no-mmap copy is rearranged at load time into 16-row groups (quant.h's
 // R16 layout, repack_r16 below), where a block's 16 rows are already the
-// transposed vpdpbusd operand: single thread, 768 x 768 in L2, Q8_0 46 -> 141
-// GB/s of weights, Q4_0 39 -> 110; from memory (768 x 65536) 37 -> 42 and
-// 36 -> 39 (bench_matmul q8_0 vs q8_0_repack).
+// transposed vpdpbusd operand, so no transpose is left in the loop
+// (`build/bench/bench_matmul --benchmark_filter='avx512/q8_0'` shows
+// q8_0 against q8_0_repack).
 
 // GCC 12's own AVX-512 headers trip -Wuninitialized once inlined (their
 // _mm512_undefined_* idiom, GCC PR 105593); nothing in this file is uninitialised.
@@ -88,15 +86,11 @@ struct V512 {  // matmul_tiles.h's vector traits
 //
 // How the GEMV streams each type: every float type reads each thread's rows
 // as four streams, a row from each quarter of its range at a time (RM1 = 1,
-// matmul_tiles.h), with the hardware's prefetch. The bench's read probe, best
-// of 1, 2, 4 and 8 streams per thread, read 49, 55, 56 and 61 GB/s here; one
-// stream per thread was this GEMV before (F16 and BF16), 8 adjacent rows
-// with software prefetch two groups ahead before that. tg128 -t 2 --no-mmap,
-// 3 alternating runs: one stream -> four, F16 0.4B 50.7 -> 64.8 t/s, BF16
-// 0.1B 156 -> 188; F32 8 rows -> four streams, 0.4B 32.2 -> 39.1; two,
-// four and eight streams, F16 0.4B: 60.3, 64.4, 57.3.
-// Four separate rows are four FMA chains, so the 4-cycle FMA latency no
-// longer bounds a row's pace.
+// matmul_tiles.h), with the hardware's prefetch: this machine reads more
+// with a few streams per thread than with one (the bench's read probe tries
+// 1, 2, 4 and 8), and four beat two and eight here (`rwkv-cli bench -p 0
+// --no-mmap`). Four separate rows are also four FMA chains, so the 4-cycle
+// FMA latency no longer bounds a row's pace.
 struct GemvRows {
     static constexpr int RM1 = 1, PF = 0;
 };
@@ -142,10 +136,11 @@ struct F512 {
 // they are computed once, exactly as dequant_block computes them, into one
 // register, and vpermps picks each weight's value by its nibble (it reads the
 // index's low 4 bits, so a zero-extended byte serves for the low nibble and
-// the same shifted by 4 for the high one). Single thread, 768 x 3072
-// (bench_matmul matmul/avx512/<type>/768x3072/T:1): IQ4_NL 107 -> 76 us,
-// Q4_1 120 -> 107. The K-quants' tables (one per sub-block of 32) cost what
-// they save, so those and the other types decode through F512.
+// the same shifted by 4 for the high one): cheaper than widening and
+// scaling each weight (`build/bench/bench_matmul
+// --benchmark_filter='avx512/(q4_1|iq4_nl)/768x3072/T:1$'`). The K-quants'
+// tables (one per sub-block of 32) cost what they save, so those and the
+// other types decode through F512.
 struct Lut512 {
     template <class B>
     static ALWAYS_INLINE void store(const B* b, float* y) {

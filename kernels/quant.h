@@ -84,13 +84,11 @@ static void matmul_quant_blocks(const void* W, int64_t n_in, int64_t n_out, int6
 // (the last span has the nb % P blocks left over, if any). So one vector load
 // gives a block's next 4 quants for G rows, the operand the integer dot
 // products want, where the file's layout needs a transpose per block; and a
-// group is read front to back as one stream, scales and quants alike (with
-// all scales first and the quants after them, a GEMV's four groups were eight
-// streams: `bench --gemv 128 -t 2 --no-mmap`, alternating binaries, went
-// AVX-512 0.4B Q8_0 96.7 -> 106.4 t/s (6 pairs, 5 won), 0.4B Q4_0 132.6 ->
-// 151.3 (3 of 3), 0.1B Q8_0 286 -> 308 (3 of 3); AVX2 0.4B Q8_0 115 -> 121,
-// Q4_0 165 -> 190 (2 of 2); pp512 a tie). Rows past the last full group keep
-// the file's layout, where they were.
+// group is read front to back as one stream, scales and quants alike (all
+// scales first and the quants after them would make a GEMV's four groups
+// eight streams, which read slower: `rwkv-cli bench --gemv 128 -t 2
+// --no-mmap`). Rows past the last full group keep the file's layout, where
+// they were.
 template <int G, int64_t QB>
 struct GroupLayout {
     static constexpr int64_t DB = 2 * G;            // a block's scales

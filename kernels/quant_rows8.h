@@ -7,11 +7,11 @@
 //   below), D::dot(w, xq, negcorr) -> the 8 rows' exact int32 block dots.
 // AVX2 forms them with vpmaddubsw/vpmaddwd, AVX-512 with 256-bit vpdpbusd.
 //
-// Why 8 rows for the GEMV even on AVX-512: a 16-row group is 16 separate
-// row streams, two blocks per step, and that GEMV gave 62% of the measured
-// read bandwidth in `rwkv-cli bench` tg128 (0.1B Q8_0, -t 2) where an 8-row
-// loop gave 70% (mean of 8 runs each, alternated in one session). Which 8
-// rows: see gemv8.
+// Why 8 rows for the GEMV of the file's layout, even on AVX-512: there a
+// 16-row group is 16 separate row streams, two blocks per step, which reads
+// slower than 8 (`rwkv-cli bench -p 0 -t 2`, 0.1B Q8_0). (A --no-mmap copy's
+// 16-row groups, quant.h's GroupLayout, are one stream each: the AVX-512
+// kernel runs those 16 rows at a time.) Which 8 rows: see gemv8.
 #pragma once
 
 #include <immintrin.h>
@@ -256,12 +256,9 @@ static ALWAYS_INLINE __m256 finish_block(__m256i isum, __m256 dw, float dx, __m2
 // block by block, the rows two groups ahead prefetched at the same pace (a
 // line per row per block). FAR: the 8 rows are two adjacent rows from each
 // quarter of the range (four streams, as the float GEMV reads), else 8
-// adjacent rows. AVX-512 reads FAR: tg128 -t 2 --no-mmap, alternating runs,
-// 0.4B Q4_0 119 -> 131 t/s (8 runs), 0.1B Q8_0 236 -> 250 (5), 0.4B Q8_0
-// 91.2 vs 90.8 (8); FAR with the hardware's prefetch alone, 0.4B Q8_0 53;
-// 8 rows from 8 eighths (8 streams) tied with adjacent rows. AVX2 reads
-// adjacent rows (--isa avx2, FAR against adjacent: 0.1B Q8_0 237 vs 266,
-// 0.4B Q4_0 104 vs 117).
+// adjacent rows. AVX-512 reads FAR and AVX2 adjacent rows: each the faster
+// on its path, and neither without the software prefetch (`rwkv-cli bench
+// -p 0 -t 2 --no-mmap`, with --isa avx2 for the other).
 template <class D, bool FAR>
 static void gemv8(const uint8_t* W, int64_t nb, int64_t row0, int64_t row1, const uint8_t* X, const XInfo* xi,
                   float* Y) {

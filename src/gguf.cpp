@@ -301,9 +301,9 @@ void gguf_open(GgufFile* f, const char* path, GgufLoadMode mode) {
             // Put the data section on a cache-line boundary. GGUF aligns it
             // to 32 bytes, and where it lands mod 64 depends on the header:
             // in our converted files and the llama.cpp one in ../shared it
-            // is 32 mod 64, so every 64-byte load of F32 weights split two
-            // lines (0.4B F32 pp512 -t 2: 322 t/s, 382 with the data moved
-            // by 32 bytes, alternating runs). Where that is needs the header
+            // is 32 mod 64, so every 64-byte load of F32 weights would split
+            // two lines (`rwkv-cli bench --no-mmap` on an F32 model shows the
+            // cost in pp). Where that is needs the header
             // parsed: map the file, parse it (validating it), unmap.
             GgufFile head;
             gguf_open(&head, path, GGUF_MAP);

@@ -8,6 +8,7 @@ namespace {
 
 const int MAX_OPS = 8;
 const double TASK_BYTES = 2 << 20;  // token mode: a split matrix's tasks hold at least this many weight bytes
+const int64_t kSeqTasksPerThread = 4;  // sequence mode: tasks per thread and matrix, to even out uneven progress
 
 struct Job {
     const MatmulOp* ops;
@@ -85,21 +86,17 @@ void parallel_matmul_many(ThreadPool* pool, MatmulScratch* scratch, const Matmul
         if (qj.n > 0) pool_run(T > 1 ? pool : nullptr, T, quantize_task, &qj);
         // Rows come in multiples of 16 so every task starts on a whole
         // register tile. Sequence mode is bound by arithmetic: a few tasks
-        // per thread balance uneven progress. Token mode is bound by memory,
-        // and a task's first rows arrive unprefetched: at 4 tasks per thread
-        // on every matrix tg128 lost 10-20% (0.1B, -t 2: Q8_0 62% -> 77% of
-        // the read bandwidth, Q4_0 62% -> 69%, F16 81% -> 82%), so a matrix
-        // gets one task per thread unless its share is over TASK_BYTES. The
-        // head is: on one task per thread, one thread waited 30-140 us per
-        // token for the other (0.1B Q4_0, whose Q8_0 head is 0.75-1.1 ms a
-        // task). In 2 MiB tasks, tg256 -t 2, 6 alternating pairs: 0.1B Q4_0
-        // 339 -> 363 t/s (every pair), 0.1B F16 146 -> 152, 0.4B Q8_0 a tie.
+        // per thread (kSeqTasksPerThread) balance uneven progress. Token mode
+        // is bound by memory, and a task's first rows arrive unprefetched, so
+        // a matrix gets one task per thread unless its share is over
+        // TASK_BYTES: the head is, and in 2 MiB tasks no thread waits long for
+        // the other at its end (`rwkv-cli bench -n 256 -t 2` shows both).
         const int n_threads = pool_size(pool);
         job.first_task[0] = 0;
         for (int k = 0; k < n; k++) {
             const Matrix& W = *op[k].W;
             const int64_t n_out = W.n_out;
-            int64_t per_thread = 4;
+            int64_t per_thread = kSeqTasksPerThread;
             if (T == 1) {
                 const double share = (double)matrix_bytes(W) / n_threads;
                 per_thread = std::clamp<int64_t>((int64_t)(share / TASK_BYTES), 1, 16);
