@@ -7,11 +7,8 @@
 #
 # usage: bench/bench_models.sh [SIZES] [TYPES] [-- bench flags]
 #   SIZES  comma list of 0.1b,0.4b,1.5b,2.9b   (default 0.1b,0.4b)
-#   TYPES  comma list of f32, f16, bf16 and llama.cpp's presets (q8_0, q4_0,
-#          q4_k_m, q5_k_m, q6_k, iq4_nl, ...: `rwkv-cli quantize --help`)
+#   TYPES  comma list of what `rwkv-cli quantize` writes: f32,f16,bf16,q8_0,q4_0
 #          (default f16,bf16,q8_0,q4_0)
-# e.g. the K-quant rows: bench/bench_models.sh 0.1b,0.4b,1.5b f16,q8_0,q4_k_m,q5_k_m,q6_k,iq4_nl
-#      and 2.9B:         bench/bench_models.sh 2.9b f16,q4_k_m
 # Models are cached in build/bench-models (about 4 GB for the first three sizes).
 set -euo pipefail
 cd "$(dirname "$0")/.."

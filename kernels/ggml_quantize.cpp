@@ -5,7 +5,8 @@
 
 #include "ggml_blocks.h"
 
-// Placeholders until the quantizers land: zero blocks.
+// NOT IMPLEMENTED YET: these write zero blocks (bench_matmul uses them for
+// speed only; `rwkv-cli quantize` does not offer these types).
 static void zero_rows(void* dst, int64_t n, int64_t block, int64_t bytes) { memset(dst, 0, (size_t)(n / block * bytes)); }
 void quantize_row_q4_1_ref(const float*, void* dst, int64_t n) { zero_rows(dst, n, 32, sizeof(block_q4_1)); }
 void quantize_row_q5_0_ref(const float*, void* dst, int64_t n) { zero_rows(dst, n, 32, sizeof(block_q5_0)); }
