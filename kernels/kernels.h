@@ -25,8 +25,9 @@
 // W is a matrix of n_out rows, each row n_in elements of the kernel's weight
 // type, stored row after row exactly as in the GGUF file (ggml's ne[0] = n_in).
 // X is T rows of n_in activations in the format act_type[weight type] names:
-// float32 rows for F32/F16/BF16 weights, Q8_0 rows (activations quantized on
-// the fly by quantize_row[GGML_TYPE_Q8_0]) for Q8_0/Q4_0 weights. Y is T rows
+// float32 rows (the float types and, by default, the other block types), or
+// rows quantized on the fly by quantize_row[act_type]: Q8_0 for Q8_0/Q4_0
+// weights, Q8_K for the K-quants' int8 products (--act). Y is T rows
 // of n_out floats. The row range lets a thread pool split the output rows
 // without any kernel knowing about threads; Y[t][o] must not depend on it (nor
 // on how rows are grouped), so results do not depend on the thread count.
@@ -111,7 +112,7 @@ typedef float (*ReadSumFn)(const float* p, int64_t n, int streams);  // streams:
 struct Kernels {
     const char* isa;                     // "scalar", later "avx2", "avx512", "neon"
     MatmulFn matmul[KTYPE_COUNT];    // by weight type; null = unsupported
-    uint32_t act_type[KTYPE_COUNT];  // the X format matmul[type] takes: F32 or Q8_0
+    uint32_t act_type[KTYPE_COUNT];  // the X format matmul[type] takes: F32, Q8_0 or Q8_K
     // The two products a quantized type may have, for kernels_init's choice:
     // float32 activations (weights dequantized in the kernel; every block
     // type), or activations quantized to int8_act_type[type] (Q8_0 rows for
