@@ -452,13 +452,14 @@ TEST(MatmulIsa, F32ActivationsOption) {
         kernels_init(names[i], "auto");
         EXPECT_EQ(kern.act_type[GGML_TYPE_Q8_0], (uint32_t)GGML_TYPE_Q8_0) << names[i];
         EXPECT_EQ(kern.act_type[GGML_TYPE_Q4_K], (uint32_t)GGML_TYPE_F32) << names[i];
+        const RepackFn auto_repack = kern.repack[GGML_TYPE_Q8_0];  // the path's own layout, if it has one
         kernels_init(names[i], "int8");
         for (uint32_t t : {GGML_TYPE_Q4_K, GGML_TYPE_Q5_K, GGML_TYPE_Q6_K}) {
             EXPECT_EQ(kern.act_type[t], (uint32_t)GGML_TYPE_Q8_K) << names[i];
             EXPECT_EQ(kern.matmul[t], kern.matmul_int8_act[t]) << names[i];
         }
         EXPECT_EQ(kern.act_type[GGML_TYPE_Q4_1], (uint32_t)GGML_TYPE_F32) << names[i] << ": no integer product";
-        EXPECT_NE(kern.repack[GGML_TYPE_Q8_0] != nullptr, std::string(names[i]) == "scalar") << names[i];
+        EXPECT_EQ(kern.repack[GGML_TYPE_Q8_0], auto_repack) << names[i] << ": int8 keeps the int8 layouts";
     }
     EXPECT_THROW(kernels_init(nullptr, "q4"), std::exception);
     kernels_init(nullptr);
