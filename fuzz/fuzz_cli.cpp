@@ -161,10 +161,12 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
         cli_load_model(&lm, "m.gguf", "auto");
         RwkvContext ctx;
         rwkv_context_init(&ctx, &lm.model, 1, 1);
+        RwkvState state;
+        rwkv_state_init(&state, &lm.model);
         std::vector<float> logits((size_t)lm.model.n_vocab);
         const int32_t tok = 1;
-        rwkv_eval(&ctx, &tok, 1, logits.data(), nullptr);
-        state_save("s.state", &lm.model, &ctx.state);
+        rwkv_eval(&ctx, &state, &tok, 1, logits.data(), nullptr);
+        state_save("s.state", &lm.model, &state);
         model_free(&lm.model);
     } catch (const RwkvError& e) {
         fprintf(stderr, "fuzz_cli: the model does not load: %s\n", e.what());

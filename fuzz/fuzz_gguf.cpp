@@ -157,13 +157,15 @@ static void check_model(Model* m) {
     const int32_t tokens[5] = {1 % V, 0, V - 1, 7 % V, (V / 2)};
     RwkvContext ctx;
     rwkv_context_init(&ctx, m, 3, 1);
+    RwkvState state;
+    rwkv_state_init(&state, m);
     std::vector<float> all((size_t)(5 * V)), last((size_t)V);
-    rwkv_eval(&ctx, tokens, 5, last.data(), all.data());
-    rwkv_eval(&ctx, tokens + 2, 1, last.data(), nullptr);
+    rwkv_eval(&ctx, &state, tokens, 5, last.data(), all.data());
+    rwkv_eval(&ctx, &state, tokens + 2, 1, last.data(), nullptr);
     // An out-of-range id is an error, not a read past the embedding.
     const int32_t bad = V;
     try {
-        rwkv_eval(&ctx, &bad, 1, last.data(), nullptr);
+        rwkv_eval(&ctx, &state, &bad, 1, last.data(), nullptr);
         FUZZ_CHECK(false, "token %d accepted by a model of %d tokens", bad, V);
     } catch (const RwkvError&) {
     }

@@ -19,6 +19,7 @@
 
 static Model g_model;
 static RwkvContext* g_ctx;
+static RwkvState* g_state;
 static std::string g_out;
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
@@ -36,6 +37,8 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
     }
     g_ctx = new RwkvContext;
     rwkv_context_init(g_ctx, &g_model, 1, 1);
+    g_state = new RwkvState;
+    rwkv_state_init(g_state, &g_model);
     std::string tmpl = fuzz_env("TMPDIR", "/tmp") + "/rwkv-fuzz-state-XXXXXX";
     char* dir = &tmpl[0];
     if (!mkdtemp(dir)) abort();
@@ -45,7 +48,7 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const char* path = fuzz_memfile(data, size);
-    RwkvState& s = g_ctx->state;
+    RwkvState& s = *g_state;
     std::fill(s.data.begin(), s.data.end(), 0.5f);
     const size_t n = s.data.size();
     try {
@@ -67,6 +70,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     FUZZ_CHECK(got == size && memcmp(back.data(), data, size) == 0, "save(load(x)) != x");
     std::vector<float> logits((size_t)g_model.n_vocab);
     const int32_t tok = 1;
-    rwkv_eval(g_ctx, &tok, 1, logits.data(), nullptr);
+    rwkv_eval(g_ctx, g_state, &tok, 1, logits.data(), nullptr);
     return 0;
 }

@@ -64,7 +64,6 @@ static void scratch_init(RwkvScratch* sc, const Model* m, int64_t max_tokens) {
 
 void rwkv_context_init(RwkvContext* ctx, const Model* m, int64_t max_chunk, int n_threads) {
     ctx->model = m;
-    rwkv_state_init(&ctx->state, m);
     scratch_init(&ctx->scratch, m, std::max<int64_t>(1, max_chunk));
     pool_destroy(ctx->pool);
     ctx->pool = pool_create(n_threads > 0 ? n_threads : physical_cores());
@@ -73,7 +72,8 @@ void rwkv_context_init(RwkvContext* ctx, const Model* m, int64_t max_chunk, int 
 
 RwkvContext::~RwkvContext() { pool_destroy(pool); }
 
-void rwkv_eval(RwkvContext* ctx, const int32_t* tokens, int64_t n, float* logits_last, float* logits_all) {
+void rwkv_eval(RwkvContext* ctx, RwkvState* state, const int32_t* tokens, int64_t n, float* logits_last,
+               float* logits_all) {
     const Model* m = ctx->model;
     if (n <= 0) rwkv_fail("rwkv_eval: no tokens to evaluate");
     for (int64_t i = 0; i < n; i++)
@@ -87,9 +87,14 @@ void rwkv_eval(RwkvContext* ctx, const int32_t* tokens, int64_t n, float* logits
         float* ll = last ? logits_last : nullptr;
         float* la = logits_all ? logits_all + i * m->n_vocab : nullptr;
         switch (m->arch) {
-            case ARCH_RWKV5: rwkv5_forward(m, &ctx->state, &ctx->scratch, tokens + i, len, ll, la); break;
-            case ARCH_RWKV6: rwkv6_forward(m, &ctx->state, &ctx->scratch, tokens + i, len, ll, la); break;
-            case ARCH_RWKV7: rwkv7_forward(m, &ctx->state, &ctx->scratch, tokens + i, len, ll, la); break;
+            case ARCH_RWKV5: rwkv5_forward(m, state, &ctx->scratch, tokens + i, len, ll, la); break;
+            case ARCH_RWKV6: rwkv6_forward(m, state, &ctx->scratch, tokens + i, len, ll, la); break;
+            case ARCH_RWKV7: rwkv7_forward(m, state, &ctx->scratch, tokens + i, len, ll, la); break;
         }
     }
+}
+
+void rwkv_eval_batch(RwkvContext* ctx, const RwkvSeq* seqs, int64_t n_seq) {
+    for (int64_t b = 0; b < n_seq; b++)
+        rwkv_eval(ctx, seqs[b].state, seqs[b].tokens, seqs[b].n, seqs[b].logits_last, seqs[b].logits_all);
 }

@@ -6,10 +6,17 @@
 // tokens updates the state and yields logits; there is no KV cache and the
 // cost per token does not grow with the text.
 //
-//   RwkvContext ctx;
+//   RwkvContext ctx;                                // working memory and threads
 //   rwkv_context_init(&ctx, &model);
-//   rwkv_eval(&ctx, tokens, n, logits, nullptr);   // prompt, in sequence mode
-//   rwkv_eval(&ctx, &next, 1, logits, nullptr);    // then one token at a time
+//   RwkvState state;                                // one sequence's memory
+//   rwkv_state_init(&state, &model);
+//   rwkv_eval(&ctx, &state, tokens, n, logits, nullptr);  // prompt, in sequence mode
+//   rwkv_eval(&ctx, &state, &next, 1, logits, nullptr);   // then one token at a time
+//
+// Many sequences share one pass over the weights with rwkv_eval_batch: each
+// has its own state, and the rows of all of them go through every matrix
+// product together, so B sequences cost little more than one while the
+// weights, not the arithmetic, bound the time.
 #pragma once
 
 #include <cstdint>
@@ -71,9 +78,10 @@ struct RwkvScratch {
     MatmulScratch mm;   // activations quantized for Q8_0/Q4_0 weights
 };
 
+// What one sequence's state is not: the scratch and threads a forward pass
+// works with. Any number of states can be run through one context.
 struct RwkvContext {
     const Model* model = nullptr;
-    RwkvState state;
     RwkvScratch scratch;
     ThreadPool* pool = nullptr;  // owned
     ~RwkvContext();
@@ -89,16 +97,34 @@ struct RwkvContext {
 // file + 64 MB.
 int64_t rwkv_default_chunk(const Model* m);
 
-// max_chunk: tokens processed together in sequence mode (a longer prompt is
-// cut into chunks of this size). n_threads: the pool's size (0 = one per
-// physical core). Logits do not depend on either.
+// max_chunk: rows (tokens, of all sequences together) processed in one pass
+// (a longer prompt is cut into chunks of this size). n_threads: the pool's
+// size (0 = one per physical core). Logits do not depend on either.
 void rwkv_context_init(RwkvContext* ctx, const Model* m, int64_t max_chunk = 64, int n_threads = 1);
 
-// Feed n tokens (n >= 1). If logits_last is not null it receives the n_vocab
-// logits after the last token; if logits_all is not null it receives n rows
-// of n_vocab logits, row t after token t. Token ids are checked against the
-// vocabulary (rwkv_fail on a bad id).
-void rwkv_eval(RwkvContext* ctx, const int32_t* tokens, int64_t n, float* logits_last, float* logits_all);
+// Feed n tokens (n >= 1) to one sequence. If logits_last is not null it
+// receives the n_vocab logits after the last token; if logits_all is not null
+// it receives n rows of n_vocab logits, row t after token t. Token ids are
+// checked against the vocabulary (rwkv_fail on a bad id).
+void rwkv_eval(RwkvContext* ctx, RwkvState* state, const int32_t* tokens, int64_t n, float* logits_last,
+               float* logits_all);
+
+// One sequence's part of a batched step: its state, the tokens to feed it
+// (n >= 1), and where its logits go (as for rwkv_eval; either may be null).
+struct RwkvSeq {
+    RwkvState* state;
+    const int32_t* tokens;
+    int64_t n;
+    float* logits_last;
+    float* logits_all;
+};
+
+// Feed every sequence its tokens, together: passes of up to max_chunk rows
+// taken from the sequences in order, each layer's products over all of a
+// pass's rows at once. Each sequence's logits and state are bit for bit those
+// that rwkv_eval gives it alone (every row's arithmetic is the same whatever
+// rows share its pass). The states must be distinct.
+void rwkv_eval_batch(RwkvContext* ctx, const RwkvSeq* seqs, int64_t n_seq);
 
 // The per-architecture forward passes over one chunk (n <= scratch.max_tokens),
 // which rwkv_eval dispatches to: rwkv7.cpp, rwkv6.cpp, rwkv5.cpp.

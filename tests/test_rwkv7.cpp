@@ -36,10 +36,12 @@ std::vector<float> run(const Model& m, const std::vector<int32_t>& tokens, int64
     std::vector<float> out((size_t)(T * V));
     RwkvContext ctx;
     rwkv_context_init(&ctx, &m, chunk > 0 ? chunk : 1);
+    RwkvState state;
+    rwkv_state_init(&state, &m);
     if (chunk == 0)
-        for (int64_t t = 0; t < T; t++) rwkv_eval(&ctx, &tokens[(size_t)t], 1, out.data() + t * V, nullptr);
+        for (int64_t t = 0; t < T; t++) rwkv_eval(&ctx, &state, &tokens[(size_t)t], 1, out.data() + t * V, nullptr);
     else
-        rwkv_eval(&ctx, tokens.data(), T, nullptr, out.data());
+        rwkv_eval(&ctx, &state, tokens.data(), T, nullptr, out.data());
     return out;
 }
 
@@ -101,11 +103,14 @@ TEST(Rwkv7, ThreadCountDoesNotChangeLogits) {
             for (int threads : {1, 2, 3}) {
                 RwkvContext ctx;
                 rwkv_context_init(&ctx, &L.m, 8, threads);
+                RwkvState state;
+                rwkv_state_init(&state, &L.m);
                 std::vector<float> out((size_t)(T * V));
                 if (token_mode)
-                    for (int64_t t = 0; t < T; t++) rwkv_eval(&ctx, &tokens[(size_t)t], 1, out.data() + t * V, nullptr);
+                    for (int64_t t = 0; t < T; t++)
+                        rwkv_eval(&ctx, &state, &tokens[(size_t)t], 1, out.data() + t * V, nullptr);
                 else
-                    rwkv_eval(&ctx, tokens.data(), T, nullptr, out.data());
+                    rwkv_eval(&ctx, &state, tokens.data(), T, nullptr, out.data());
                 if (base.empty()) base = out;
                 EXPECT_EQ(0, memcmp(base.data(), out.data(), out.size() * sizeof(float)))
                     << isa << (token_mode ? ", token mode: " : ", sequence mode: ") << threads
@@ -124,23 +129,27 @@ TEST(Rwkv7, StateCarriesAcrossCalls) {
     std::vector<int32_t> tokens = read_token_file(shared_data_dir() + "/llamacpp-gguf/v7-L2-D64-s9.tokens.txt");
     const int64_t V = L.m.n_vocab;
     std::vector<float> whole(V), split(V);
-    RwkvContext a, b;
-    rwkv_context_init(&a, &L.m, 64);
-    rwkv_context_init(&b, &L.m, 64);
-    rwkv_eval(&a, tokens.data(), (int64_t)tokens.size(), whole.data(), nullptr);
-    rwkv_eval(&b, tokens.data(), 10, split.data(), nullptr);
-    rwkv_eval(&b, tokens.data() + 10, (int64_t)tokens.size() - 10, split.data(), nullptr);
+    RwkvContext ctx;
+    rwkv_context_init(&ctx, &L.m, 64);
+    RwkvState a, b;
+    rwkv_state_init(&a, &L.m);
+    rwkv_state_init(&b, &L.m);
+    rwkv_eval(&ctx, &a, tokens.data(), (int64_t)tokens.size(), whole.data(), nullptr);
+    rwkv_eval(&ctx, &b, tokens.data(), 10, split.data(), nullptr);
+    rwkv_eval(&ctx, &b, tokens.data() + 10, (int64_t)tokens.size() - 10, split.data(), nullptr);
     EXPECT_EQ(0, memcmp(whole.data(), split.data(), V * sizeof(float)))
         << "splitting a prompt at a chunk boundary changed the logits";
     // and a reset state gives the first token's logits again
     std::vector<float> first(V), again(V);
-    rwkv_state_reset(&b.state);
-    rwkv_eval(&a, tokens.data(), 1, first.data(), nullptr);  // a continues: different
-    rwkv_eval(&b, tokens.data(), 1, again.data(), nullptr);
+    rwkv_state_reset(&b);
+    rwkv_eval(&ctx, &a, tokens.data(), 1, first.data(), nullptr);  // a continues: different
+    rwkv_eval(&ctx, &b, tokens.data(), 1, again.data(), nullptr);
     RwkvContext c;
     rwkv_context_init(&c, &L.m, 64);
+    RwkvState cs;
+    rwkv_state_init(&cs, &L.m);
     std::vector<float> fresh(V);
-    rwkv_eval(&c, tokens.data(), 1, fresh.data(), nullptr);
+    rwkv_eval(&c, &cs, tokens.data(), 1, fresh.data(), nullptr);
     EXPECT_EQ(0, memcmp(fresh.data(), again.data(), V * sizeof(float))) << "reset did not restore the zero state";
     EXPECT_NE(0, memcmp(fresh.data(), first.data(), V * sizeof(float))) << "the state had no effect";
 }
@@ -151,11 +160,13 @@ TEST(Rwkv7, RejectsOutOfRangeTokens) {
     Loaded L(path);
     RwkvContext ctx;
     rwkv_context_init(&ctx, &L.m, 4);
+    RwkvState state;
+    rwkv_state_init(&state, &L.m);
     std::vector<float> logits(L.m.n_vocab);
     int32_t bad[2] = {5, (int32_t)L.m.n_vocab};
-    EXPECT_THROW(rwkv_eval(&ctx, bad, 2, logits.data(), nullptr), RwkvError);
+    EXPECT_THROW(rwkv_eval(&ctx, &state, bad, 2, logits.data(), nullptr), RwkvError);
     int32_t neg = -1;
-    EXPECT_THROW(rwkv_eval(&ctx, &neg, 1, logits.data(), nullptr), RwkvError);
+    EXPECT_THROW(rwkv_eval(&ctx, &state, &neg, 1, logits.data(), nullptr), RwkvError);
 }
 
 // The kernels rely on rows, head slices and head states starting on 64-byte
@@ -168,12 +179,14 @@ TEST(Rwkv7, StateAndScratchStartOnCacheLines) {
     for (int64_t chunk : {1, 3, 7, 64}) {
         RwkvContext ctx;
         rwkv_context_init(&ctx, &L.m, chunk);
+        RwkvState state;
+        rwkv_state_init(&state, &L.m);
         auto line = [](const float* p) { return (uintptr_t)p % 64; };
         for (int64_t l = 0; l < L.m.n_layer; l++) {
-            EXPECT_EQ(0u, line(rwkv_state_att_shift(&ctx.state, l))) << "layer " << l;
-            EXPECT_EQ(0u, line(rwkv_state_ffn_shift(&ctx.state, l))) << "layer " << l;
+            EXPECT_EQ(0u, line(rwkv_state_att_shift(&state, l))) << "layer " << l;
+            EXPECT_EQ(0u, line(rwkv_state_ffn_shift(&state, l))) << "layer " << l;
             for (int64_t h = 0; h < L.m.n_head; h++)
-                EXPECT_EQ(0u, line(rwkv_state_wkv(&ctx.state, l) + h * L.m.head_size * L.m.head_size))
+                EXPECT_EQ(0u, line(rwkv_state_wkv(&state, l) + h * L.m.head_size * L.m.head_size))
                     << "layer " << l << " head " << h;
         }
         const RwkvScratch& sc = ctx.scratch;

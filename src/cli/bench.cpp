@@ -186,6 +186,8 @@ int cmd_bench(int argc, char** argv) {
     const int64_t chunk = chunk_opt ? chunk_opt : rwkv_default_chunk(&m);
     RwkvContext ctx;
     rwkv_context_init(&ctx, &m, chunk, n_threads_opt);
+    RwkvState state;
+    rwkv_state_init(&state, &m);
     const int n_threads = pool_size(ctx.pool);
 
     // What one token costs.
@@ -202,7 +204,7 @@ int cmd_bench(int argc, char** argv) {
     // time_mix_w2 [D, C, 5] is five; 2-D tensors read element-wise are none)
     for (const Matrix* W : model_matrices(&lm.model)) macs += (double)W->n_in * (double)W->n_out;
     head_macs = (double)m.head.n_in * (double)m.head.n_out;
-    const double state_bytes = (double)ctx.state.data.size() * 4;
+    const double state_bytes = (double)state.data.size() * 4;
     const double bytes_per_token = weight_bytes + state_bytes;
     // In pp the head runs once per prompt (only the last logits are needed).
     const double flops_per_token = 2 * (macs - head_macs) + 9.0 * (double)(m.n_layer * m.n_embd * m.head_size) +
@@ -245,9 +247,9 @@ int cmd_bench(int argc, char** argv) {
     if (n_prompt > 0) {
         std::vector<double> ts, limits;
         for (int rep = -1; rep < reps; rep++) {  // rep -1 warms the caches and the pool up
-            rwkv_state_reset(&ctx.state);
+            rwkv_state_reset(&state);
             const double t0 = cli_now();
-            rwkv_eval(&ctx, tokens.data(), n_prompt, logits.data(), nullptr);
+            rwkv_eval(&ctx, &state, tokens.data(), n_prompt, logits.data(), nullptr);
             if (rep < 0) continue;
             ts.push_back((double)n_prompt / (cli_now() - t0));
             limits.push_back(peak_now());
@@ -257,11 +259,11 @@ int cmd_bench(int argc, char** argv) {
     if (n_gen > 0) {
         std::vector<double> ts, limits;
         for (int rep = -1; rep < reps; rep++) {
-            rwkv_state_reset(&ctx.state);
+            rwkv_state_reset(&state);
             int32_t tok = tokens[0];
             const double t0 = cli_now();
             for (int64_t i = 0; i < n_gen; i++) {
-                rwkv_eval(&ctx, &tok, 1, logits.data(), nullptr);
+                rwkv_eval(&ctx, &state, &tok, 1, logits.data(), nullptr);
                 tok = tokens[(size_t)(i + 1) % tokens.size()];
             }
             if (rep < 0) continue;

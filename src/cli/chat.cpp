@@ -59,11 +59,15 @@ int cmd_chat(int argc, char** argv) {
     const Model& m = lm.model;
     RwkvContext ctx;
     rwkv_context_init(&ctx, &m, rwkv_default_chunk(&m), n_threads);
+    GenParams gp;  // one sequence for the whole conversation: its state and sampler go from turn to turn
+    gp.sampling = sp;
+    gp.n_predict = n_predict;
+    gp.stop = {"\n\n"};
+    GenSeq seq;
+    gen_init(&seq, &m, &lm.tok, gp);
     const std::string state_in = r["state-in"].as<std::string>(), state_out = r["state-out"].as<std::string>();
-    if (!state_in.empty()) state_load(state_in.c_str(), &m, &ctx.state);
-    Sampler sampler;
-    sampler_init(&sampler, sp, m.n_vocab);
-    std::vector<float> logits((size_t)m.n_vocab);
+    if (!state_in.empty()) state_load(state_in.c_str(), &m, &seq.state);
+    GenSeq* const one[1] = {&seq};
     std::vector<int32_t> tokens;
 
     const bool interactive = isatty(0);
@@ -73,11 +77,9 @@ int cmd_chat(int argc, char** argv) {
         fprintf(stderr, "rwkv-cli chat: %s, %lld layers x %lld. Commands: /save FILE, /load FILE, /reset, /quit.\n",
                 m.arch_name.c_str(), (long long)m.n_layer, (long long)m.n_embd);
 
-    auto feed = [&](const std::string& text) {
+    auto encode = [&](const std::string& text) {
         tokens.clear();
         world_tokenizer_encode(&lm.tok, (const uint8_t*)text.data(), text.size(), &tokens);
-        if (!tokens.empty()) rwkv_eval(&ctx, tokens.data(), (int64_t)tokens.size(), logits.data(), nullptr);
-        return tokens.size();
     };
 
     cli_catch_sigint();  // Ctrl-C ends a reply early; at the prompt it ends the chat
@@ -92,14 +94,13 @@ int cmd_chat(int argc, char** argv) {
             try {
                 if (cmd == "/quit" || cmd == "/exit") break;
                 if (cmd == "/reset") {
-                    rwkv_state_reset(&ctx.state);
-                    sampler_init(&sampler, sp, m.n_vocab);
+                    gen_init(&seq, &m, &lm.tok, gp);
                     fprintf(stderr, "[state reset]\n");
                 } else if (cmd == "/save" && !arg.empty()) {
-                    state_save(arg.c_str(), &m, &ctx.state);
+                    state_save(arg.c_str(), &m, &seq.state);
                     fprintf(stderr, "[state saved to %s]\n", arg.c_str());
                 } else if (cmd == "/load" && !arg.empty()) {
-                    state_load(arg.c_str(), &m, &ctx.state);
+                    state_load(arg.c_str(), &m, &seq.state);
                     fprintf(stderr, "[state loaded from %s]\n", arg.c_str());
                 } else {
                     fprintf(stderr, "commands: /save FILE, /load FILE, /reset, /quit\n");
@@ -120,18 +121,24 @@ int cmd_chat(int argc, char** argv) {
             cli_write(1, echo.data(), echo.size());
         }
         const double t0 = cli_now();
-        const size_t n_prompt = feed(pending + "User: " + msg + "\n\nAssistant:");
+        encode(pending + "User: " + msg + "\n\nAssistant:");
         pending.clear();
+        const size_t n_prompt = tokens.size();
+        gen_set_prompt(&seq, tokens.data(), (int64_t)tokens.size());
+        while (seq.phase == GEN_PREFILL) gen_step(&ctx, one, 1);
         const double t1 = cli_now();
         cli_write(1, "Assistant:", 10);
-        GenerateResult g = cli_generate_stream(&ctx, &sampler, &lm.tok, logits.data(), n_predict, "\n\n", nullptr);
+        cli_generate_stream(&ctx, &seq);
         // Close the turn in the state if the reply did not end with "\n\n".
-        if (!g.hit_stop) feed("\n\n");
+        if (seq.finish != GEN_STOP) {
+            encode("\n\n");
+            rwkv_eval(&ctx, &seq.state, tokens.data(), (int64_t)tokens.size(), nullptr, nullptr);
+        }
         cli_write(1, "\n\n", 2);
         const double t2 = cli_now();
         fprintf(stderr, "[turn %d: %zu prompt tokens in %.3f s, %lld reply tokens in %.3f s]\n", turn, n_prompt,
-                t1 - t0, (long long)g.n_gen, t2 - t1);
+                t1 - t0, (long long)seq.generated.size(), t2 - t1);
     }
-    if (!state_out.empty()) state_save(state_out.c_str(), &m, &ctx.state);
+    if (!state_out.empty()) state_save(state_out.c_str(), &m, &seq.state);
     return 0;
 }

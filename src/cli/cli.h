@@ -9,6 +9,7 @@
 #include "../../tokenizer/world.h"
 #include "../model.h"
 #include "../rwkv.h"
+#include "../generation.h"
 #include "../sampler.h"
 
 struct LoadedModel {
@@ -47,18 +48,11 @@ const int EXIT_INTERRUPTED = 130;
 // Seconds from a monotonic clock.
 double cli_now();
 
-// Sample, print and feed up to n_predict tokens, starting from `logits` (the
-// logits after the last token fed). Stops at token 0 (end of text, not fed),
-// at `stop` (not printed; empty = none), or after n_predict tokens. Output is
-// UTF-8 safe (see Utf8Stream). On return every printed token has been fed, so
-// the state holds the whole reply, and `logits` are the logits after it.
-// The printed bytes are also appended to *text_out when it is not null.
-struct GenerateResult {
-    int64_t n_gen;
-    bool hit_stop, hit_eot;
-};
-GenerateResult cli_generate_stream(RwkvContext* ctx, Sampler* sampler, const WorldTokenizer* tok, float* logits,
-                                   int64_t n_predict, const std::string& stop, std::string* text_out);
+// Step s (generation.h) until it is done, writing its text to stdout as it
+// grows (UTF-8 safe, without the stop strings). Ctrl-C cancels it between
+// tokens; a non-finite logit fails (rwkv_fail). Every generated token has
+// been fed when it returns, so s->state holds the whole reply.
+void cli_generate_stream(RwkvContext* ctx, GenSeq* s);
 
 int cmd_generate(int argc, char** argv);
 int cmd_logits(int argc, char** argv);

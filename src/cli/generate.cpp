@@ -61,15 +61,20 @@ int cmd_generate(int argc, char** argv) {
     RwkvContext ctx;
     const int64_t chunk = rwkv_default_chunk(&m);
     rwkv_context_init(&ctx, &m, chunk, n_threads);
-    if (!state_in.empty()) state_load(state_in.c_str(), &m, &ctx.state);
-    Sampler sampler;
-    sampler_init(&sampler, sp, m.n_vocab);
-    std::vector<float> logits((size_t)m.n_vocab);
+    GenParams gp;
+    gp.sampling = sp;
+    gp.n_predict = n_predict;
+    gp.stop = {r["stop"].as<std::string>()};
+    GenSeq seq;
+    gen_init(&seq, &m, &lm.tok, gp);
+    if (!state_in.empty()) state_load(state_in.c_str(), &m, &seq.state);
+    gen_set_prompt(&seq, tokens.data(), (int64_t)tokens.size());
+    GenSeq* const one[1] = {&seq};
 
     cli_catch_sigint();
     const double t0 = cli_now();
-    // The prompt is echoed first (as llama.cpp does), then processed in
-    // chunks, so Ctrl-C is noticed during a long one too. A long one shows
+    // The prompt is echoed first (as llama.cpp does), then processed a chunk
+    // per step, so Ctrl-C is noticed during a long one too. A long one shows
     // its progress when stderr is a terminal that the echoed prompt is not
     // being written to (the progress line would overwrite its last line).
     const bool echo = !r.count("no-display-prompt");
@@ -78,23 +83,21 @@ int cmd_generate(int argc, char** argv) {
     const bool progress =
         !quiet && isatty(2) && !(echo && isatty(1)) && tokens.size() > (size_t)(8 * chunk);
     double shown = t0;
-    for (size_t i = 0; i < tokens.size() && !cli_interrupted(); i += (size_t)chunk) {
-        const int64_t n = std::min<int64_t>(chunk, (int64_t)(tokens.size() - i));
-        rwkv_eval(&ctx, tokens.data() + i, n, logits.data(), nullptr);
+    while (seq.phase == GEN_PREFILL && !cli_interrupted()) {
+        gen_step(&ctx, one, 1);
         if (progress && cli_now() - shown > 0.2) {
             shown = cli_now();
-            fprintf(stderr, "\rrwkv-cli: prompt %zu / %zu tokens (%.0f t/s)", i + (size_t)n, tokens.size(),
-                    (double)(i + (size_t)n) / (shown - t0));
+            fprintf(stderr, "\rrwkv-cli: prompt %lld / %zu tokens (%.0f t/s)", (long long)seq.n_prompt_fed,
+                    tokens.size(), (double)seq.n_prompt_fed / (shown - t0));
         }
     }
     if (progress) fprintf(stderr, "\r\033[K");
     const double t1 = cli_now();
 
-    GenerateResult g = cli_generate_stream(&ctx, &sampler, &lm.tok, logits.data(), n_predict,
-                                           r["stop"].as<std::string>(), nullptr);
-    const int64_t n_gen = g.n_gen;
+    cli_generate_stream(&ctx, &seq);
+    const int64_t n_gen = (int64_t)seq.generated.size();
     const double t2 = cli_now();
-    if (!state_out.empty()) state_save(state_out.c_str(), &m, &ctx.state);
+    if (!state_out.empty()) state_save(state_out.c_str(), &m, &seq.state);
 
     if (!quiet)
         fprintf(stderr, "\nrwkv-cli: prompt %zu tokens in %.3f s (%.1f t/s), generated %lld tokens in %.3f s (%.1f t/s), kernels %s, %d threads\n",

@@ -49,17 +49,19 @@ int cmd_logits(int argc, char** argv) {
 
     RwkvContext ctx;
     rwkv_context_init(&ctx, &m, chunk, n_threads);
+    RwkvState state;
+    rwkv_state_init(&state, &m);
     const std::string state_in = r["state-in"].as<std::string>(), state_out = r["state-out"].as<std::string>();
-    if (!state_in.empty()) state_load(state_in.c_str(), &m, &ctx.state);
+    if (!state_in.empty()) state_load(state_in.c_str(), &m, &state);
     std::vector<float> out((size_t)(all ? T * V : V));
     if (r.count("token-mode")) {
         for (int64_t t = 0; t < T; t++)
-            rwkv_eval(&ctx, &tokens[(size_t)t], 1, all ? out.data() + t * V : out.data(), nullptr);
+            rwkv_eval(&ctx, &state, &tokens[(size_t)t], 1, all ? out.data() + t * V : out.data(), nullptr);
     } else {
-        rwkv_eval(&ctx, tokens.data(), T, all ? nullptr : out.data(), all ? out.data() : nullptr);
+        rwkv_eval(&ctx, &state, tokens.data(), T, all ? nullptr : out.data(), all ? out.data() : nullptr);
     }
 
-    if (!state_out.empty()) state_save(state_out.c_str(), &m, &ctx.state);
+    if (!state_out.empty()) state_save(state_out.c_str(), &m, &state);
     const std::string& path = r["output"].as<std::string>();
     if (path == "-") {
         cli_write(1, out.data(), out.size() * sizeof(float));

@@ -68,6 +68,8 @@ int cmd_passkey(int argc, char** argv) {
     const Model& m = lm.model;
     RwkvContext ctx;
     rwkv_context_init(&ctx, &m, rwkv_default_chunk(&m), n_threads);
+    RwkvState state;
+    rwkv_state_init(&state, &m);
     auto encode = [&](const std::string& s) {
         std::vector<int32_t> ids;
         world_tokenizer_encode(&lm.tok, (const uint8_t*)s.data(), s.size(), &ids);
@@ -76,7 +78,7 @@ int cmd_passkey(int argc, char** argv) {
     const std::vector<int32_t> intro = encode(INTRO), filler = encode(FILLER), question = encode(QUESTION);
     std::vector<float> logits((size_t)m.n_vocab);
     auto feed = [&](const std::vector<int32_t>& ids) {
-        if (!ids.empty()) rwkv_eval(&ctx, ids.data(), (int64_t)ids.size(), logits.data(), nullptr);
+        if (!ids.empty()) rwkv_eval(&ctx, &state, ids.data(), (int64_t)ids.size(), logits.data(), nullptr);
     };
     auto feed_filler = [&](int64_t n) {
         std::vector<int32_t> ids;
@@ -97,10 +99,10 @@ int cmd_passkey(int argc, char** argv) {
             const int64_t fixed = (int64_t)(intro.size() + question.size() + encode(probe).size());
             const int64_t n_fill = std::max<int64_t>(0, (lengths[li] - fixed) / (int64_t)filler.size());
             const int64_t before = (n_fill * depths[di] + 50) / 100, after = n_fill - before;
-            rwkv_state_reset(&ctx.state);
+            rwkv_state_reset(&state);
             feed(intro);
             feed_filler(before);
-            const LineFloats saved = ctx.state.data;  // the haystack before the needle is shared
+            const LineFloats saved = state.data;  // the haystack before the needle is shared
             int ok = 0;
             for (int trial = 0; trial < trials && !cli_interrupted(); trial++) {
                 std::string key;
@@ -108,7 +110,7 @@ int cmd_passkey(int argc, char** argv) {
                     rng = rng * 6364136223846793005ull + 1442695040888963407ull;
                     key += (char)('0' + (d == 0 ? 1 + (rng >> 33) % 9 : (rng >> 33) % 10));
                 }
-                ctx.state.data = saved;
+                state.data = saved;
                 feed(encode("The pass key is " + key + ". Remember it. " + key + " is the pass key.\n"));
                 feed_filler(after);
                 feed(question);
@@ -118,7 +120,7 @@ int cmd_passkey(int argc, char** argv) {
                     int32_t t = (int32_t)(std::max_element(logits.begin(), logits.end()) - logits.begin());
                     if (t == 0) break;
                     answer += world_tokenizer_token_bytes(&lm.tok, t);
-                    rwkv_eval(&ctx, &t, 1, logits.data(), nullptr);
+                    rwkv_eval(&ctx, &state, &t, 1, logits.data(), nullptr);
                 }
                 size_t a = answer.find_first_of("0123456789");
                 std::string got = a == std::string::npos ? "" : answer.substr(a, answer.find_first_not_of("0123456789", a) - a);

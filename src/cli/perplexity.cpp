@@ -43,8 +43,10 @@ int cmd_perplexity(int argc, char** argv) {
     const Model& m = lm.model;
     RwkvContext ctx;
     rwkv_context_init(&ctx, &m, chunk, n_threads);
+    RwkvState state;
+    rwkv_state_init(&state, &m);
     const std::string state_in = r["state-in"].as<std::string>(), state_out = r["state-out"].as<std::string>();
-    if (!state_in.empty()) state_load(state_in.c_str(), &m, &ctx.state);
+    if (!state_in.empty()) state_load(state_in.c_str(), &m, &state);
 
     FILE* f = path == "-" ? stdin : fopen(path.c_str(), "rb");
     if (!f) rwkv_fail("%s: cannot open: %s", path.c_str(), strerror(errno));
@@ -113,7 +115,7 @@ int cmd_perplexity(int argc, char** argv) {
         if (n == 0) break;
         // The logits before pending[0] score it; each row t scores pending[t+1].
         if (prev >= 0) score(last.data(), pending[0]);
-        rwkv_eval(&ctx, pending.data(), n, nullptr, logits.data());
+        rwkv_eval(&ctx, &state, pending.data(), n, nullptr, logits.data());
         for (int64_t t = 0; t + 1 < n; t++) score(logits.data() + t * V, pending[(size_t)t + 1]);
         memcpy(last.data(), logits.data() + (n - 1) * V, (size_t)V * sizeof(float));
         prev = pending[(size_t)n - 1];
@@ -127,7 +129,7 @@ int cmd_perplexity(int argc, char** argv) {
     if (f != stdin) fclose(f);
     if (progress) fprintf(stderr, "\n");
     if (n_scored == 0) rwkv_fail("%s: too short: at least two tokens are needed", path.c_str());
-    if (!state_out.empty()) state_save(state_out.c_str(), &m, &ctx.state);
+    if (!state_out.empty()) state_save(state_out.c_str(), &m, &state);
     const double secs = cli_now() - t0;
     std::string out = strprintf(
         "tokens scored: %lld\nbytes scored: %lld\nnll per token: %.6f nats\nperplexity: %.4f\nbits per byte: %.4f\n"
