@@ -1,6 +1,8 @@
-// layer_ops.h - the steps every RWKV generation shares, over T tokens at once
-// (sequence mode; token mode is T = 1). Each works on RwkvScratch rows of
-// n_embd floats and never allocates.
+// layer_ops.h - the steps every RWKV generation shares, over the T rows of a
+// pass at once (sc->pass: one or more sequences, each a run of rows; token
+// mode is one sequence of one row). Each works on RwkvScratch rows of n_embd
+// floats and never allocates. Only two steps look across rows, and both stay
+// within a sequence: the token shift and the WKV recurrence.
 //
 //   embed:           x = LN0(emb[token])
 //   norm_and_shift:  xn = LN(x), dx = xn[t-1] - xn[t] (the token shift)
@@ -41,32 +43,41 @@ void for_tokens(ThreadPool* pool, int64_t T, const F& f) {
 // Y = W X over T rows, split over the context's threads.
 void layer_matmul(RwkvScratch* sc, const Matrix& W, const float* X, int64_t T, float* Y);
 
-// xn[t] = LN(x[t]); dx[t] = xn[t-1] - xn[t] with xn[-1] = shift; then shift = xn[T-1].
-void norm_and_shift(ThreadPool* pool, const float* x, const float* ln_w, const float* ln_b, float eps, int64_t T,
-                    int64_t C, float* shift, float* xn, float* dx);
+// Which of a state's token-shift rows a block uses (rwkv_state_att_shift or
+// rwkv_state_ffn_shift).
+typedef float* (*StateShiftFn)(RwkvState* s, int64_t layer);
+
+// xn[t] = LN(x[t]); dx[t] = xn[t-1] - xn[t], where a sequence's first row takes
+// xn[-1] from its state's shift row; then each state's shift row = the
+// sequence's last xn.
+void norm_and_shift(RwkvScratch* sc, const float* ln_w, const float* ln_b, float eps, int64_t C, StateShiftFn shift,
+                    int64_t layer);
+
+// The WKV recurrence of one layer: one task per (sequence, head), each walking
+// its sequence's rows in order; step(ctx, S, row, head) updates head state S
+// by one row.
+typedef void (*WkvRowFn)(const void* ctx, float* S, int64_t row, int64_t head);
+void wkv_rows(RwkvScratch* sc, int64_t layer, int64_t H, int64_t N, WkvRowFn step, const void* ctx);
 
 // out = xn + dx * mu   (mu is per channel)
 void lerp(const float* xn, const float* dx, const float* mu, int64_t T, int64_t C, float* out);
 
-// sc->x = LN0(emb[tokens[t]]) for t < T
-void embed(const Model* m, RwkvScratch* sc, const int32_t* tokens, int64_t T);
+// sc->x = LN0(emb[token]) for each row of the pass
+void embed(const Model* m, RwkvScratch* sc);
 
-// logits = head LN_out(x) for the rows asked for (see rwkv_eval)
-void head_logits(const Model* m, RwkvScratch* sc, int64_t T, float* logits_last, float* logits_all);
+// logits = head LN_out(x) for the rows each sequence asks for (RwkvPass)
+void head_logits(const Model* m, RwkvScratch* sc);
 
-// RWKV-5/6: y = r^T (S + diag(u) k v^T), S = diag(w) S + k v^T per token
-// (decay: T rows of C, or one row for every token when decay_stride = 0);
+// RWKV-5/6: y = r^T (S + diag(u) k v^T), S = diag(w) S + k v^T per row
+// (decay: a row of C per row, or one row for every row when decay_stride = 0);
 // then y = GroupNorm_H(y) * g and x = x + Wo y. Reads sc->r, k, v, g.
-void rwkv56_wkv_out(const Model* m, const Rwkv56Layer& L, int64_t layer, RwkvState* s, RwkvScratch* sc, int64_t T,
-                    const float* decay, int64_t decay_stride);
+void rwkv56_wkv_out(const Model* m, const Rwkv56Layer& L, int64_t layer, RwkvScratch* sc, const float* decay,
+                    int64_t decay_stride);
 
-void rwkv56_channel_mix(const Model* m, const Rwkv56Layer& L, int64_t layer, RwkvState* s, RwkvScratch* sc,
-                        int64_t T);
+void rwkv56_channel_mix(const Model* m, const Rwkv56Layer& L, int64_t layer, RwkvScratch* sc);
 
-typedef void (*TimeMix56Fn)(const Model* m, const Rwkv56Layer& L, int64_t layer, RwkvState* s, RwkvScratch* sc,
-                            int64_t T);
-void rwkv56_forward(const Model* m, RwkvState* s, RwkvScratch* sc, const int32_t* tokens, int64_t T,
-                    float* logits_last, float* logits_all, TimeMix56Fn time_mix);
+typedef void (*TimeMix56Fn)(const Model* m, const Rwkv56Layer& L, int64_t layer, RwkvScratch* sc);
+void rwkv56_forward(const Model* m, RwkvScratch* sc, TimeMix56Fn time_mix);
 
 // x = silu(x) = x * sigmoid(x)   (the RWKV-5/6 output gate)
 void silu(float* x, int64_t n);

@@ -106,6 +106,9 @@ void bind_shape_and_ends(Model* m, Binder* bp) {
     m->ln_eps = gguf_get_f32_or(&m->file, m->arch_name + ".attention.layer_norm_epsilon", 1e-5f);
     if (!(m->ln_eps > 0.0f && m->ln_eps < 1.0f))
         rwkv_fail("%s: layer_norm_epsilon %g is out of range", path, (double)m->ln_eps);
+    m->gn_eps = gguf_get_f32_or(&m->file, m->arch_name + ".attention.group_norm_epsilon", 64e-5f);
+    if (!(m->gn_eps > 0.0f && m->gn_eps < 1.0f))
+        rwkv_fail("%s: group_norm_epsilon %g is out of range", path, (double)m->gn_eps);
     const int64_t C = m->n_embd;
     if (C % m->head_size != 0)
         rwkv_fail("%s: embedding_length %lld is not a multiple of head_size %lld", path, (long long)C,

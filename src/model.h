@@ -85,7 +85,11 @@ struct Model {
     int64_t lora_w, lora_a, lora_v, lora_g;  // LoRA ranks (decay, iclr, value residual, gate)
     int64_t lora_mix;                       // v6: token-shift LoRA rank per mix (0 otherwise)
     int64_t rescale_every;                  // v5/v6: x is halved after every n-th layer (0 = never)
-    float ln_eps;                           // layer norm epsilon (group norm uses 64e-5)
+    float ln_eps;                           // layer norm epsilon
+    // The WKV output's group norm epsilon: 64e-5, as the official models use
+    // it (RWKV-5/6 training normalises y / 8 with eps 1e-5, which is y with
+    // eps 1e-5 * 8^2; RWKV-7 uses 64e-5 itself).
+    float gn_eps;
 
     Matrix token_embd;  // n_vocab rows of n_embd
     const float *ln0_w, *ln0_b;

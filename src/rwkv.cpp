@@ -34,8 +34,34 @@ static int64_t lora_width(const Model* m) {
 
 static int64_t lines(int64_t n) { return (n + 15) / 16 * 16; }  // each view starts on a cache line
 
+// The scratch views and their widths: scratch_floats sizes the buffer and
+// scratch_init lays the views out from this one table.
+enum ViewWidth { EMBD, LORA, FFN };
+static const struct {
+    float* RwkvScratch::*view;
+    ViewWidth width;
+} kViews[] = {
+    {&RwkvScratch::x, EMBD},  {&RwkvScratch::xn, EMBD},    {&RwkvScratch::dx, EMBD},      {&RwkvScratch::xr, EMBD},
+    {&RwkvScratch::xw, EMBD}, {&RwkvScratch::xk, EMBD},    {&RwkvScratch::xv, EMBD},      {&RwkvScratch::xa, EMBD},
+    {&RwkvScratch::xg, EMBD}, {&RwkvScratch::xx, EMBD},    {&RwkvScratch::r, EMBD},       {&RwkvScratch::w, EMBD},
+    {&RwkvScratch::k, EMBD},  {&RwkvScratch::v, EMBD},     {&RwkvScratch::a, EMBD},       {&RwkvScratch::g, EMBD},
+    {&RwkvScratch::kk, EMBD}, {&RwkvScratch::v_mix, EMBD}, {&RwkvScratch::y, EMBD},       {&RwkvScratch::v_first, EMBD},
+    {&RwkvScratch::proj, EMBD}, {&RwkvScratch::lora, LORA}, {&RwkvScratch::ffn, FFN},
+};
+
+static int64_t view_floats(const Model* m, ViewWidth w, int64_t T) {
+    switch (w) {
+        case EMBD: return lines(T * m->n_embd);
+        case LORA: return lines(T * lora_width(m));
+        case FFN: return lines(T * m->n_ffn);
+    }
+    return 0;
+}
+
 static int64_t scratch_floats(const Model* m, int64_t T) {
-    return 17 * lines(T * m->n_embd) + lines(T * lora_width(m)) + lines(T * m->n_ffn);
+    int64_t n = 0;
+    for (const auto& v : kViews) n += view_floats(m, v.width, T);
+    return n;
 }
 
 int64_t rwkv_default_chunk(const Model* m) {
@@ -44,22 +70,29 @@ int64_t rwkv_default_chunk(const Model* m) {
     return chunk;
 }
 
+// The head runs over up to this many sequences' last rows at once: a batched
+// decoding step reads the head's weights once per kHeadRows sequences, and
+// the logits wait in head_out (kHeadRows x n_vocab floats, 8 MiB at 65,536
+// tokens) until they are copied to each sequence's buffer.
+static const int64_t kHeadRows = 32;
+
 static void scratch_init(RwkvScratch* sc, const Model* m, int64_t max_tokens) {
-    const int64_t C = m->n_embd;
-    const int64_t R = lora_width(m);
     const int64_t T = max_tokens;
     sc->max_tokens = T;
     sc->buf.assign((size_t)scratch_floats(m, T), 0.0f);
     float* p = sc->buf.data();
-    float** c_rows[] = {&sc->x, &sc->xn, &sc->xr, &sc->xw, &sc->xk, &sc->xv, &sc->xa, &sc->xg, &sc->r,
-                        &sc->w, &sc->k,  &sc->v,  &sc->a,  &sc->g,  &sc->kk, &sc->y,  &sc->v_first};
-    for (float** v : c_rows) {
-        *v = p;
-        p += lines(T * C);
+    for (const auto& v : kViews) {
+        sc->*v.view = p;
+        p += view_floats(m, v.width, T);
     }
-    sc->lora = p;
-    p += lines(T * R);
-    sc->ffn = p;
+    sc->head_out.assign((size_t)(std::min(T, kHeadRows) * m->n_vocab), 0.0f);
+    RwkvPass& ps = sc->pass;
+    ps.state.assign((size_t)T, nullptr);
+    ps.row0.assign((size_t)T + 1, 0);
+    ps.seq_of_row.assign((size_t)T, 0);
+    ps.tokens.assign((size_t)T, 0);
+    ps.logits_last.assign((size_t)T, nullptr);
+    ps.logits_all.assign((size_t)T, nullptr);
 }
 
 void rwkv_context_init(RwkvContext* ctx, const Model* m, int64_t max_chunk, int n_threads) {
@@ -74,27 +107,62 @@ RwkvContext::~RwkvContext() { pool_destroy(pool); }
 
 void rwkv_eval(RwkvContext* ctx, RwkvState* state, const int32_t* tokens, int64_t n, float* logits_last,
                float* logits_all) {
-    const Model* m = ctx->model;
-    if (n <= 0) rwkv_fail("rwkv_eval: no tokens to evaluate");
-    for (int64_t i = 0; i < n; i++)
-        if (tokens[i] < 0 || tokens[i] >= m->n_vocab)
-            rwkv_fail("token id %d at position %lld is outside the vocabulary (0..%lld)", tokens[i], (long long)i,
-                      (long long)m->n_vocab - 1);
-    const int64_t chunk = ctx->scratch.max_tokens;
-    for (int64_t i = 0; i < n; i += chunk) {
-        const int64_t len = std::min(chunk, n - i);
-        const bool last = i + len == n;
-        float* ll = last ? logits_last : nullptr;
-        float* la = logits_all ? logits_all + i * m->n_vocab : nullptr;
-        switch (m->arch) {
-            case ARCH_RWKV5: rwkv5_forward(m, state, &ctx->scratch, tokens + i, len, ll, la); break;
-            case ARCH_RWKV6: rwkv6_forward(m, state, &ctx->scratch, tokens + i, len, ll, la); break;
-            case ARCH_RWKV7: rwkv7_forward(m, state, &ctx->scratch, tokens + i, len, ll, la); break;
-        }
+    const RwkvSeq one = {state, tokens, n, logits_last, logits_all};
+    rwkv_eval_batch(ctx, &one, 1);
+}
+
+static void forward(const Model* m, RwkvScratch* sc) {
+    switch (m->arch) {
+        case ARCH_RWKV5: rwkv5_forward(m, sc); break;
+        case ARCH_RWKV6: rwkv6_forward(m, sc); break;
+        case ARCH_RWKV7: rwkv7_forward(m, sc); break;
     }
 }
 
 void rwkv_eval_batch(RwkvContext* ctx, const RwkvSeq* seqs, int64_t n_seq) {
-    for (int64_t b = 0; b < n_seq; b++)
-        rwkv_eval(ctx, seqs[b].state, seqs[b].tokens, seqs[b].n, seqs[b].logits_last, seqs[b].logits_all);
+    const Model* m = ctx->model;
+    RwkvScratch* sc = &ctx->scratch;
+    // Every check first, so that a bad request changes no state.
+    for (int64_t b = 0; b < n_seq; b++) {
+        const RwkvSeq& q = seqs[b];
+        if (q.n <= 0) rwkv_fail("rwkv_eval: no tokens to evaluate (sequence %lld of the batch)", (long long)b);
+        const RwkvState* st = q.state;
+        if (!st || st->n_layer != m->n_layer || st->n_embd != m->n_embd || st->n_head != m->n_head ||
+            st->head_size != m->head_size || st->data.size() != (size_t)(m->n_layer * rwkv_state_layer_size(st)))
+            rwkv_fail("rwkv_eval: sequence %lld's state was not made for this model (rwkv_state_init)", (long long)b);
+        for (int64_t i = 0; i < q.n; i++)
+            if (q.tokens[i] < 0 || q.tokens[i] >= m->n_vocab)
+                rwkv_fail("token id %d at position %lld is outside the vocabulary (0..%lld)", q.tokens[i],
+                          (long long)i, (long long)m->n_vocab - 1);
+        for (int64_t c = 0; c < b; c++)
+            if (seqs[c].state == q.state)
+                rwkv_fail("rwkv_eval_batch: sequences %lld and %lld share a state", (long long)c, (long long)b);
+    }
+    // Passes of up to max_tokens rows, filled from the sequences in order; a
+    // sequence longer than what is left of a pass continues in the next.
+    RwkvPass& ps = sc->pass;
+    const int64_t V = m->n_vocab;
+    int64_t b = 0, done = 0;  // the next sequence, and how many of its tokens earlier passes fed
+    while (b < n_seq) {
+        ps.n_seq = 0;
+        ps.T = 0;
+        while (b < n_seq && ps.T < sc->max_tokens) {
+            const RwkvSeq& q = seqs[b];
+            const int64_t n = std::min(q.n - done, sc->max_tokens - ps.T);
+            const size_t j = (size_t)ps.n_seq++;
+            ps.state[j] = q.state;
+            ps.row0[j] = ps.T;
+            for (int64_t i = 0; i < n; i++) {
+                ps.tokens[(size_t)(ps.T + i)] = q.tokens[done + i];
+                ps.seq_of_row[(size_t)(ps.T + i)] = (int32_t)j;
+            }
+            ps.logits_last[j] = done + n == q.n ? q.logits_last : nullptr;
+            ps.logits_all[j] = q.logits_all ? q.logits_all + done * V : nullptr;
+            ps.T += n;
+            done += n;
+            if (done == q.n) b++, done = 0;
+        }
+        ps.row0[(size_t)ps.n_seq] = ps.T;
+        forward(m, sc);
+    }
 }

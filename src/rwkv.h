@@ -65,15 +65,45 @@ float* rwkv_state_att_shift(RwkvState* s, int64_t layer);
 float* rwkv_state_ffn_shift(RwkvState* s, int64_t layer);
 float* rwkv_state_wkv(RwkvState* s, int64_t layer);
 
-// Working memory for up to max_tokens tokens per layer pass, allocated once
-// so that the forward pass itself never allocates.
+// The rows of one pass, grouped by sequence: sequence b owns rows
+// [row0[b], row0[b + 1]) and continues from *state[b]. Token mode is one
+// sequence of one row; a batched decoding step is n_seq sequences of one row.
+struct RwkvPass {
+    int64_t n_seq = 0, T = 0;
+    std::vector<RwkvState*> state;    // [n_seq]
+    std::vector<int64_t> row0;        // [n_seq + 1]
+    std::vector<int32_t> seq_of_row;  // [T]
+    std::vector<int32_t> tokens;      // [T]
+    std::vector<float*> logits_last;  // [n_seq]: n_vocab logits after the sequence's last row, or null
+    std::vector<float*> logits_all;   // [n_seq]: a row of logits per row, or null
+};
+
+// Working memory for up to max_tokens rows per pass, allocated once so that
+// the forward pass itself never allocates. Each view is max_tokens rows,
+// named by what it holds; a view holds one thing at a time, within one block
+// (time-mix or channel-mix) of one layer, except x and v_first, which carry
+// across layers.
 struct RwkvScratch {
     int64_t max_tokens = 0;
     LineFloats buf;
-    // views into buf, each max_tokens rows
-    float *x, *xn, *xr, *xw, *xk, *xv, *xa, *xg;
-    float *r, *w, *k, *v, *a, *g, *kk, *y, *v_first;
-    float *lora, *ffn;  // max LoRA rank, n_ffn per row
+    // n_embd per row
+    float* x;        // the residual stream
+    float* xn;       // the block's layer norm of x
+    float* dx;       // token shift: xn[t-1] - xn[t]
+    float *xr, *xw, *xk, *xv, *xa, *xg;  // token-shift mixes, the inputs of the projections named
+    float* xx;       // RWKV-6: the static mix that feeds the mix LoRAs
+    float *r, *w, *k, *v, *a, *g;        // receptance, decay, key, value, in-context rate, gate
+    float* kk;       // RWKV-7: the normalised removal key
+    float* v_mix;    // RWKV-7: the value-residual LoRA's output, before its sigmoid
+    float* y;        // the WKV output, then normed and gated
+    float* v_first;  // RWKV-7: layer 0's values, for the value residual of later layers
+    float* proj;     // the block's output projection, before it is added to x
+    float* lora;     // LoRA hidden rows (the widest any layer needs)
+    float* ffn;      // channel-mix hidden rows, n_ffn each
+    // The head's logits for a pass's last rows, head_rows at a time
+    // (kHeadRows), before they go to each sequence's own buffer.
+    LineFloats head_out;
+    RwkvPass pass;
     ThreadPool* pool;   // the context's pool (matmul rows are split over it)
     MatmulScratch mm;   // activations quantized for Q8_0/Q4_0 weights
 };
@@ -126,11 +156,9 @@ struct RwkvSeq {
 // rows share its pass). The states must be distinct.
 void rwkv_eval_batch(RwkvContext* ctx, const RwkvSeq* seqs, int64_t n_seq);
 
-// The per-architecture forward passes over one chunk (n <= scratch.max_tokens),
-// which rwkv_eval dispatches to: rwkv7.cpp, rwkv6.cpp, rwkv5.cpp.
-void rwkv5_forward(const Model* m, RwkvState* s, RwkvScratch* sc, const int32_t* tokens, int64_t n,
-                   float* logits_last, float* logits_all);
-void rwkv6_forward(const Model* m, RwkvState* s, RwkvScratch* sc, const int32_t* tokens, int64_t n,
-                   float* logits_last, float* logits_all);
-void rwkv7_forward(const Model* m, RwkvState* s, RwkvScratch* sc, const int32_t* tokens, int64_t n,
-                   float* logits_last, float* logits_all);
+// The per-architecture forward passes over one pass (sc->pass, T <=
+// scratch.max_tokens), which rwkv_eval_batch dispatches to: rwkv7.cpp,
+// rwkv6.cpp, rwkv5.cpp.
+void rwkv5_forward(const Model* m, RwkvScratch* sc);
+void rwkv6_forward(const Model* m, RwkvScratch* sc);
+void rwkv7_forward(const Model* m, RwkvScratch* sc);

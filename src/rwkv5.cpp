@@ -28,29 +28,26 @@
 // order. Token mode is T = 1; both give the same numbers.
 #include "layer_ops.h"
 
-static void rwkv5_time_mix(const Model* m, const Rwkv56Layer& L, int64_t layer, RwkvState* s, RwkvScratch* sc,
-                           int64_t T) {
-    const int64_t C = m->n_embd;
-    float* dx = sc->y;  // y is free until the WKV step
-
-    norm_and_shift(sc->pool, sc->x, L.ln1_w, L.ln1_b, m->ln_eps, T, C, rwkv_state_att_shift(s, layer), sc->xn, dx);
-    lerp(sc->xn, dx, L.x_k, T, C, sc->xk);
-    lerp(sc->xn, dx, L.x_v, T, C, sc->xv);
-    lerp(sc->xn, dx, L.x_r, T, C, sc->xr);
-    lerp(sc->xn, dx, L.x_g, T, C, sc->xg);
+static void rwkv5_time_mix(const Model* m, const Rwkv56Layer& L, int64_t layer, RwkvScratch* sc) {
+    const int64_t C = m->n_embd, T = sc->pass.T;
+    norm_and_shift(sc, L.ln1_w, L.ln1_b, m->ln_eps, C, rwkv_state_att_shift, layer);
+    for_tokens(sc->pool, T, [&](int64_t t0, int64_t t1) {
+        const int64_t o = t0 * C, nt = t1 - t0;
+        lerp(sc->xn + o, sc->dx + o, L.x_k, nt, C, sc->xk + o);
+        lerp(sc->xn + o, sc->dx + o, L.x_v, nt, C, sc->xv + o);
+        lerp(sc->xn + o, sc->dx + o, L.x_r, nt, C, sc->xr + o);
+        lerp(sc->xn + o, sc->dx + o, L.x_g, nt, C, sc->xg + o);
+    });
 
     // r, k, v and the gate g = silu(Wg xg): four independent products, one
     // wake-up of the thread pool.
     const MatmulOp proj[] = {
         {&L.receptance, sc->xr, sc->r}, {&L.key, sc->xk, sc->k}, {&L.value, sc->xv, sc->v}, {&L.gate, sc->xg, sc->g}};
     parallel_matmul_many(sc->pool, &sc->mm, proj, 4, T);
-    silu(sc->g, T * C);
+    for_tokens(sc->pool, T, [&](int64_t t0, int64_t t1) { silu(sc->g + t0 * C, (t1 - t0) * C); });
 
     // The decay is the same vector for every token (stride 0).
-    rwkv56_wkv_out(m, L, layer, s, sc, T, L.decay, 0);
+    rwkv56_wkv_out(m, L, layer, sc, L.decay, 0);
 }
 
-void rwkv5_forward(const Model* m, RwkvState* s, RwkvScratch* sc, const int32_t* tokens, int64_t T,
-                   float* logits_last, float* logits_all) {
-    rwkv56_forward(m, s, sc, tokens, T, logits_last, logits_all, rwkv5_time_mix);
-}
+void rwkv5_forward(const Model* m, RwkvScratch* sc) { rwkv56_forward(m, sc, rwkv5_time_mix); }

@@ -6,8 +6,8 @@
 //   time-mix                                   (rwkv6_time_mix)
 //     xn     = LN1(x)
 //     dx     = xn[t-1] - xn[t]                  token shift (xn[-1] from the state)
-//     xxx    = xn + dx * mu_x                   a first, static mix
-//     m_*    = W2_* tanh(W1_* xxx)              data-dependent mix corrections,
+//     xx     = xn + dx * mu_x                   a first, static mix
+//     m_*    = W2_* tanh(W1_* xx)               data-dependent mix corrections,
 //                                               one LoRA (D) per * in w, k, v, r, g
 //     x*     = xn + dx * (mu_* + m_*)           "ddlerp"
 //     r      = Wr xr,  k = Wk xk,  v = Wv xv
@@ -29,28 +29,26 @@
 // every projection is one matrix product over T rows; only the WKV recurrence
 // walks the tokens in order. Token mode is T = 1; both give the same numbers.
 //
-// Scratch use per layer pass (RwkvScratch, T rows each): xn = LN output,
-// y = token-shift difference until the WKV writes its output there, xa = the
-// static mix xxx, xw/xk/xv/xr/xg = the five mixes, r/k/v/g/w as named,
-// lora = the LoRA hidden rows (5 blocks of T x D, then T x E).
+// Scratch use per layer pass (RwkvScratch, T rows each): xx = the static mix,
+// xw/xk/xv/xr/xg = the five mixes, r/k/v/g/w as named, lora = the LoRA hidden
+// rows (5 blocks of T x D, then T x E).
 #include <cmath>
 
 #include "../kernels/kernels.h"
 #include "layer_ops.h"
 
-static void rwkv6_time_mix(const Model* m, const Rwkv56Layer& L, int64_t layer, RwkvState* s, RwkvScratch* sc,
-                           int64_t T) {
-    const int64_t C = m->n_embd, D = m->lora_mix;
-    const int64_t n = T * C;
-    float* dx = sc->y;  // y is free until the WKV step
+static void rwkv6_time_mix(const Model* m, const Rwkv56Layer& L, int64_t layer, RwkvScratch* sc) {
+    const int64_t C = m->n_embd, D = m->lora_mix, T = sc->pass.T;
+    norm_and_shift(sc, L.ln1_w, L.ln1_b, m->ln_eps, C, rwkv_state_att_shift, layer);
+    const float *xn = sc->xn, *dx = sc->dx;
 
-    norm_and_shift(sc->pool, sc->x, L.ln1_w, L.ln1_b, m->ln_eps, T, C, rwkv_state_att_shift(s, layer), sc->xn, dx);
-
-    // ddlerp: xxx = xn + dx * mu_x; h_* = tanh(W1_* xxx) (W1's rows are the
+    // ddlerp: xx = xn + dx * mu_x; h_* = tanh(W1_* xx) (W1's rows are the
     // five LoRAs' down-projections one after another: five products, one
     // wake-up of the pool, each into its own T x D block of lora); then
     // m_* = W2_* h_* and x_* = xn + dx * (mu_* + m_*).
-    lerp(sc->xn, dx, L.x_x, T, C, sc->xa);
+    for_tokens(sc->pool, T, [&](int64_t t0, int64_t t1) {
+        lerp(xn + t0 * C, dx + t0 * C, L.x_x, t1 - t0, C, sc->xx + t0 * C);
+    });
     const uint64_t w1_rows = ggml_row_size(L.mix_w1.type, C) * (uint64_t)D;
     Matrix w1[5];
     for (int j = 0; j < 5; j++) w1[j] = matrix_in_file((const uint8_t*)L.mix_w1.data + j * w1_rows, L.mix_w1.type, C, D);
@@ -58,18 +56,20 @@ static void rwkv6_time_mix(const Model* m, const Rwkv56Layer& L, int64_t layer, 
     const float* const mu[5] = {L.x_w, L.x_k, L.x_v, L.x_r, L.x_g};
     MatmulOp down[5], up[5];
     for (int j = 0; j < 5; j++) {
-        down[j] = MatmulOp{&w1[j], sc->xa, sc->lora + j * T * D};
+        down[j] = MatmulOp{&w1[j], sc->xx, sc->lora + j * T * D};
         up[j] = MatmulOp{&L.mix_w2[j], sc->lora + j * T * D, dst[j]};
     }
     parallel_matmul_many(sc->pool, &sc->mm, down, 5, T);
     kern.tanh(sc->lora, 5 * T * D);
     parallel_matmul_many(sc->pool, &sc->mm, up, 5, T);
-    for (int j = 0; j < 5; j++)
-        for (int64_t t = 0; t < T; t++) {
-            float* o = dst[j] + t * C;
-            kern.add(mu[j], C, o);                                // mu_* + m_*
-            kern.mix(sc->xn + t * C, dx + t * C, o, C, o);        // xn + dx * (mu_* + m_*)
-        }
+    for_tokens(sc->pool, T, [&](int64_t t0, int64_t t1) {
+        for (int j = 0; j < 5; j++)
+            for (int64_t t = t0; t < t1; t++) {
+                float* o = dst[j] + t * C;
+                kern.add(mu[j], C, o);                      // mu_* + m_*
+                kern.mix(xn + t * C, dx + t * C, o, C, o);  // xn + dx * (mu_* + m_*)
+            }
+    });
 
     // r, k, v, the gate g = silu(Wg xg), and the decay LoRA's down-projection:
     // five independent products in one round.
@@ -77,22 +77,21 @@ static void rwkv6_time_mix(const Model* m, const Rwkv56Layer& L, int64_t layer, 
                              {&L.value, sc->xv, sc->v},      {&L.gate, sc->xg, sc->g},
                              {&L.decay_w1, sc->xw, sc->lora}};
     parallel_matmul_many(sc->pool, &sc->mm, proj, 5, T);
-    silu(sc->g, n);
+    for_tokens(sc->pool, T, [&](int64_t t0, int64_t t1) { silu(sc->g + t0 * C, (t1 - t0) * C); });
 
     // w = exp(-exp(d0 + Wd2 tanh(Wd1 xw))): float32 throughout, the exponent
     // of an exponent amplifies any rounding of its argument.
     kern.tanh(sc->lora, T * L.decay_w1.n_out);
     layer_matmul(sc, L.decay_w2, sc->lora, T, sc->w);
-    for (int64_t t = 0; t < T; t++)
-        for (int64_t i = 0; i < C; i++) {
-            float& w = sc->w[t * C + i];
-            w = expf(-expf(L.decay[i] + w));
-        }
+    for_tokens(sc->pool, T, [&](int64_t t0, int64_t t1) {
+        for (int64_t t = t0; t < t1; t++)
+            for (int64_t i = 0; i < C; i++) {
+                float& w = sc->w[t * C + i];
+                w = expf(-expf(L.decay[i] + w));
+            }
+    });
 
-    rwkv56_wkv_out(m, L, layer, s, sc, T, sc->w, C);
+    rwkv56_wkv_out(m, L, layer, sc, sc->w, C);
 }
 
-void rwkv6_forward(const Model* m, RwkvState* s, RwkvScratch* sc, const int32_t* tokens, int64_t T,
-                   float* logits_last, float* logits_all) {
-    rwkv56_forward(m, s, sc, tokens, T, logits_last, logits_all, rwkv6_time_mix);
-}
+void rwkv6_forward(const Model* m, RwkvScratch* sc) { rwkv56_forward(m, sc, rwkv6_time_mix); }

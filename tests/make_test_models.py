@@ -7,6 +7,9 @@
 - v7-L3-D128-s11-bf16.pth/.gguf: another shape in bf16, for the NumPy-oracle
   comparison in test_cli.py.
 - tiny-rwkv-7v0-834K-{f32,f16}.gguf: rwkv.cpp's tiny trained models, converted.
+- v5-L2-D128-s3.gguf, v6-L2-D128-s3.gguf: seeded RWKV-5.2 and RWKV-6 models
+  (scripts/make_v5_pth.py, make_v6_pth.py; world vocabulary), F32, for the
+  engine's own checks across generations (test_rwkv_batch).
 
 Each output is remade only when missing, so re-running the suite is cheap.
 """
@@ -32,6 +35,13 @@ def make_pth(tools, out, layers, embd, seed, dtype, want_hash=None):
                            capture_output=True, text=True).stdout.strip()
         if h != want_hash:
             sys.exit(f"make_test_models: {out}: tensor hash {h}, expected {want_hash}")
+
+
+def make_v56(version, out, layers, embd, seed):
+    if not os.path.exists(out):
+        gen = os.path.join(HERE, "..", "scripts", f"make_v{version}_pth.py")
+        run(PY, gen, out + ".tmp", "--layers", str(layers), "--embd", str(embd), "--seed", str(seed), "--dtype", "fp32")
+        os.replace(out + ".tmp", out)
 
 
 def convert(src, dst, *extra):
@@ -66,6 +76,11 @@ def main():
     tiny = os.path.join(a.shared, "rwkvcpp-tiny")
     convert(os.path.join(tiny, "tiny-rwkv-7v0-834K-FP32.bin"), os.path.join(a.out, "tiny-rwkv-7v0-834K-f32.gguf"))
     convert(os.path.join(tiny, "tiny-rwkv-7v0-834K-FP16.bin"), os.path.join(a.out, "tiny-rwkv-7v0-834K-f16.gguf"))
+
+    for v in (5, 6):
+        pth = os.path.join(a.out, f"v{v}-L2-D128-s3.pth")
+        make_v56(v, pth, 2, 128, 3)
+        convert(pth, os.path.join(a.out, f"v{v}-L2-D128-s3.gguf"), "--vocab", vocab)
 
 
 if __name__ == "__main__":

@@ -190,8 +190,9 @@ TEST(Rwkv7, StateAndScratchStartOnCacheLines) {
                     << "layer " << l << " head " << h;
         }
         const RwkvScratch& sc = ctx.scratch;
-        const float* views[] = {sc.x, sc.xn, sc.xr, sc.xw, sc.xk, sc.xv, sc.xa, sc.xg, sc.r, sc.w,
-                                sc.k, sc.v,  sc.a,  sc.g,  sc.kk, sc.y,  sc.v_first, sc.lora, sc.ffn};
+        const float* views[] = {sc.x,  sc.xn, sc.dx, sc.xr, sc.xw,    sc.xk,   sc.xv,   sc.xa,
+                                sc.xg, sc.xx, sc.r,  sc.w,  sc.k,     sc.v,    sc.a,    sc.g,
+                                sc.kk, sc.v_mix, sc.y, sc.v_first, sc.proj, sc.lora, sc.ffn, sc.head_out.data()};
         for (size_t i = 0; i < sizeof(views) / sizeof(views[0]); i++)
             EXPECT_EQ(0u, line(views[i])) << "scratch view " << i << ", chunk " << chunk;
     }
