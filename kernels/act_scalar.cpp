@@ -23,6 +23,14 @@ void decay7_scalar(const float* w0, float* w, int64_t n) {
     for (int64_t i = 0; i < n; i++) w[i] = expf(-0.606531f * sigmoidf(w0[i] + w[i]));
 }
 
+void decay6_scalar(const float* w0, float* w, int64_t n) {
+    for (int64_t i = 0; i < n; i++) w[i] = expf(-expf(w0[i] + w[i]));
+}
+
+void silu_scalar(float* x, int64_t n) {
+    for (int64_t i = 0; i < n; i++) x[i] *= sigmoidf(x[i]);
+}
+
 void value_residual_scalar(const float* v_first, const float* v0, const float* m, int64_t n, float* v) {
     for (int64_t i = 0; i < n; i++) v[i] += (v_first[i] - v[i]) * sigmoidf(v0[i] + m[i]);
 }

@@ -47,6 +47,22 @@ static void decay7_simd(const float* w0, float* w, int64_t n) {
 }
 
 template <class A>
+static void decay6_simd(const float* w0, float* w, int64_t n) {
+    ACT_LOOP(n, vstore<A>(w + i, xsimd::exp(-xsimd::exp(vload<A>(w0 + i) + vload<A>(w + i)))),
+             decay6_scalar(w0 + i, w + i, 1));
+}
+
+template <class A>
+static void silu_simd(float* x, int64_t n) {
+    ACT_LOOP(n,
+             {
+                 const vfloat<A> v = vload<A>(x + i);
+                 vstore<A>(x + i, v * vsigmoid<A>(v));
+             },
+             silu_scalar(x + i, 1));
+}
+
+template <class A>
 static void value_residual_simd(const float* v_first, const float* v0, const float* m, int64_t n, float* v) {
     ACT_LOOP(n,
              {
@@ -143,6 +159,8 @@ static void act_fill(Kernels* k) {
     k->sigmoid = sigmoid_simd<A>;
     k->tanh = tanh_simd<A>;
     k->decay7 = decay7_simd<A>;
+    k->decay6 = decay6_simd<A>;
+    k->silu = silu_simd<A>;
     k->value_residual = value_residual_simd<A>;
     k->key7 = key7_simd<A>;
     k->bonus_gate7 = bonus_gate7_simd<A>;

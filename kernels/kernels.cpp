@@ -35,6 +35,8 @@ void kernels_fill_scalar(Kernels* k) {
     k->sigmoid = sigmoid_scalar;
     k->tanh = tanh_scalar;
     k->decay7 = decay7_scalar;
+    k->decay6 = decay6_scalar;
+    k->silu = silu_scalar;
     k->value_residual = value_residual_scalar;
     k->key7 = key7_scalar;
     k->bonus_gate7 = bonus_gate7_scalar;

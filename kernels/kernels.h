@@ -89,6 +89,7 @@ typedef void (*MixFn)(const float* xn, const float* dx, const float* mu, int64_t
 typedef void (*SigmoidFn)(const float* bias, float* x, int64_t n);  // x = sigmoid(bias + x); bias may be null
 typedef void (*InplaceFn)(float* x, int64_t n);                     // tanh, relu^2
 typedef void (*Decay7Fn)(const float* w0, float* w, int64_t n);     // w = exp(-e^-0.5 sigmoid(w0 + w))
+typedef void (*Decay6Fn)(const float* w0, float* w, int64_t n);     // w = exp(-exp(w0 + w))   (RWKV-5/6)
 typedef void (*ValueResidualFn)(const float* v_first, const float* v0, const float* m, int64_t n,
                                 float* v);                          // v += (v_first - v) sigmoid(v0 + m)
 typedef void (*AddFn)(const float* a, int64_t n, float* y);         // y += a
@@ -131,6 +132,8 @@ struct Kernels {
     SigmoidFn sigmoid;
     InplaceFn tanh;
     Decay7Fn decay7;
+    Decay6Fn decay6;
+    InplaceFn silu;  // x * sigmoid(x), the RWKV-5/6 gate
     ValueResidualFn value_residual;
     Key7Fn key7;
     BonusGate7Fn bonus_gate7;
@@ -211,6 +214,8 @@ void mix_scalar(const float* xn, const float* dx, const float* mu, int64_t n, fl
 void sigmoid_scalar(const float* bias, float* x, int64_t n);
 void tanh_scalar(float* x, int64_t n);
 void decay7_scalar(const float* w0, float* w, int64_t n);
+void decay6_scalar(const float* w0, float* w, int64_t n);
+void silu_scalar(float* x, int64_t n);
 void value_residual_scalar(const float* v_first, const float* v0, const float* m, int64_t n, float* v);
 void key7_scalar(const float* k_k, const float* k_a, const float* a, int64_t H, int64_t N, float* k, float* kk);
 void bonus_gate7_scalar(const float* r, const float* k, const float* v, const float* r_k, const float* g, int64_t H,

@@ -9,6 +9,7 @@ set -euo pipefail
 RUN_PACKAGES=(
   cmake g++ make pkg-config
   libcxxopts-dev libxsimd-dev        # option parsing, portable SIMD
+  nlohmann-json3-dev                 # JSON (bench, batch, serve)
 )
 # What the tests, benchmarks and hardening runs add (scripts/test.sh, .ci/run).
 TEST_PACKAGES=(

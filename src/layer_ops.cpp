@@ -114,16 +114,10 @@ void head_logits(const Model* m, RwkvScratch* sc) {
     }
 }
 
-void silu(float* x, int64_t n) {
-    for (int64_t i = 0; i < n; i++) x[i] *= 1.0f / (1.0f + expf(-x[i]));
-}
-
 namespace {
 // One row of one head of the RWKV-5/6 recurrence.
 struct Wkv6Rows {
     const RwkvScratch* sc;
-    const float* decay;
-    int64_t decay_stride;
     const float* bonus;
     int64_t C, N;
 };
@@ -132,16 +126,14 @@ void wkv6_row(const void* ctx, float* S, int64_t t, int64_t h) {
     const Wkv6Rows* j = (const Wkv6Rows*)ctx;
     const RwkvScratch* sc = j->sc;
     const int64_t o = t * j->C + h * j->N;
-    kern.wkv6(1, j->N, S, sc->r + o, j->decay + t * j->decay_stride + h * j->N, sc->k + o, sc->v + o,
-              j->bonus + h * j->N, sc->y + o);
+    kern.wkv6(1, j->N, S, sc->r + o, sc->w + o, sc->k + o, sc->v + o, j->bonus + h * j->N, sc->y + o);
 }
 }  // namespace
 
-void rwkv56_wkv_out(const Model* m, const Rwkv56Layer& L, int64_t layer, RwkvScratch* sc, const float* decay,
-                    int64_t decay_stride) {
+void rwkv56_wkv_out(const Model* m, const Rwkv56Layer& L, int64_t layer, RwkvScratch* sc) {
     const int64_t C = m->n_embd, H = m->n_head, N = m->head_size, T = sc->pass.T;
     // The recurrence: the only step that walks the rows in order.
-    const Wkv6Rows job = {sc, decay, decay_stride, L.first, C, N};
+    const Wkv6Rows job = {sc, L.first, C, N};
     wkv_rows(sc, layer, H, N, wkv6_row, &job);
     // y = GroupNorm(y) * g;  x = x + Wo y
     for_tokens(sc->pool, T, [&](int64_t t0, int64_t t1) {

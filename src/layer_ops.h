@@ -68,16 +68,11 @@ void embed(const Model* m, RwkvScratch* sc);
 // logits = head LN_out(x) for the rows each sequence asks for (RwkvPass)
 void head_logits(const Model* m, RwkvScratch* sc);
 
-// RWKV-5/6: y = r^T (S + diag(u) k v^T), S = diag(w) S + k v^T per row
-// (decay: a row of C per row, or one row for every row when decay_stride = 0);
-// then y = GroupNorm_H(y) * g and x = x + Wo y. Reads sc->r, k, v, g.
-void rwkv56_wkv_out(const Model* m, const Rwkv56Layer& L, int64_t layer, RwkvScratch* sc, const float* decay,
-                    int64_t decay_stride);
+// RWKV-5/6: y = r^T (S + diag(u) k v^T), S = diag(w) S + k v^T per row;
+// then y = GroupNorm_H(y) * g and x = x + Wo y. Reads sc->r, w, k, v, g.
+void rwkv56_wkv_out(const Model* m, const Rwkv56Layer& L, int64_t layer, RwkvScratch* sc);
 
 void rwkv56_channel_mix(const Model* m, const Rwkv56Layer& L, int64_t layer, RwkvScratch* sc);
 
 typedef void (*TimeMix56Fn)(const Model* m, const Rwkv56Layer& L, int64_t layer, RwkvScratch* sc);
 void rwkv56_forward(const Model* m, RwkvScratch* sc, TimeMix56Fn time_mix);
-
-// x = silu(x) = x * sigmoid(x)   (the RWKV-5/6 output gate)
-void silu(float* x, int64_t n);

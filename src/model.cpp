@@ -291,12 +291,7 @@ void load_rwkv56(Model* m) {
             L.x_g = b.vec(p + "time_mix_lerp_g.weight", C);
             L.mix_w1 = L.decay_w1 = L.decay_w2 = matrix_in_file(nullptr, 0, 0, 0);
             for (int i = 0; i < 5; i++) L.mix_w2[i] = matrix_in_file(nullptr, 0, 0, 0);
-            // The decay is constant: w = exp(-exp(time_decay)), once, in float32.
-            const float* d = b.vec(p + "time_mix_decay.weight", C);
-            m->owned.emplace_back((size_t)C);
-            float* w = m->owned.back().data();
-            for (int64_t i = 0; i < C; i++) w[i] = expf(-expf(d[i]));
-            L.decay = w;
+            L.decay = b.vec(p + "time_mix_decay.weight", C);  // w = exp(-exp(time_decay)), made per pass
         }
         L.first = b.vec(p + "time_mix_first.weight", C);
         L.receptance = b.mat(p + "time_mix_receptance.weight", C, C);

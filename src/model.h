@@ -64,8 +64,8 @@ struct Rwkv56Layer {
     const float *x_x, *x_w, *x_k, *x_v, *x_r, *x_g;
     Matrix mix_w1;     // v6 time_maa_w1: C -> 5 * lora_mix (then tanh)
     Matrix mix_w2[5];  // v6 time_maa_w2: lora_mix -> C, one per mix in the order w, k, v, r, g
-    // v6: the decay bias time_decay (w = exp(-exp(decay + LoRA)) per token);
-    // v5: the constant decay itself, w = exp(-exp(time_decay)), made at load
+    // time_decay: the decay is w = exp(-exp(decay + LoRA)) per token (v5: no
+    // LoRA, so the same w for every token)
     const float* decay;
     Matrix decay_w1, decay_w2;  // v6 decay LoRA: C -> lora_w (tanh) -> C
     const float* first;         // u = time_faaaa, the bonus of the current token, [H][N]

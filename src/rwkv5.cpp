@@ -13,7 +13,7 @@
 //     y      = r^T (S + diag(u) k v^T)          per head: the past, plus the current
 //     S      = diag(w) S + k v^T                token through the bonus u = time_faaaa;
 //                                               w = exp(-exp(time_decay)), a constant
-//                                               per channel, made at load (model.cpp)
+//                                               per channel (RWKV-6's without its LoRA)
 //                                               (S[key][value], kernels/wkv_scalar.cpp)
 //     x      = x + Wo (GroupNorm_H(y) * g)      group norm eps 64e-5 (rwkv56_wkv_out)
 //   channel-mix                                (rwkv56_channel_mix, layer_ops.cpp)
@@ -26,6 +26,9 @@
 // mode runs each layer over T tokens at once, so every projection is one
 // matrix product over T rows; only the WKV recurrence walks the tokens in
 // order. Token mode is T = 1; both give the same numbers.
+#include <cstring>
+
+#include "../kernels/kernels.h"
 #include "layer_ops.h"
 
 static void rwkv5_time_mix(const Model* m, const Rwkv56Layer& L, int64_t layer, RwkvScratch* sc) {
@@ -44,10 +47,15 @@ static void rwkv5_time_mix(const Model* m, const Rwkv56Layer& L, int64_t layer, 
     const MatmulOp proj[] = {
         {&L.receptance, sc->xr, sc->r}, {&L.key, sc->xk, sc->k}, {&L.value, sc->xv, sc->v}, {&L.gate, sc->xg, sc->g}};
     parallel_matmul_many(sc->pool, &sc->mm, proj, 4, T);
-    for_tokens(sc->pool, T, [&](int64_t t0, int64_t t1) { silu(sc->g + t0 * C, (t1 - t0) * C); });
-
-    // The decay is the same vector for every token (stride 0).
-    rwkv56_wkv_out(m, L, layer, sc, L.decay, 0);
+    // the decay w = exp(-exp(time_decay)): the same for every token
+    for_tokens(sc->pool, T, [&](int64_t t0, int64_t t1) {
+        kern.silu(sc->g + t0 * C, (t1 - t0) * C);
+        for (int64_t t = t0; t < t1; t++) {
+            memset(sc->w + t * C, 0, (size_t)C * sizeof(float));
+            kern.decay6(L.decay, sc->w + t * C, C);
+        }
+    });
+    rwkv56_wkv_out(m, L, layer, sc);
 }
 
 void rwkv5_forward(const Model* m, RwkvScratch* sc) { rwkv56_forward(m, sc, rwkv5_time_mix); }

@@ -77,21 +77,17 @@ static void rwkv6_time_mix(const Model* m, const Rwkv56Layer& L, int64_t layer, 
                              {&L.value, sc->xv, sc->v},      {&L.gate, sc->xg, sc->g},
                              {&L.decay_w1, sc->xw, sc->lora}};
     parallel_matmul_many(sc->pool, &sc->mm, proj, 5, T);
-    for_tokens(sc->pool, T, [&](int64_t t0, int64_t t1) { silu(sc->g + t0 * C, (t1 - t0) * C); });
+    for_tokens(sc->pool, T, [&](int64_t t0, int64_t t1) { kern.silu(sc->g + t0 * C, (t1 - t0) * C); });
 
     // w = exp(-exp(d0 + Wd2 tanh(Wd1 xw))): float32 throughout, the exponent
     // of an exponent amplifies any rounding of its argument.
     kern.tanh(sc->lora, T * L.decay_w1.n_out);
     layer_matmul(sc, L.decay_w2, sc->lora, T, sc->w);
     for_tokens(sc->pool, T, [&](int64_t t0, int64_t t1) {
-        for (int64_t t = t0; t < t1; t++)
-            for (int64_t i = 0; i < C; i++) {
-                float& w = sc->w[t * C + i];
-                w = expf(-expf(L.decay[i] + w));
-            }
+        for (int64_t t = t0; t < t1; t++) kern.decay6(L.decay, sc->w + t * C, C);
     });
 
-    rwkv56_wkv_out(m, L, layer, sc, sc->w, C);
+    rwkv56_wkv_out(m, L, layer, sc);
 }
 
 void rwkv6_forward(const Model* m, RwkvScratch* sc) { rwkv56_forward(m, sc, rwkv6_time_mix); }

@@ -328,6 +328,14 @@ TEST(Simd, ElementwiseMatchScalar) {
             kern.decay7(a.data(), w2.data(), n);
             same("decay7", w1, w2);
             w1 = b, w2 = b;
+            ref.decay6(a.data(), w1.data(), n);
+            kern.decay6(a.data(), w2.data(), n);
+            same("decay6", w1, w2);
+            w1 = b, w2 = b;
+            ref.silu(w1.data(), n);
+            kern.silu(w2.data(), n);
+            same("silu", w1, w2);
+            w1 = b, w2 = b;
             ref.value_residual(a.data(), c.data(), a.data(), n, w1.data());
             kern.value_residual(a.data(), c.data(), a.data(), n, w2.data());
             same("value_residual", w1, w2);

@@ -34,6 +34,7 @@
 #include "../common.h"
 #include "../huge_pages.h"
 #include "../rwkv.h"
+#include "bench_batch.h"
 #include "cli.h"
 #include "options.h"
 
@@ -163,7 +164,9 @@ int cmd_bench(int argc, char** argv) {
          cxxopts::value<int64_t>()->default_value("0"))
         ("chunk", "tokens per sequence-mode chunk (default: generate's, 64..512 by the model's size)",
          cxxopts::value<int64_t>())
-        ("o,output", "md, json or csv", cxxopts::value<std::string>()->default_value("md"));
+        ("b,batch", "batch sizes, e.g. 1,2,4,8,16,32: many sequences at once (llama-batched-bench's table: "
+         "-p prompt and -n generated tokens per sequence)", cxxopts::value<std::string>())
+        ("o,output", "md, json or csv (with -b: md or jsonl)", cxxopts::value<std::string>()->default_value("md"));
     cxxopts::ParseResult r;
     if (!parse_or_help(o, argc, argv, &r)) return 0;
     const int64_t n_prompt = r["n-prompt"].as<int64_t>(), n_gen = r["n-gen"].as<int64_t>();
@@ -176,7 +179,17 @@ int cmd_bench(int argc, char** argv) {
     if (n_gemv < 0 || n_gemv > 1000000) rwkv_fail("--gemv must be in 0..1000000");
     if (reps < 1 || reps > 1000) rwkv_fail("--repetitions must be in 1..1000");
     if (r.count("chunk") && (chunk_opt < 1 || chunk_opt > 4096)) rwkv_fail("--chunk must be in 1..4096");
-    if (fmt != "md" && fmt != "json" && fmt != "csv") rwkv_fail("--output must be md, json or csv (got '%s')", fmt.c_str());
+    std::vector<int64_t> batch_sizes;
+    if (r.count("batch")) {
+        for (int32_t b : cli_parse_token_list(r["batch"].as<std::string>(), "--batch")) {
+            if (b < 1 || b > 4096) rwkv_fail("--batch sizes must be in 1..4096 (got %d)", b);
+            batch_sizes.push_back(b);
+        }
+        if (batch_sizes.empty()) rwkv_fail("--batch needs at least one size");
+        if (fmt != "md" && fmt != "jsonl") rwkv_fail("--output with --batch must be md or jsonl (got '%s')", fmt.c_str());
+    } else if (fmt != "md" && fmt != "json" && fmt != "csv") {
+        rwkv_fail("--output must be md, json or csv (got '%s')", fmt.c_str());
+    }
     const int n_threads_opt = threads_option(r);
 
     LoadedModel lm;
@@ -189,6 +202,11 @@ int cmd_bench(int argc, char** argv) {
     RwkvState state;
     rwkv_state_init(&state, &m);
     const int n_threads = pool_size(ctx.pool);
+    if (!batch_sizes.empty()) {
+        const std::string out = bench_batched(&ctx, batch_sizes, n_prompt, n_gen, reps, fmt);
+        cli_write(1, out.data(), out.size());
+        return 0;
+    }
 
     // What one token costs.
     double weight_bytes = 0, macs = 0, head_macs = 0;
