@@ -76,6 +76,14 @@ int64_t rwkv_default_chunk(const Model* m) {
 // tokens) until they are copied to each sequence's buffer.
 static const int64_t kHeadRows = 32;
 
+int64_t rwkv_state_bytes(const Model* m) {
+    return m->n_layer * (2 * m->n_embd + m->n_head * m->head_size * m->head_size) * (int64_t)sizeof(float);
+}
+
+int64_t rwkv_context_bytes(const Model* m, int64_t max_chunk) {
+    return (scratch_floats(m, max_chunk) + std::min(max_chunk, kHeadRows) * m->n_vocab) * (int64_t)sizeof(float);
+}
+
 static void scratch_init(RwkvScratch* sc, const Model* m, int64_t max_tokens) {
     const int64_t T = max_tokens;
     sc->max_tokens = T;

@@ -127,6 +127,12 @@ struct RwkvContext {
 // file + 64 MB.
 int64_t rwkv_default_chunk(const Model* m);
 
+// Memory: one sequence's state, and a context's working memory (scratch and
+// the head's rows) for passes of max_chunk rows. B sequences at once need
+// one context and B states: nothing else grows with B.
+int64_t rwkv_state_bytes(const Model* m);
+int64_t rwkv_context_bytes(const Model* m, int64_t max_chunk);
+
 // max_chunk: rows (tokens, of all sequences together) processed in one pass
 // (a longer prompt is cut into chunks of this size). n_threads: the pool's
 // size (0 = one per physical core). Logits do not depend on either.

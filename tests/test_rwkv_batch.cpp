@@ -279,6 +279,11 @@ TEST(RwkvBatch, MemoryGrowsByStatesAlone) {
     auto scratch_bytes = [&] {
         return ctx.scratch.buf.size() * 4 + ctx.scratch.head_out.size() * 4 + ctx.scratch.mm.act.capacity();
     };
+    // what `rwkv-cli info` reports is what is allocated
+    EXPECT_EQ((size_t)rwkv_context_bytes(&L.m, 16), ctx.scratch.buf.size() * 4 + ctx.scratch.head_out.size() * 4);
+    RwkvState one;
+    rwkv_state_init(&one, &L.m);
+    EXPECT_EQ((size_t)rwkv_state_bytes(&L.m), one.data.size() * 4);
     size_t first = 0;
     for (int64_t B : {16, 64, 200}) {  // 16 sequences of 3 tokens already fill passes of 16 rows
         std::vector<RwkvState> states((size_t)B);

@@ -38,8 +38,11 @@ int cmd_info(int argc, char** argv) {
         s += strprintf("lora ranks:    token shift %lld, decay %lld\n", (long long)m.lora_mix, (long long)m.lora_w);
     if (m.rescale_every > 0) s += strprintf("rescale every: %lld layers\n", (long long)m.rescale_every);
     s += strprintf("vocabulary:    %lld tokens (%s)\n", (long long)m.n_vocab, m.byte_level ? "bytes" : "world");
-    s += strprintf("state:         %lld floats per sequence\n",
-                   (long long)(m.n_layer * (2 * m.n_embd + m.n_head * m.head_size * m.head_size)));
+    const int64_t chunk = rwkv_default_chunk(&m);
+    s += strprintf("state:         %lld floats per sequence (%.1f KiB)\n", (long long)(rwkv_state_bytes(&m) / 4),
+                   (double)rwkv_state_bytes(&m) / 1024);
+    s += strprintf("working memory: %.1f MiB per context (passes of %lld rows); B sequences at once add B states\n",
+                   (double)rwkv_context_bytes(&m, chunk) / (1 << 20), (long long)chunk);
     s += strprintf("kernels:       %s\n", kern.isa);
     if (r.count("tensors")) {
         for (const GgufTensor& t : f.tensors) {
