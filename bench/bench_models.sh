@@ -16,37 +16,13 @@ SIZES=${1:-0.1b,0.4b}
 TYPES=${2:-f16,bf16,q8_0,q4_0}
 shift $(( $# > 2 ? 2 : $# )) || true
 [ "${1:-}" = "--" ] && shift
-CLI=build/rwkv-cli
-OUT=build/bench-models
-TOOLS=../shared/tools
-VOCAB=../shared/data/tokenizer/rwkv_vocab_v20230424.txt
-mkdir -p "$OUT"
-[ -x "$CLI" ] || { echo "build rwkv-cli first (scripts/test.sh or cmake --build build)"; exit 1; }
-
-shape() {
-  case "$1" in
-    0.1b) echo "12 768" ;;
-    0.4b) echo "24 1024" ;;
-    1.5b) echo "24 2048" ;;
-    2.9b) echo "32 2560" ;;
-    *) echo "unknown size $1" >&2; exit 1 ;;
-  esac
-}
+source bench/models.sh
 
 echo "# rwkv-cli bench, $(date -u +%Y-%m-%d), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores"
 first=1
 for size in ${SIZES//,/ }; do
-  read -r layers embd <<< "$(shape "$size")"
-  pth="$OUT/v7-$size.pth"
-  f16="$OUT/v7-$size-f16.gguf"
-  if [ ! -f "$f16" ]; then
-    [ -f "$pth" ] || /usr/bin/python3 "$TOOLS/make_v7_pth.py" "$pth" --layers "$layers" --embd "$embd" --seed 1 --dtype fp16 >&2
-    /usr/bin/python3 scripts/convert.py "$pth" "$f16" --vocab "$VOCAB" >&2
-    rm -f "$pth"
-  fi
   for type in ${TYPES//,/ }; do
-    model="$OUT/v7-$size-$type.gguf"
-    [ -f "$model" ] || "$CLI" quantize "$f16" "$model" "$type" >&2
+    model=$(bench_model "$size" "$type")
     if [ $first = 1 ]; then
       "$CLI" bench -m "$model" "$@"
       first=0
