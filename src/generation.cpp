@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "common.h"
+#include "threads.h"
 
 // Append to *out what can be shown of `bytes`: everything up to the first
 // stop string (then stopped), less the longest tail that could still grow
@@ -102,17 +103,36 @@ static bool sample_next(GenSeq* s) {
     return true;
 }
 
+namespace {
+struct SampleJob {
+    GenSeq* const* seqs;
+    char* sampled;
+};
+
+void sample_task(void* c, int64_t b) {
+    const SampleJob* j = (const SampleJob*)c;
+    GenSeq* s = j->seqs[b];
+    j->sampled[b] = s->phase == GEN_DECODE && sample_next(s);
+}
+}  // namespace
+
 void gen_step(RwkvContext* ctx, GenSeq* const* seqs, int64_t n_seq) {
     // The step's rows: one per decoding sequence, then prompt chunks. Reused
     // from step to step, so a step allocates nothing once it has grown.
     static thread_local std::vector<RwkvSeq> batch;
     static thread_local std::vector<GenSeq*> fed;
+    static thread_local std::vector<char> sampled;
     batch.clear();
     fed.clear();
+    sampled.assign((size_t)n_seq, 0);
+    // Each sequence samples with its own sampler, on any thread: a draw over
+    // the vocabulary per sequence, which would otherwise keep the pool idle.
+    SampleJob job = {seqs, sampled.data()};
+    pool_run(n_seq > 1 ? ctx->pool : nullptr, n_seq, sample_task, &job);
     int64_t budget = ctx->scratch.max_tokens;
     for (int64_t b = 0; b < n_seq; b++) {
         GenSeq* s = seqs[b];
-        if (s->phase != GEN_DECODE || !sample_next(s)) continue;
+        if (!sampled[(size_t)b]) continue;
         batch.push_back(RwkvSeq{&s->state, &s->next, 1, s->logits.data(), nullptr});
         fed.push_back(s);
         budget--;
