@@ -350,10 +350,22 @@ inline void pack_k4_nibbles(const uint8_t L[QK_K], uint8_t* qs) {
 // levels, exactly (2x against their integer sum). An older ggml compared the
 // two distances in float, which can differ within an ulp of a midpoint; on
 // the reference files both give llama-quantize's bytes.
+// mid2[j]: twice the midpoint between levels j - 1 and j. A bisection finds
+// the last one at or below 2x (the grid is sorted).
+struct Iq4Midpoints {
+    float mid2[16];
+    Iq4Midpoints() {
+        mid2[0] = 0;
+        for (int j = 1; j < 16; j++) mid2[j] = (float)(kIq4nl[j - 1] + kIq4nl[j]);
+    }
+};
+const Iq4Midpoints kIq4Mid;
+
 inline int best_index_iq4(float x) {
     const float x2 = x + x;
     int idx = 0;
-    for (int j = 1; j < 16; j++) idx += x2 >= (float)(kIq4nl[j - 1] + kIq4nl[j]);
+    for (int step = 8; step > 0; step >>= 1)
+        if (x2 >= kIq4Mid.mid2[idx + step]) idx += step;
     return idx;
 }
 
