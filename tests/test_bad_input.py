@@ -568,7 +568,7 @@ def flag_values(work, tiny, world):
     expect_error("chat -n 0", ["chat", "-m", tiny, "-n", "0"], "--n-predict must be >= 1")
     expect_error("passkey --lengths 0", ["passkey", "-m", tiny, "--lengths", "0"], "--lengths")
     expect_error("passkey --trials 100000", ["passkey", "-m", tiny, "--trials", "100000"], "--trials must be in 1..1000")
-    expect_error("quantize to Q5_0", ["quantize", tiny, os.path.join(work, "q.gguf"), "q5_0"], "unknown TYPE 'q5_0'")
+    expect_error("quantize to Q7_0", ["quantize", tiny, os.path.join(work, "q.gguf"), "q7_0"], "unknown PRESET 'q7_0'")
     expect_error("quantize onto itself", ["quantize", tiny, tiny, "q8_0"], "output would overwrite the input")
     # regression: cxxopts matched arguments with std::regex, which recursed once
     # per character; one argument of ~50 KB crashed rwkv-cli with SIGSEGV
