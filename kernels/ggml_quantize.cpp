@@ -36,7 +36,7 @@ inline int nearest_int(float v) {
 // a block's range gets near it).
 inline int to_int(float v) {
     if (!(v == v)) return 0;
-    if (v >= 2147483520.0f) return INT32_MAX;
+    if (v >= 2147483648.0f) return INT32_MAX;
     if (v <= -2147483648.0f) return INT32_MIN;
     return (int)v;
 }
@@ -58,8 +58,8 @@ constexpr float kGroupMaxEps = 1e-15f;
 // ---- 32-element blocks: one scale (and offset) from the block's range -------
 
 // Q4_1 / Q5_1: d = (max - min) / (2^bits - 1), m = min, q = (x - min) / d + 0.5
-// truncated. Q4_1 caps q at 15 (the top value can round to 16); Q5_1 does not
-// (ggml stores the fifth bit of 32 as 0, giving 0: its own rounding).
+// truncated. ggml caps Q4_1's q at 15 and not Q5_1's; for finite weights
+// neither can exceed its top level, so only the casts differ.
 template <int kMax>
 inline void range_block(const float* x, uint16_t* d16, uint16_t* m16, uint8_t q[32]) {
     float min = FLT_MAX, max = -FLT_MAX;

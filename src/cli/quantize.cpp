@@ -1,8 +1,11 @@
 // quantize.cpp - rwkv-cli quantize IN.gguf OUT.gguf PRESET: llama.cpp's
 // llama-quantize for RWKV models. The same preset names, the same type for
 // every tensor, ggml's quantizers (kernels/ggml_quantize.cpp) and llama.cpp's
-// file layout: without an importance matrix, the file is byte for byte the one
-// llama-quantize writes from the same input (tests/test_llamacpp_quants.py).
+// metadata: without an importance matrix, every tensor's type, shape and bytes
+// and the metadata are the ones llama-quantize writes from the same input
+// (tests/test_quantize_llamacpp.py). The tensors stay in the input's order
+// (llama.cpp sorts them by layer and name): a state file's model id hashes the
+// vectors in file order, so a state made for the input loads with the output.
 //
 // Which tensor takes which type (llama.cpp's src/llama-quant.cpp:
 // tensor_allows_quantization, llama_tensor_get_type, tensor_type_fallback),
@@ -99,8 +102,9 @@ bool allows_quantization(const GgufTensor& t) {
     return true;
 }
 
-// llama.cpp's tensor_type_fallback: a type whose blocks the rows fill.
-uint32_t fallback_type(const GgufTensor& t, uint32_t type) {
+// llama.cpp's tensor_type_fallback: a type whose blocks the rows fill (and
+// a line for the user in `notes`).
+uint32_t fallback_type(const GgufTensor& t, uint32_t type, std::string* notes) {
     const int64_t ncols = t.ne[0];
     if (ncols % block_elems(type) == 0) return type;
     uint32_t to;
@@ -117,13 +121,15 @@ uint32_t fallback_type(const GgufTensor& t, uint32_t type) {
                       (long long)block_elems(type), ggml_type_name(type));
     }
     if (ncols % block_elems(to) != 0) to = GGML_TYPE_F16;
-    fprintf(stderr, "rwkv-cli quantize: %.*s: rows of %lld are not whole %s blocks: %s instead\n", (int)t.name.size(),
-            t.name.data(), (long long)ncols, ggml_type_name(type), ggml_type_name(to));
+    char line[256];
+    snprintf(line, sizeof line, "rwkv-cli quantize: %.*s: rows of %lld are not whole %s blocks: %s instead\n",
+             (int)t.name.size(), t.name.data(), (long long)ncols, ggml_type_name(type), ggml_type_name(to));
+    *notes += line;
     return to;
 }
 
 // The type llama-quantize gives tensor t under preset p.
-uint32_t target_type(const GgufTensor& t, const Preset& p, bool has_head) {
+uint32_t target_type(const GgufTensor& t, const Preset& p, bool has_head, std::string* notes) {
     if (!allows_quantization(t)) return t.type;
     if (is_float_type(p.type)) return p.type;
     uint32_t type = p.type;
@@ -132,20 +138,7 @@ uint32_t target_type(const GgufTensor& t, const Preset& p, bool has_head) {
         if (t.ne[0] % block_elems(type) != 0) type = GGML_TYPE_Q8_0;
         else if (type != GGML_TYPE_Q8_0) type = GGML_TYPE_Q6_K;
     }
-    return fallback_type(t, type);
-}
-
-// llama.cpp's tensor order (its loader's weights map): tensors outside the
-// blocks first, then block by block, by name within each.
-int layer_of(std::string_view name) {
-    int layer = -1;
-    if (name.size() > 4 && name.compare(0, 4, "blk.") == 0) sscanf(std::string(name).c_str(), "blk.%d.", &layer);
-    return layer;
-}
-
-bool llamacpp_order(const GgufTensor* a, const GgufTensor* b) {
-    const int la = layer_of(a->name), lb = layer_of(b->name);
-    return la != lb ? la < lb : a->name < b->name;
+    return fallback_type(t, type, notes);
 }
 
 // One tensor's rows, float32 in between, split over the pool by rows (each
@@ -200,20 +193,25 @@ int cmd_quantize(int argc, char** argv) {
     cli_load_model(&lm, args[0], "auto");
     const GgufFile& in = lm.model.file;
 
-    std::vector<const GgufTensor*> order;
-    for (const GgufTensor& t : in.tensors) order.push_back(&t);
-    std::sort(order.begin(), order.end(), llamacpp_order);
     const bool has_head = gguf_find_tensor(&in, "output.weight") != nullptr;
+
+    // every tensor's type first, as llama.cpp decides them: a model the preset
+    // cannot hold fails before any work
+    std::vector<uint32_t> types;
+    std::string notes;
+    for (const GgufTensor& t : in.tensors) types.push_back(target_type(t, *preset, has_head, &notes));
+    fputs(notes.c_str(), stderr);
 
     ThreadPool* pool = pool_create(n_threads > 0 ? n_threads : physical_cores());
     std::vector<GgufOutTensor> out;
     std::vector<std::vector<uint8_t>> buffers;
-    buffers.reserve(order.size());
+    buffers.reserve(in.tensors.size());
     uint64_t bytes_in = 0, bytes_out = 0;
     int n_converted = 0;
-    for (const GgufTensor* t : order) {
+    for (size_t i = 0; i < in.tensors.size(); i++) {
+        const GgufTensor* t = &in.tensors[i];
         GgufOutTensor ot{std::string(t->name), t->type, n_dims_of(*t), {t->ne[0], t->ne[1], t->ne[2], t->ne[3]}, t->data};
-        const uint32_t want = target_type(*t, *preset, has_head);
+        const uint32_t want = types[i];
         bytes_in += t->nbytes;
         if (want != t->type) {
             if ((t->type != GGML_TYPE_F32 && !kern.row_to_f32[t->type]) ||
