@@ -131,6 +131,9 @@ static std::string json_message(const std::exception& e) {
         const size_t end = m.find("] ");
         if (end != std::string::npos) m.erase(0, end + 2);
     }
+    // one line is parsed at a time: its column is what locates the error
+    const size_t at = m.find("at line 1, column ");
+    if (at != std::string::npos) m.replace(at, 18, "at column ");
     return m;
 }
 
