@@ -3,8 +3,8 @@
 
 Each request's result against the single-sequence commands (generate's text
 for several seeds and options, perplexity's scores), the same bytes for any
--b, thread count and shard split (also under GNU parallel as 3 processes,
-merged with paste), input order and --unordered, error records for
+-b, thread count and shard split (also under GNU parallel as 3 processes;
+merged with paste or scripts/batch_merge.py), input order and --unordered, error records for
 malformed lines, --resume after a truncated write and after SIGINT, and a
 closed stdout. Prints PASS/FAIL lines and "N passed, M failed"; about 30 s.
 
@@ -274,6 +274,27 @@ def shards(work, inp, ref):
     merged = subprocess.run(f"paste -d '\\n' {' '.join(paths)} | grep -v '^$'", shell=True, capture_output=True).stdout
     check("3 shards merged with paste -d '\\n' = the single-process output, byte for byte", merged == ref)
 
+    # completion order, one shard cut mid-line and resumed: scripts/batch_merge.py restores input order
+    inpath = os.path.join(work, "in.jsonl")
+    with open(inpath, "wb") as f:
+        f.write(inp)
+    for k, p in enumerate(paths):
+        batch(["--shard", f"{k}/{n}", "-b", "3", "--unordered", "-o", p], inp)
+    with open(paths[1], "rb+") as f:
+        f.truncate(len(f.read()) // 2)
+    batch(["--shard", f"1/{n}", "--unordered", "--resume", paths[1]], inp)
+    merge = [sys.executable, os.path.join(HERE, "..", "scripts", "batch_merge.py"), inpath]
+    p = subprocess.run(merge + paths, capture_output=True)
+    check("--unordered shards, one resumed after a cut: batch_merge.py gives the single-process bytes",
+          p.returncode == 0 and p.stdout == ref, p.stderr)
+    p = subprocess.run(merge + paths[:2], capture_output=True)
+    check("batch_merge.py without shard 2: exit 1 naming the 8 lines without a record, nothing written",
+          p.returncode == 1 and p.stdout == b"" and "no record for 8 input lines: [3, 6, 9" in p.stderr.decode(),
+          p.stderr)
+    p = subprocess.run(merge + paths + paths[:1], capture_output=True)
+    check("batch_merge.py with shard 0 twice: exit 1, names the second records",
+          p.returncode == 1 and p.stdout == b"" and "a second record" in p.stderr.decode(), p.stderr)
+
     if not shutil.which("parallel"):
         check("GNU parallel is installed (Debian parallel; scripts/setup.sh)", os.environ.get("CI") not in ("true", "1"),
               "absent under CI")
@@ -285,12 +306,13 @@ def shards(work, inp, ref):
     pdir = os.path.join(work, "parallel")
     shutil.rmtree(pdir, ignore_errors=True)
     os.makedirs(pdir)
-    # the command line of docs/scale-out.md
-    cmd = (f"parallel --will-cite -j 3 {CLI} batch -m {MODEL} -q -t 1 -f {inpath} --shard {{}}/3 "
-           f"-o {pdir}/out.{{}}.jsonl ::: 0 1 2 && "
-           f"paste -d '\\n' {pdir}/out.0.jsonl {pdir}/out.1.jsonl {pdir}/out.2.jsonl | grep -v '^$'")
+    # the command lines of docs/scale-out.md
+    cmd = (f"parallel --will-cite -j 3 {CLI} batch -m {MODEL} -t 1 -q -f {inpath} --shard {{}}/3 "
+           f"--resume {pdir}/out.{{}}.jsonl ::: 0 1 2 && "
+           f"{sys.executable} {HERE}/../scripts/batch_merge.py {inpath} {pdir}/out.0.jsonl {pdir}/out.1.jsonl "
+           f"{pdir}/out.2.jsonl")
     p = subprocess.run(cmd, shell=True, capture_output=True, timeout=120)
-    check("GNU parallel, 3 local processes with --shard, merged: byte-identical to one process",
+    check("GNU parallel, 3 local processes with --shard, merged by batch_merge.py: byte-identical to one process",
           p.returncode == 0 and p.stdout == ref, p.stderr.decode()[-500:])
 
 
