@@ -160,7 +160,7 @@ def against_perplexity(work):
     check("score: -b 1 and -b 4 -t 1 byte-identical", rc1 == rc4 == 0 and o1 == o4)
 
 
-def bad_input():
+def bad_input(work):
     lines = [
         b'{"id": "ok1", "prompt": "And", "n_predict": 5}',
         b'',
@@ -205,7 +205,10 @@ def bad_input():
         19: ("np", ['missing field "prompt"']),
         20: ("ok1", ['"id"', "line 1"]),
     }
-    rc, out, err = batch(["-b", "3"], b"\n".join(lines) + b"\n")
+    inpath = os.path.join(work, "bad.jsonl")
+    with open(inpath, "wb") as f:
+        f.write(b"\n".join(lines) + b"\n")
+    rc, out, err = batch(["-b", "3", "-f", inpath])
     recs = records(out)
     check("bad input: exit 1, one record per non-blank line, blank lines skipped, in order",
           rc == 1 and len(recs) == 21 and [r["error"]["line"] for r in recs if "error" in r] == sorted(want),
@@ -222,7 +225,8 @@ def bad_input():
     check("stderr is quiet (errors are records)", err == "", err)
     for args, frag in ((["--shard", "3/3"], "--shard"), (["--shard", "x"], "--shard"), (["--shard", "-1/2"], "--shard"),
                        (["-b", "0"], "--batch"), (["--temp", "-1"], "--temp"), (["-f", "/nonexistent"], "/nonexistent"),
-                       (["--resume", "/"], "--resume /")):
+                       (["--resume", "/"], "--resume /"), (["-f", inpath, "-o", inpath], "is the input file"),
+                       (["-f", inpath, "--resume", inpath], "is the input file")):
         rc, out, err = batch(args, b"")
         lines_ = [l for l in err.splitlines() if l.strip()]
         check(f"batch {' '.join(args)}: one error line naming {frag}",
@@ -430,7 +434,7 @@ def main():
     inp, ref = ordering_and_determinism(a.work)
     against_generate()
     against_perplexity(a.work)
-    bad_input()
+    bad_input(a.work)
     resume(a.work, inp, ref)
     shards(a.work, inp, ref)
     interrupt(a.work)

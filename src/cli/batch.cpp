@@ -439,15 +439,18 @@ int cmd_batch(int argc, char** argv) {
     }
     const std::string in_name = in_path == "-" ? "stdin" : in_path;
     const std::string resume = r["resume"].as<std::string>(), out_path = r["output"].as<std::string>();
+    // --resume FILE alone appends to FILE, so one command line both starts
+    // and resumes a run; with -o elsewhere the new records go there.
+    const bool append = !resume.empty() && (out_path.empty() || same_file(out_path, resume));
+    const std::string write_path = append ? resume : out_path;
+    for (const std::string& p : {write_path, resume})
+        if (!p.empty() && in_path != "-" && same_file(p, in_path))
+            rwkv_fail("%s is the input file: give the results another file", p.c_str());
     std::unordered_map<std::string, int64_t> done;
     off_t resume_len = 0;
     if (!resume.empty()) read_done(resume, &done, &resume_len);
     Output out;
     out.ordered = r.count("unordered") == 0;
-    // --resume FILE alone appends to FILE, so one command line both starts
-    // and resumes a run; with -o elsewhere the new records go there.
-    const bool append = !resume.empty() && (out_path.empty() || same_file(out_path, resume));
-    const std::string write_path = append ? resume : out_path;
     if (!write_path.empty()) {
         out.fd = open(write_path.c_str(), O_WRONLY | O_CREAT | (append ? 0 : O_TRUNC), 0644);
         if (out.fd < 0) rwkv_fail("%s: cannot open for writing: %s", write_path.c_str(), strerror(errno));
