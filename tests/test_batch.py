@@ -14,6 +14,7 @@ import argparse
 import json
 import os
 import pty
+import re
 import shutil
 import signal
 import subprocess
@@ -393,18 +394,19 @@ def closed_stdout():
           json.loads(first)["id"] == 0 and rc == -signal.SIGPIPE and "error" not in err, f"rc={rc} {err!r}")
 
 
-def progress():
+def progress(work):
     """The progress line goes to stderr only when it is a terminal."""
     reqs = [{"id": i, "prompt": "And", "n_predict": 300} for i in range(12)]
     rc, out, err = run(["batch", "-m", MODEL, "-b", "2"], jsonl(reqs))
     check("stderr a pipe: no progress line, one summary line", rc == 0 and "\r" not in err and len(err.splitlines()) == 1,
           repr(err))
+    path = os.path.join(work, "progress.jsonl")
+    with open(path, "wb") as f:
+        f.write(jsonl(reqs))
     master, slave = pty.openpty()
-    p = subprocess.Popen([CLI, "batch", "-m", MODEL, "-b", "2"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                         stderr=slave)
+    p = subprocess.Popen([CLI, "batch", "-m", MODEL, "-b", "2", "-f", path, "--shard", "1/2"],
+                         stdout=subprocess.PIPE, stderr=slave)
     os.close(slave)
-    p.stdin.write(jsonl(reqs))
-    p.stdin.close()
     out = p.stdout.read()
     rc = p.wait(timeout=60)
     tty = b""
@@ -417,8 +419,10 @@ def progress():
             break
         tty += chunk
     os.close(master)
-    check("stderr a terminal: a progress line with requests done and aggregate t/s, records unchanged",
-          rc == 0 and b"\r" in tty and b" done (" in tty and b" t/s" in tty and len(out.splitlines()) == 12, tty[-300:])
+    check("stderr a terminal: a progress bar over the shard's 6 requests, with aggregate t/s; records unchanged",
+          rc == 0 and b"\r" in tty and re.search(rb"\] [0-6]/6 done \(0 failed", tty) and b" t/s" in tty
+          and len(out.splitlines()) == 6,
+          tty[-300:])
 
 
 def main():
@@ -439,7 +443,7 @@ def main():
     shards(a.work, inp, ref)
     interrupt(a.work)
     closed_stdout()
-    progress()
+    progress(a.work)
     n_fail = results.count(False)
     print(f"({time.time() - t0:.1f} s)")
     print(f"{len(results) - n_fail} passed, {n_fail} failed")

@@ -71,6 +71,22 @@ static bool next_line(LineReader* r, std::string* line, const std::string& name)
 
 static bool blank(const std::string& s) { return s.find_first_not_of(" \t\r") == std::string::npos; }
 
+// The requests shard k of n takes from a regular file (for the progress
+// bar), or -1 for a pipe.
+static int64_t count_requests(const std::string& path, int64_t k, int64_t n) {
+    struct stat st;
+    if (path == "-" || stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return -1;
+    LineReader r;
+    r.fd = open(path.c_str(), O_RDONLY);
+    if (r.fd < 0) return -1;
+    std::string line;
+    int64_t all = 0, mine = 0;
+    while (next_line(&r, &line, path))
+        if (!blank(line)) mine += all++ % n == k;
+    close(r.fd);
+    return mine;
+}
+
 // ---- requests --------------------------------------------------------------
 
 struct Request {
@@ -602,6 +618,7 @@ int cmd_batch(int argc, char** argv) {
 
     cli_catch_sigint();
     const bool progress = !quiet && isatty(2);
+    const int64_t n_total = progress ? count_requests(in_path, shard_k, shard_n) : -1;
     const double t0 = cli_now();
     double shown = t0;
     std::vector<GenSeq*> gens;
@@ -623,8 +640,15 @@ int cmd_batch(int argc, char** argv) {
         if (scoring) score_step();
         if (progress && cli_now() - shown > 0.25) {
             shown = cli_now();
-            fprintf(stderr, "\rrwkv-cli batch: %lld done (%lld failed, %lld skipped), %zu in flight, %.0f t/s\033[K",
-                    (long long)n_done, (long long)n_failed, (long long)n_skipped,
+            const int64_t finished = n_done + n_skipped;
+            std::string count = std::to_string(finished);
+            if (n_total > 0) {
+                const int64_t filled = 30 * finished / n_total;
+                count = "[" + std::string((size_t)filled, '#') + std::string((size_t)(30 - filled), '-') + "] " +
+                        count + "/" + std::to_string(n_total);
+            }
+            fprintf(stderr, "\rrwkv-cli batch: %s done (%lld failed, %lld skipped), %zu in flight, %.0f t/s\033[K",
+                    count.c_str(), (long long)n_failed, (long long)n_skipped,
                     (size_t)std::count_if(slots.begin(), slots.end(), [](const Slot& s) { return s.busy; }),
                     (double)tokens_so_far() / (shown - t0));
         }
