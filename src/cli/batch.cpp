@@ -561,7 +561,7 @@ int cmd_batch(int argc, char** argv) {
         s->busy = false;
         n_done++;
         if (q.score) {
-            tokens_done += (int64_t)s->tokens.size();
+            tokens_done += s->fed;
             emit(&out, q.index, score_record(q, s->logprobs));
             return;
         }
