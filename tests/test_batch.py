@@ -186,6 +186,7 @@ def bad_input(work):
         b'{"id": null, "prompt": "And", "n_predict": 2}',
         b'{"id": 1.5, "prompt": "And", "n_predict": 2}\r',
         b'{"id": "ok2", "prompt": "And", "n_predict": 5}',
+        b'{"id": false, "prompt": "And", "stop": [], "n_predict": 1}',
     ]
     want = {  # line -> (id, fragments of the message)
         4: ("p", ['"prompt"', "expected a string"]),
@@ -212,7 +213,7 @@ def bad_input(work):
     rc, out, err = batch(["-b", "3", "-f", inpath])
     recs = records(out)
     check("bad input: exit 1, one record per non-blank line, blank lines skipped, in order",
-          rc == 1 and len(recs) == 21 and [r["error"]["line"] for r in recs if "error" in r] == sorted(want),
+          rc == 1 and len(recs) == 22 and [r["error"]["line"] for r in recs if "error" in r] == sorted(want),
           f"rc={rc} n={len(recs)} err={err}")
     by_line = {r["error"]["line"]: r for r in recs if "error" in r}
     for line, (rid, frags) in want.items():
@@ -221,8 +222,8 @@ def bad_input(work):
         check(f"line {line}: error record with id {json.dumps(rid)} naming {frags}",
               r.get("id") == rid and all(f in msg for f in frags), r)
     ok = [r for r in recs if "error" not in r]
-    check("the valid requests go on: ok1, null id, 1.5 id, ok2 (CR before the newline is whitespace)",
-          [r["id"] for r in ok] == ["ok1", None, 1.5, "ok2"] and all(r["n_gen"] > 0 for r in ok), ok)
+    check("the valid requests go on: ok1, null id, 1.5 id, ok2, false id (CR before the newline is whitespace)",
+          [r["id"] for r in ok] == ["ok1", None, 1.5, "ok2", False] and all(r["n_gen"] > 0 for r in ok), ok)
     check("stderr is quiet (errors are records)", err == "", err)
     for args, frag in ((["--shard", "3/3"], "--shard"), (["--shard", "x"], "--shard"), (["--shard", "-1/2"], "--shard"),
                        (["-b", "0"], "--batch"), (["--temp", "-1"], "--temp"), (["-f", "/nonexistent"], "/nonexistent"),
