@@ -11,8 +11,9 @@
 // aborts: a finding.
 //
 // The scratch directory holds m.gguf (the model), s.state (a state saved for
-// it) and t.txt (a text); they are restored and anything else is deleted
-// after every input, so each input sees the same files.
+// it), t.txt (a text) and r.jsonl (batch requests); they are restored and
+// anything else is deleted after every input, so each input sees the same
+// files.
 //
 // Limits, so that one input cannot run for minutes (or write outside the
 // scratch directory): inputs with '/' in an argument, whose numbers multiply
@@ -94,7 +95,7 @@ const Command COMMANDS[] = {
     {"generate", cmd_generate, nullptr}, {"logits", cmd_logits, nullptr},   {"tokenize", cmd_tokenize, nullptr},
     {"info", cmd_info, nullptr},         {"quantize", cmd_quantize, nullptr}, {"perplexity", cmd_perplexity, nullptr},
     {"chat", cmd_chat, nullptr},         {"bench", cmd_bench, BENCH_GUARD},  {"passkey", cmd_passkey, TRIALS_GUARD},
-    {"icl", cmd_icl, TRIALS_GUARD},
+    {"icl", cmd_icl, TRIALS_GUARD},      {"batch", cmd_batch, nullptr},
 };
 const int N_COMMANDS = (int)(sizeof COMMANDS / sizeof COMMANDS[0]);
 
@@ -154,6 +155,9 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
         exit(2);
     }
     g_fixtures.push_back({"t.txt", "In the beginning was the Word.\nThe end. \xe4\xb8\xad\xff\n"});
+    // requests for batch -f r.jsonl (t.txt gives it lines that are not JSON)
+    g_fixtures.push_back({"r.jsonl", "{\"id\": 1, \"prompt\": \"In the\", \"n_predict\": 3}\n"
+                                     "{\"id\": 2, \"prompt\": \"The end\", \"mode\": \"score\"}\n"});
     write_all("m.gguf", g_fixtures[0].bytes);
     // A state saved after one token, for --state-in s.state.
     try {

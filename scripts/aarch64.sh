@@ -24,13 +24,20 @@ done
 t0=$(date +%s)
 
 # 1. the staging prefix: header-only libraries, a cxxopts package, GoogleTest
-mkdir -p "$STAGE/include" "$STAGE/lib/cmake/cxxopts"
+mkdir -p "$STAGE/include" "$STAGE/lib/cmake/cxxopts" "$STAGE/lib/cmake/nlohmann_json"
 ln -sfn /usr/include/xsimd "$STAGE/include/xsimd"
 ln -sfn /usr/include/cxxopts.hpp "$STAGE/include/cxxopts.hpp"
+ln -sfn /usr/include/nlohmann "$STAGE/include/nlohmann"
 cat >"$STAGE/lib/cmake/cxxopts/cxxopts-config.cmake" <<'CFG'
 # header-only: the header is in the staging include directory
 if(NOT TARGET cxxopts::cxxopts)
   add_library(cxxopts::cxxopts INTERFACE IMPORTED)
+endif()
+CFG
+cat >"$STAGE/lib/cmake/nlohmann_json/nlohmann_json-config.cmake" <<'CFG'
+# header-only: the headers are in the staging include directory
+if(NOT TARGET nlohmann_json::nlohmann_json)
+  add_library(nlohmann_json::nlohmann_json INTERFACE IMPORTED)
 endif()
 CFG
 if [ ! -f "$STAGE/lib/cmake/GTest/GTestConfig.cmake" ]; then
@@ -43,7 +50,8 @@ fi
 
 # 2. the project
 cmake -S . -B "$B" -DCMAKE_TOOLCHAIN_FILE="$TOOLCHAIN" -DCMAKE_BUILD_TYPE=Release -DRWKV_BUILD_BENCH=OFF \
-  -DGTest_DIR="$STAGE/lib/cmake/GTest" -Dcxxopts_DIR="$STAGE/lib/cmake/cxxopts" >"$B/cmake.log" 2>&1 ||
+  -DGTest_DIR="$STAGE/lib/cmake/GTest" -Dcxxopts_DIR="$STAGE/lib/cmake/cxxopts" \
+  -Dnlohmann_json_DIR="$STAGE/lib/cmake/nlohmann_json" >"$B/cmake.log" 2>&1 ||
   { cat "$B/cmake.log"; exit 1; }
 cmake --build "$B" -j"$JOBS"
 aarch64-linux-gnu-readelf -h "$B/rwkv-cli" | grep -q "Machine:.*AArch64" || { echo "aarch64.sh: rwkv-cli is not an aarch64 binary"; exit 1; }

@@ -4,7 +4,7 @@
 # Safe to re-run: it installs nothing when everything is present.
 set -euo pipefail
 
-# What building rwkv-cli and running it needs: the compiler and two header-only
+# What building rwkv-cli and running it needs: the compiler and three header-only
 # libraries. `scripts/setup.sh run` (scripts/demo.sh) installs only these.
 RUN_PACKAGES=(
   cmake g++ make pkg-config
@@ -15,6 +15,7 @@ RUN_PACKAGES=(
 TEST_PACKAGES=(
   libgtest-dev libbenchmark-dev      # tests, micro-benchmarks
   python3 python3-numpy python3-torch  # converter, NumPy reference, test scripts
+  parallel                           # GNU parallel: the scale-out test of rwkv-cli batch (tests/test_batch.py)
   python3-matplotlib                 # plots (scripts/plot_icl.py, the trainer's loss curve)
   clang-19 libclang-rt-19-dev llvm   # libFuzzer + sanitizer runtimes, llvm-symbolizer (scripts/fuzz.sh)
   g++-aarch64-linux-gnu qemu-user googletest  # aarch64 cross build, run under emulation (scripts/aarch64.sh)

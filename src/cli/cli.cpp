@@ -1,6 +1,8 @@
 #include "cli.h"
 
+#include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
@@ -89,6 +91,14 @@ void cli_write(int fd, const void* data, size_t n) {
         p += w;
         n -= (size_t)w;
     }
+}
+
+double cli_log_prob(const float* row, int64_t n_vocab, int32_t token) {
+    float mx = row[0];
+    for (int64_t i = 1; i < n_vocab; i++) mx = std::max(mx, row[i]);
+    double sum = 0.0;
+    for (int64_t i = 0; i < n_vocab; i++) sum += std::exp((double)(row[i] - mx));
+    return (double)(row[token] - mx) - std::log(sum);
 }
 
 double cli_now() {

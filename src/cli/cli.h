@@ -45,6 +45,10 @@ bool cli_interrupted();
 void cli_clear_interrupt();
 const int EXIT_INTERRUPTED = 130;
 
+// log p(token) under softmax(row) over n_vocab logits, in double precision:
+// how perplexity and batch's scoring requests score a token.
+double cli_log_prob(const float* row, int64_t n_vocab, int32_t token);
+
 // Seconds from a monotonic clock.
 double cli_now();
 
@@ -64,3 +68,4 @@ int cmd_perplexity(int argc, char** argv);
 int cmd_chat(int argc, char** argv);
 int cmd_passkey(int argc, char** argv);
 int cmd_icl(int argc, char** argv);
+int cmd_batch(int argc, char** argv);

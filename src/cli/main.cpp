@@ -19,6 +19,7 @@ static const char* USAGE =
     "  quantize   rewrite a model's weights as f32, f16, bf16, q8_0 or q4_0\n"
     "  bench      measure prompt and generation speed against the machine's limits\n"
     "  perplexity perplexity and bits per byte of a model on a text file\n"
+    "  batch      many requests (JSON Lines) at once: generate or score each, several sequences per step\n"
     "  chat       an interactive chat that keeps its state between turns\n"
     "  passkey    needle in a haystack: how far back the model recalls a pass key\n"
     "  icl        in-context learning of one WKV head: RWKV-7 delta rule vs RWKV-5/6 (no model)\n"
@@ -41,6 +42,7 @@ int main(int argc, char** argv) {
         {"bench", cmd_bench},
         {"perplexity", cmd_perplexity},
         {"chat", cmd_chat},
+        {"batch", cmd_batch},
         {"passkey", cmd_passkey},
         {"icl", cmd_icl},
     };

@@ -1,6 +1,7 @@
 // options.h - the flags several subcommands share, declared once.
 #pragma once
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstring>
@@ -121,6 +122,23 @@ static inline void add_sampling_options(cxxopts::Options& o, const SamplerParams
         ("seed", "random seed (same seed, same text)", cxxopts::value<uint64_t>()->default_value(std::to_string(d.seed)));
 }
 
+// The first sampling value out of range: its name as a request field spells
+// it ("top_p"; the flag is "--top-p") and the rule it breaks, or a null field
+// if every value is valid. The flags and batch's requests share the rules.
+struct SamplingProblem {
+    const char* field;
+    const char* rule;
+};
+static inline SamplingProblem sampling_problem(const SamplerParams& sp) {
+    if (!(sp.temp >= 0.0f && std::isfinite(sp.temp))) return {"temp", "must be a finite number >= 0"};
+    if (!(sp.top_p > 0.0f && sp.top_p <= 1.0f)) return {"top_p", "must be in (0, 1]"};
+    if (sp.top_k < 0) return {"top_k", "must be >= 0"};
+    if (!std::isfinite(sp.presence_penalty)) return {"presence_penalty", "must be finite"};
+    if (!std::isfinite(sp.frequency_penalty)) return {"frequency_penalty", "must be finite"};
+    if (!(sp.penalty_decay >= 0.0f && sp.penalty_decay <= 1.0f)) return {"penalty_decay", "must be in [0, 1]"};
+    return {nullptr, nullptr};
+}
+
 static inline SamplerParams sampling_options(const cxxopts::ParseResult& r) {
     SamplerParams sp;
     sp.temp = r["temp"].as<float>();
@@ -130,11 +148,11 @@ static inline SamplerParams sampling_options(const cxxopts::ParseResult& r) {
     sp.frequency_penalty = r["frequency-penalty"].as<float>();
     sp.penalty_decay = r["penalty-decay"].as<float>();
     sp.seed = r["seed"].as<uint64_t>();
-    if (!(sp.temp >= 0.0f && std::isfinite(sp.temp))) rwkv_fail("--temp must be a finite number >= 0");
-    if (!(sp.top_p > 0.0f && sp.top_p <= 1.0f)) rwkv_fail("--top-p must be in (0, 1]");
-    if (sp.top_k < 0) rwkv_fail("--top-k must be >= 0");
-    if (!std::isfinite(sp.presence_penalty) || !std::isfinite(sp.frequency_penalty))
-        rwkv_fail("--presence-penalty and --frequency-penalty must be finite");
-    if (!(sp.penalty_decay >= 0.0f && sp.penalty_decay <= 1.0f)) rwkv_fail("--penalty-decay must be in [0, 1]");
+    const SamplingProblem bad = sampling_problem(sp);
+    if (bad.field) {
+        std::string flag = bad.field;
+        std::replace(flag.begin(), flag.end(), '_', '-');
+        rwkv_fail("--%s %s", flag.c_str(), bad.rule);
+    }
     return sp;
 }

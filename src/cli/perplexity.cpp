@@ -72,11 +72,7 @@ int cmd_perplexity(int argc, char** argv) {
 
     // log p(token | history) from one row of logits
     auto score = [&](const float* row, int32_t token) {
-        float mx = row[0];
-        for (int64_t i = 1; i < V; i++) mx = std::max(mx, row[i]);
-        double sum = 0.0;
-        for (int64_t i = 0; i < V; i++) sum += std::exp((double)(row[i] - mx));
-        nll -= (double)(row[token] - mx) - std::log(sum);
+        nll -= cli_log_prob(row, V, token);
         n_scored++;
         bytes_scored += (int64_t)world_tokenizer_token_bytes(&lm.tok, token).size();
     };
