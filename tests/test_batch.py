@@ -359,6 +359,29 @@ def interrupt(work):
     check("--resume after SIGINT: every record exactly once", rc == 0 and sorted(got.splitlines()) == sorted(full_lines),
           err)
 
+    # SIGTERM (Slurm's time limit, Kubernetes' eviction) stops it the same way.
+    os.remove(out)
+    p = subprocess.Popen([CLI, "batch", "-m", MODEL, "-b", "4", "-t", "1", "--resume", out], stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    p.stdin.write(inp)
+    p.stdin.close()
+    deadline = time.time() + 30
+    while time.time() < deadline and (not os.path.exists(out) or open(out, "rb").read().count(b"\n") < 5):
+        time.sleep(0.02)
+    p.send_signal(signal.SIGTERM)
+    try:
+        rc = p.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        rc = None
+    err = p.stderr.read().decode()
+    with open(out, "rb") as f:
+        got = f.read()
+    lines = got.splitlines()
+    check(f"SIGTERM mid-run: exit 130 with every finished record written whole ({len(lines)} of {len(full_lines)})",
+          rc == 130 and "interrupted" in err and got.endswith(b"\n") and all(l in full_lines for l in lines),
+          f"rc={rc} err={err}")
+
     # The first request never ends: the 20 after it finish and wait for it
     # (input order); Ctrl-C writes them all, with a gap where it was.
     reqs = [{"id": 0, "prompt": "And", "n_predict": 10 ** 9}] + [{"id": i, "prompt": "And", "n_predict": 10, "seed": i}

@@ -616,7 +616,7 @@ int cmd_batch(int argc, char** argv) {
         return n;
     };
 
-    cli_catch_sigint();
+    cli_catch_sigint(/*also_sigterm=*/true);
     const bool progress = !quiet && isatty(2);
     const int64_t n_total = progress ? count_requests(in_path, shard_k, shard_n) : -1;
     const double t0 = cli_now();

@@ -114,11 +114,12 @@ static void on_sigint(int) {
     g_interrupted = 1;
 }
 
-void cli_catch_sigint() {
+void cli_catch_sigint(bool also_sigterm) {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_sigint;
     sigaction(SIGINT, &sa, nullptr);
+    if (also_sigterm) sigaction(SIGTERM, &sa, nullptr);
 }
 
 bool cli_interrupted() { return g_interrupted != 0; }

@@ -40,7 +40,9 @@ void cli_write(int fd, const void* data, size_t n);
 // Ctrl-C: the first SIGINT sets a flag that the generation and prompt loops
 // check between tokens (what was generated is already written); the command
 // then exits with 130, as a shell expects of an interrupted program.
-void cli_catch_sigint();
+// also_sigterm: SIGTERM too (how batch schedulers stop a job: Slurm at its
+// time limit, Kubernetes on eviction), so finished results are written.
+void cli_catch_sigint(bool also_sigterm = false);
 bool cli_interrupted();
 void cli_clear_interrupt();
 const int EXIT_INTERRUPTED = 130;
