@@ -426,30 +426,32 @@ def interrupt(tiny):
 
 
 def passkey(work, tiny):
-    import zlib
-    png = os.path.join(work, "pk.png")
-    rc, out, err = run(["passkey", "-m", tiny, "--lengths", "64,128", "--depths", "0,100", "--trials", "1", "-o", png])
+    """The table on stdout, the same numbers in --csv, and scripts/plot_passkey.py draws them."""
+    import csv, importlib.util
+    path = os.path.join(work, "pk.csv")
+    rc, out, err = run(["passkey", "-m", tiny, "--lengths", "64,128", "--depths", "0,100", "--trials", "2", "--csv", path])
     rows = [l for l in out.decode().splitlines() if l.startswith("| 64 |") or l.startswith("| 128 |")]
     check("passkey: table of lengths x depths", rc == 0 and len(rows) == 2 and all(l.count("%") == 2 for l in rows),
           f"rc={rc} {out!r} {err}")
-    ok = False
-    try:
-        data = open(png, "rb").read()
-        assert data[:8] == b"\x89PNG\r\n\x1a\n"
-        w, h = struct.unpack(">II", data[16:24])
-        pos, idat = 8, b""
-        while pos < len(data):
-            n = struct.unpack(">I", data[pos:pos + 4])[0]
-            kind = data[pos + 4:pos + 8]
-            if kind == b"IDAT":
-                idat += data[pos + 8:pos + 8 + n]
-            pos += 12 + n
-        raw = zlib.decompress(idat)
-        ok = len(raw) == h * (1 + 3 * w)
-    except Exception as e:
-        err += repr(e)
-    check("passkey: heat map is a valid PNG", ok, err)
+    table = {(int(l.split("|")[1]), d): l.split("|")[2 + k].strip() for l in rows for k, d in enumerate((0, 100))}
+    got = {}
+    if os.path.exists(path):
+        with open(path) as f:
+            got = {(int(r["tokens"]), int(r["depth"])): (float(r["accuracy"]), int(r["trials"])) for r in csv.DictReader(f)}
+    check("passkey --csv: every cell, the table's accuracy",
+          sorted(got) == sorted(table) and all(f"{100 * v:.0f}%" == table[k] and n == 2 for k, (v, n) in got.items()),
+          f"csv {got}, table {table}")
+    if importlib.util.find_spec("matplotlib") is None:
+        check("plot_passkey.py: matplotlib present", os.environ.get("CI") not in ("true", "1"), "needed under CI")
+    else:
+        png = os.path.join(work, "pk.png")
+        p = subprocess.run([sys.executable, os.path.join(HERE, "..", "scripts", "plot_passkey.py"), path, "--out", png],
+                           capture_output=True, text=True, timeout=120)
+        ok = p.returncode == 0 and os.path.exists(png) and open(png, "rb").read(8) == b"\x89PNG\r\n\x1a\n"
+        check("plot_passkey.py draws the CSV as a PNG heat map", ok, p.stderr[-300:])
     expect_error("passkey: bad --depths", ["passkey", "-m", tiny, "--depths", "0,200"], "--depths")
+    expect_error("passkey: --csv in a missing directory",
+                 ["passkey", "-m", tiny, "--lengths", "64", "--csv", os.path.join(work, "nope", "pk.csv")], "cannot create")
 
 
 def bundled_model():
