@@ -7,8 +7,8 @@
 #
 #   scripts/aarch64.sh          (JOBS: build parallelism, default nproc)
 #
-# Header-only host packages (xsimd, cxxopts) are staged by symlink, GoogleTest
-# is built from Debian's source (/usr/src/googletest) with the cross compiler:
+# Header-only host packages (xsimd, cxxopts, nlohmann-json) are staged by symlink,
+# GoogleTest is built from Debian's source (/usr/src/googletest) with the cross compiler:
 # no arm64 multiarch packages are needed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,16 +23,17 @@ for tool in aarch64-linux-gnu-g++ qemu-aarch64; do
 done
 t0=$(date +%s)
 
-# 1. the staging prefix: header-only libraries, a cxxopts package, GoogleTest
-mkdir -p "$STAGE/include" "$STAGE/lib/cmake/cxxopts"
+# 1. the staging prefix: header-only libraries and their packages, GoogleTest
+mkdir -p "$STAGE/include" "$STAGE/lib/cmake/cxxopts" "$STAGE/lib/cmake/nlohmann_json"
 ln -sfn /usr/include/xsimd "$STAGE/include/xsimd"
 ln -sfn /usr/include/cxxopts.hpp "$STAGE/include/cxxopts.hpp"
-cat >"$STAGE/lib/cmake/cxxopts/cxxopts-config.cmake" <<'CFG'
-# header-only: the header is in the staging include directory
-if(NOT TARGET cxxopts::cxxopts)
-  add_library(cxxopts::cxxopts INTERFACE IMPORTED)
-endif()
-CFG
+ln -sfn /usr/include/nlohmann "$STAGE/include/nlohmann"
+# header-only: each package is an interface target, its headers in the staging include directory
+stage_package() {  # DIR TARGET
+  printf 'if(NOT TARGET %s)\n  add_library(%s INTERFACE IMPORTED)\nendif()\n' "$2" "$2" >"$STAGE/lib/cmake/$1/$1-config.cmake"
+}
+stage_package cxxopts cxxopts::cxxopts
+stage_package nlohmann_json nlohmann_json::nlohmann_json
 if [ ! -f "$STAGE/lib/cmake/GTest/GTestConfig.cmake" ]; then
   cmake -S /usr/src/googletest -B "$B/googletest" -DCMAKE_TOOLCHAIN_FILE="$TOOLCHAIN" -DCMAKE_BUILD_TYPE=Release \
     -DBUILD_GMOCK=OFF -DINSTALL_GTEST=ON -DCMAKE_INSTALL_PREFIX="$STAGE" >"$B/googletest.log" 2>&1 ||
@@ -43,7 +44,8 @@ fi
 
 # 2. the project
 cmake -S . -B "$B" -DCMAKE_TOOLCHAIN_FILE="$TOOLCHAIN" -DCMAKE_BUILD_TYPE=Release -DRWKV_BUILD_BENCH=OFF \
-  -DGTest_DIR="$STAGE/lib/cmake/GTest" -Dcxxopts_DIR="$STAGE/lib/cmake/cxxopts" >"$B/cmake.log" 2>&1 ||
+  -DGTest_DIR="$STAGE/lib/cmake/GTest" -Dcxxopts_DIR="$STAGE/lib/cmake/cxxopts" \
+  -Dnlohmann_json_DIR="$STAGE/lib/cmake/nlohmann_json" >"$B/cmake.log" 2>&1 ||
   { cat "$B/cmake.log"; exit 1; }
 cmake --build "$B" -j"$JOBS"
 aarch64-linux-gnu-readelf -h "$B/rwkv-cli" | grep -q "Machine:.*AArch64" || { echo "aarch64.sh: rwkv-cli is not an aarch64 binary"; exit 1; }

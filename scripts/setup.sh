@@ -4,11 +4,12 @@
 # Safe to re-run: it installs nothing when everything is present.
 set -euo pipefail
 
-# What building rwkv-cli and running it needs: the compiler and two header-only
+# What building rwkv-cli and running it needs: the compiler and three header-only
 # libraries. `scripts/setup.sh run` (scripts/demo.sh) installs only these.
 RUN_PACKAGES=(
   cmake g++ make pkg-config
   libcxxopts-dev libxsimd-dev        # option parsing, portable SIMD
+  nlohmann-json3-dev                 # JSON (bench -o json)
 )
 # What the tests, benchmarks and hardening runs add (scripts/test.sh, .ci/run).
 TEST_PACKAGES=(

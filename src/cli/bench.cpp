@@ -30,6 +30,8 @@
 #include <cstring>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "../../kernels/kernels.h"
 #include "../common.h"
 #include "../huge_pages.h"
@@ -314,24 +316,28 @@ int cmd_bench(int argc, char** argv) {
                              (long long)n_params, kern.isa, n_threads, (long long)row.n_prompt, (long long)row.n_gen,
                              row.test.c_str(), row.ts.mean, row.ts.sd, row.eff, row.limit.c_str(), use_mmap ? 1 : 0);
     } else {
-        out += "[\n";
-        for (size_t i = 0; i < rows.size(); i++) {
-            const Row& row = rows[i];
-            std::string samples;
-            for (size_t k = 0; k < row.ts.samples.size(); k++) samples += strprintf(k ? ", %.6f" : "%.6f", row.ts.samples[k]);
-            out += strprintf(
-                "  {\"model_type\": \"%s\", \"model_size\": %.0f, \"model_n_params\": %lld, \"isa\": \"%s\", "
-                "\"n_threads\": %d, \"n_prompt\": %lld, \"n_gen\": %lld, \"test\": \"%s\", \"avg_ts\": %.6f, "
-                "\"stddev_ts\": %.6f, \"samples_ts\": [%s], \"efficiency\": %.4f, \"limit\": \"%s\", "
-                "\"bytes_per_token\": %.0f, \"flops_per_token\": %.0f, \"bandwidth_bytes_per_s\": %.0f, "
-                "\"peak_ops_per_s\": %.0f, \"use_mmap\": %s}%s\n",
-                name.c_str(), size, (long long)n_params, kern.isa, n_threads, (long long)row.n_prompt,
-                (long long)row.n_gen, row.test.c_str(), row.ts.mean, row.ts.sd, samples.c_str(), row.eff,
-                row.limit.c_str(), row.bytes > 0 ? row.bytes : bytes_per_token, flops_per_token, bandwidth, peak,
-                use_mmap ? "true" : "false",
-                i + 1 < rows.size() ? "," : "");
-        }
-        out += "]\n";
+        // llama-bench's field names where it has them; the byte, flop and limit figures are whole numbers.
+        nlohmann::ordered_json list = nlohmann::ordered_json::array();  // fields in this order
+        for (const Row& row : rows)
+            list.push_back({{"model_type", name},
+                            {"model_size", (int64_t)size},
+                            {"model_n_params", n_params},
+                            {"isa", kern.isa},
+                            {"n_threads", n_threads},
+                            {"n_prompt", row.n_prompt},
+                            {"n_gen", row.n_gen},
+                            {"test", row.test},
+                            {"avg_ts", row.ts.mean},
+                            {"stddev_ts", row.ts.sd},
+                            {"samples_ts", row.ts.samples},
+                            {"efficiency", row.eff},
+                            {"limit", row.limit},
+                            {"bytes_per_token", std::llround(row.bytes > 0 ? row.bytes : bytes_per_token)},
+                            {"flops_per_token", std::llround(flops_per_token)},
+                            {"bandwidth_bytes_per_s", std::llround(bandwidth)},
+                            {"peak_ops_per_s", std::llround(peak)},
+                            {"use_mmap", use_mmap}});
+        out = list.dump(2) + "\n";
     }
     huge_region_free(&read_buf);
     cli_write(1, out.data(), out.size());
