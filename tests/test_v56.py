@@ -234,8 +234,8 @@ def check_state(version, R, gguf, pth, tokens, ref, work, tag):
 def bench_flops(version, gguf):
     """rwkv-cli bench's FLOPs per prompt token, counted here from the model's
     shape: every layer's matrices (RWKV-6 adds the token-shift LoRA, whose
-    time_mix_w2 [D, C, 5] is five D -> C matrices, and the decay LoRA), 9 per
-    WKV state element, the head once per prompt."""
+    time_mix_w2 [D, C, 5] is five D -> C matrices, and the decay LoRA), 5 per
+    WKV state element (y += r S: 2, S = w S + k v^T: 3), the head once per prompt."""
     meta, tensors = gguf_writer.read_gguf(gguf)
     arch = f"rwkv{version}"
     L, C = meta[f"{arch}.block_count"], meta[f"{arch}.embedding_length"]
@@ -247,7 +247,7 @@ def bench_flops(version, gguf):
         Dw = tensors["blk.0.time_mix_decay_w1.weight"][1].shape[0]
         per_layer += 5 * C * D + 5 * D * C + 2 * C * Dw
     P = 4
-    want = 2 * L * per_layer + 9 * L * C * N + 2 * C * V / P
+    want = 2 * L * per_layer + 5 * L * C * N + 2 * C * V / P
     rc, out, err = run([CLI, "bench", "-m", gguf, "-p", str(P), "-n", "0", "-r", "1", "-o", "json"])
     try:
         got = json.loads(out)[0]["flops_per_token"]
