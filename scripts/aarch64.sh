@@ -79,8 +79,9 @@ import numpy as np
 a = np.fromfile(sys.argv[1], dtype="<f4").reshape(-1, 256)
 b = np.fromfile(sys.argv[2], dtype="<f4").reshape(-1, 256)
 d = float((np.abs(a - b) / b.std(axis=1, keepdims=True)).max())
-print(f"aarch64 NEON vs x86-64 scalar logits, 17 positions: max |diff| / std = {d:.2g} (bound 1e-4)")
-sys.exit(0 if a.shape == b.shape and d <= 1e-4 else 1)
+# measured 1.1e-6; bound = 3.2x
+print(f"aarch64 NEON vs x86-64 scalar logits, 17 positions: max |diff| / std = {d:.2g} (bound 3.5e-6)")
+sys.exit(0 if a.shape == b.shape and d <= 3.5e-6 else 1)
 PY
   then echo "PASS rwkv-cli logits under qemu match the host"; else echo "FAIL rwkv-cli logits under qemu"; status=1; fi
   out=$(qemu-aarch64 -L /usr/aarch64-linux-gnu "$B/rwkv-cli" generate -m "$M" -n 16 --temp 0 "In the" 2>/dev/null) || status=1

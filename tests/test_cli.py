@@ -204,12 +204,13 @@ def logits(work, models):
     V = 65536
     check("logits --all writes T x V floats", a.size == len(tokens) * V, f"{a.size}")
     check("logits: last row == --all's last row", np.array_equal(last, a[-V:]), "differ")
-    d = rel_diff(tok, a.reshape(-1, V))
-    check(f"logits: sequence mode == token mode (max rel diff {d:.2g} <= 1e-5)", d <= 1e-5, f"{d}")
+    check("logits: token mode gives sequence mode's logits bit for bit", tok.tobytes() == a.tobytes(),
+          f"max rel diff {rel_diff(tok, a.reshape(-1, V)) if tok.size == a.size else 'size'}")
     w = ref.load_gguf(gguf)
     want = ref.forward_seq(w, tokens, ref.new_state(w))
     d = rel_diff(a, np.asarray(want, dtype=np.float32))
-    check(f"logits vs NumPy reference, bf16 L3 D128, 19 tokens (max rel diff {d:.2g} <= 1e-4)", d <= 1e-4, f"{d}")
+    # measured 6.2e-6 .. 7.3e-6 (AVX2 .. scalar; AVX-512 6.6e-6); bound = 2.7x
+    check(f"logits vs NumPy reference, bf16 L3 D128, 19 tokens (max rel diff {d:.2g} <= 2e-5)", d <= 2e-5, f"{d}")
     # --no-mmap's copy of Q8_0/Q4_0 weights is rearranged for the kernels
     # (kernels.h, repack): the same bits as the mapped file, in sequence
     # mode (chunks of 8, then 3) and token mode, on every path this CPU has.
@@ -339,7 +340,8 @@ def perplexity(work, tiny):
     nll = -sum(logp[t, text[t + 1]] for t in range(len(text) - 1))
     want_bpb = nll / np.log(2) / (len(text) - 1)
     got_bpb = field(r1[1], "bits per byte")
-    check(f"perplexity: bits per byte {got_bpb} == NumPy over logits {want_bpb:.4f}", abs(got_bpb - want_bpb) < 1e-3,
+    # printed to 4 decimals, so off by 5e-5 at most; bound = 2x that
+    check(f"perplexity: bits per byte {got_bpb} == NumPy over logits {want_bpb:.4f}", abs(got_bpb - want_bpb) <= 1e-4,
           f"{got_bpb} vs {want_bpb}")
     check("perplexity: independent of the chunk size", field(r1[1], "perplexity") == field(r2[1], "perplexity"),
           f"{r1[1]!r} vs {r2[1]!r}")

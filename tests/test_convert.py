@@ -607,7 +607,8 @@ def main() -> int:
         logits = rwkv7_logits(tensors, meta, b'"in')
         ref = np.fromfile(shared / "rwkvcpp-tiny/expected-logits-7v0-834K.bin", dtype="<f4")
         err = np.abs(logits - ref).max()
-        check(err < 1e-4 * max(1.0, float(ref.std())), f"max abs logit error {err:g}")
+        # measured 3.7e-7 (std 0.62); bound = 3.2x
+        check(err < 1.2e-6 * max(1.0, float(ref.std())), f"max abs logit error {err:g}")
     run_check("rwkvcpp_fp32_logits", tiny_logits)
 
     # -- rwkv.cpp's quantized files -----------------------------------------

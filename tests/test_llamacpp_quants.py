@@ -14,7 +14,7 @@ KL(reference || rwkv-cli) in nats, beside llama.cpp's own on the same file:
     2.27e-5; Q4_0 3.35e-2 vs 3.33e-2, 1.7e-5 vs 2.7e-5): bounded at 2x its
     worst row and 1.1x its KL;
   * --act f32 (float32 activations for every type): at the F32 level, worst
-    row within 1e-5 x std (measured: 1.0e-6 .. 2.0e-6);
+    row within 1e-5 x std (measured: 1.6e-6 .. 3.7e-6, scalar the largest);
   * --act int8 on the K-quant presets (Q8_K activations, as llama.cpp's):
     beside llama.cpp, within 2x its worst row and 1.1x its KL (measured:
     KL 6.1e-5 vs 6.0e-5 (Q6_K), 6.0e-5 vs 5.6e-5 (Q5_K_M), 6.8e-5 vs 6.4e-5
@@ -30,7 +30,7 @@ import numpy as np
 
 TYPES = ["Q8_0", "Q6_K", "Q5_K_M", "Q4_K_M", "Q5_1", "Q5_0", "Q4_1", "Q4_0", "Q3_K_M", "Q2_K", "IQ4_NL", "IQ4_XS"]
 Q8_ACT = {"Q8_0", "Q4_0"}  # their default products quantize the activations to Q8_0
-F32_BOUND = 1e-5
+F32_BOUND = 1e-5  # --act f32 vs the dequantized reference: measured 1.6e-6 .. 2.2e-6 (AVX2, AVX-512), 3.7e-6 (scalar); 2.7x
 
 results = []
 

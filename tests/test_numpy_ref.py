@@ -24,8 +24,8 @@ sys.path.insert(0, SCRIPTS)
 import rwkv7_numpy as R  # noqa: E402
 
 REF5_HASH = "8616ed98d776fd36"
-TOL_PTH = 1e-5    # official codes agree with each other to 1e-5 of the logits' std
-TOL_GGUF = 1e-4   # fp16 weights, float32 activations
+TOL_PTH = 1e-5    # measured 6.1e-6 (the official codes agree with each other to 1e-5 of the logits' std); 1.6x
+TOL_GGUF = 1.5e-5  # fp16 weights, float32 activations: measured 4.2e-6; 3.6x
 
 results = []
 

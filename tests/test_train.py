@@ -32,8 +32,9 @@ sys.path.insert(0, SCRIPTS)
 import rwkv7_numpy as R  # noqa: E402
 import train as T        # noqa: E402
 
-TOL = 1e-4          # rwkv-cli / NumPy vs PyTorch, float32 weights
-TOL_F16 = 1e-4      # rwkv-cli vs NumPy on the same F16 file
+TOL = 7e-6          # rwkv-cli / NumPy vs PyTorch, float32 weights: measured 1.5e-6 .. 2.3e-6 (scalar); 3x
+TOL_F16 = 6e-6      # rwkv-cli vs NumPy on the same F16 file: measured 2.0e-6; 3x
+F16_VS_F32 = 3e-3   # the F16 file vs float32 PyTorch (the weights' rounding): measured 8.9e-4; 3.4x
 results = []
 
 
@@ -135,7 +136,8 @@ def main():
             errs = [(y1 - y0).abs().max() / y0.std(), (s1 - s0).abs().max() / s0.std()]
             errs += [(b - a).abs().max() / a.abs().max() for a, b in zip(g0, g1)]
             worst = max(worst, max(float(e) for e in errs))
-        return worst < 1e-9, f"float64, chunks 7/16/32/64, outputs, state and all gradients within {worst:.1e}"
+        # measured 9.1e-15 (float64 rounding); bound = 3.3x
+        return worst <= 3e-14, f"float64, chunks 7/16/32/64, outputs, state and all gradients within {worst:.1e}"
 
     run("wkv_chunked_matches_loop", wkv_chunked_vs_loop)
 
@@ -156,6 +158,7 @@ def main():
             a2, _ = m(idx[:, 23:], st, "chunked", 16)
         d1 = rel_diff(got.reshape(-1, 256), ref.reshape(-1, 256))
         d2 = rel_diff(torch.cat([a1, a2], 1).reshape(-1, 256), ref.reshape(-1, 256))
+        # measured 2.1e-6 (float32, two summation orders); bound = 4.8x
         return max(d1, d2) < 1e-5, f"chunked vs loop {d1:.1e}, split 23+27 with state {d2:.1e}"
 
     run("model_chunked_loop_and_state", model_modes)
@@ -208,7 +211,7 @@ def main():
         sa = torch.load(os.path.join(run_a, "ckpt.pt"), map_location="cpu")
         sb = torch.load(os.path.join(run_b, "ckpt.pt"), map_location="cpu")
         diff = max(float((sa["model"][k] - sb["model"][k]).abs().max()) for k in sa["model"])
-        return sb["step"] == 40 and diff <= 1e-6, \
+        return sb["step"] == 40 and diff == 0, \
             f"25 steps + resume to 40 vs 40 straight: step {sb['step']}, max weight diff {diff:.1e}"
 
     run("resume_is_exact", resume_is_exact)
@@ -262,7 +265,7 @@ def main():
         d = rel_diff(got, ref)
         d_t = rel_diff(got, ref_cache["torch"])
         size = os.path.getsize(f16) / os.path.getsize(f32)
-        return d <= TOL_F16 and d_t < 0.05 and size < 0.6, \
+        return d <= TOL_F16 and d_t <= F16_VS_F32 and size < 0.6, \
             (f"F16 file {size:.2f}x the F32 one; rwkv-cli vs NumPy on it {d:.1e}, "
              f"vs float32 PyTorch {d_t:.1e} (rounding of the weights)")
 
