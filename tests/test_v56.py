@@ -33,14 +33,13 @@ import io
 import os
 import random
 import struct
-import subprocess
 import sys
-import time
 
 import numpy as np
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-SCRIPTS = os.path.join(HERE, "..", "scripts")
+import harness
+from harness import SCRIPTS, check, rel_diff, run_cli
+
 sys.path.insert(0, SCRIPTS)
 import convert as convert_py  # noqa: E402
 import gguf_writer  # noqa: E402
@@ -54,26 +53,6 @@ import rwkv6_numpy  # noqa: E402
 F32_BOUND = 1e-5      # F32 weights, rwkv.cpp's FP32/FP16 files, a continued state: 2.1e-6 .. 3.2e-6; 3.1x
 BF16_BOUND = 5e-5     # the L3 D256 BF16 models: 7.4e-6 .. 1.7e-5; 2.9x
 RESCALE_BOUND = 1e-3  # rescale_every_n_layers = 1: 2.7e-4 (v5), 1.5e-4 .. 1.6e-4 (v6); 3.7x
-CLI = None
-results = []
-
-
-def check(name, ok, detail=""):
-    results.append(bool(ok))
-    print(("PASS " if ok else "FAIL ") + name + ("" if ok else ": " + detail), flush=True)
-    return ok
-
-
-def run(args, timeout=300):
-    p = subprocess.run(args, capture_output=True, timeout=timeout)
-    return p.returncode, p.stdout, p.stderr.decode("utf-8", "replace")
-
-
-def rel_diff(got, ref):
-    """max |diff| / std(ref row), worst row."""
-    got = got.reshape(ref.shape)
-    sd = ref.std(axis=-1, keepdims=True)
-    return float((np.abs(got - ref) / sd).max())
 
 
 def close(name, got, ref, bound):
@@ -85,7 +64,7 @@ def close(name, got, ref, bound):
 
 def cli_logits(gguf, tokens, work, tag, *extra):
     out = os.path.join(work, tag + ".f32")
-    rc, _, err = run([CLI, "logits", "-m", gguf, "--tokens", ",".join(map(str, tokens)), "--all", "-o", out,
+    rc, _, err = run_cli(["logits", "-m", gguf, "--tokens", ",".join(map(str, tokens)), "--all", "-o", out,
                       *extra])
     if rc != 0:
         check(f"rwkv-cli logits {tag}", False, err.strip()[-300:])
@@ -256,7 +235,7 @@ def bench_flops(version, gguf):
         per_layer += 5 * C * D + 5 * D * C + 2 * C * Dw
     P = 4
     want = 2 * L * per_layer + 5 * L * C * N + 2 * C * V / P
-    rc, out, err = run([CLI, "bench", "-m", gguf, "-p", str(P), "-n", "0", "-r", "1", "-o", "json"])
+    rc, out, err = run_cli(["bench", "-m", gguf, "-p", str(P), "-n", "0", "-r", "1", "-o", "json"])
     try:
         got = json.loads(out)[0]["flops_per_token"]
     except (ValueError, IndexError, KeyError, TypeError):
@@ -276,7 +255,7 @@ def rwkvcpp_v52_epsilon(shared, work):
     d = os.path.join(shared, "rwkvcpp-tiny")
     src, exp = os.path.join(d, "tiny-rwkv-5v2-730K-FP32.bin"), os.path.join(d, "expected-logits-5v2-730K.bin")
     if not os.path.exists(src):
-        check("rwkv.cpp tiny v5.2 model present", os.environ.get("CI") not in ("true", "1"), src)
+        harness.missing(src)
         return
     gguf = os.path.join(work, "tiny-rwkv-5v2-730K-f32.gguf")
     if not convert(src, gguf):
@@ -318,7 +297,7 @@ def generation(version, R, work, vocab_file, isas):
     ref, _ = check_model(version, R, pth, gguf, tokens, work, "L2 D128 F32", isas, F32_BOUND)
     check_state(version, R, gguf, pth, tokens, ref, work, f"v{version}-f32")
 
-    rc, out, err = run([CLI, "info", "-m", gguf])
+    rc, out, err = run_cli(["info", "-m", gguf])
     check(f"v{version} rwkv-cli info names rwkv{version}", rc == 0 and f"rwkv{version}".encode() in out,
           err.strip()[-200:])
     bench_flops(version, gguf)
@@ -357,7 +336,7 @@ def generation(version, R, work, vocab_file, isas):
 
     # Q8_0: loads and runs (a smoke test; the bound is Q8_0's, not the engine's)
     q8 = os.path.join(work, f"v{version}-L2-D128-q8_0.gguf")
-    rc, _, err = run([CLI, "quantize", gguf, q8, "q8_0"])
+    rc, _, err = run_cli(["quantize", gguf, q8, "q8_0"])
     if check(f"v{version} rwkv-cli quantize q8_0", rc == 0, err.strip()[-300:]):
         a = cli_logits(q8, tokens, work, f"v{version}-q8")
         close(f"v{version} Q8_0 vs NumPy (F32 weights)", a, ref, 0.15)
@@ -416,7 +395,7 @@ def icl_demo(work):
     additive state's error passes 1 at n = N and keeps growing; the delta rule
     fed the stream repeatedly tracks the least-squares limit."""
     out = os.path.join(work, "icl.csv")
-    rc, text, err = run([CLI, "icl", "--trials", "4", "--csv", out])
+    rc, text, err = run_cli(["icl", "--trials", "4", "--csv", out])
     if not check("rwkv-cli icl runs", rc == 0 and b"(a)" in text and os.path.exists(out), err.strip()[-300:]):
         return
     vals = {}
@@ -470,23 +449,11 @@ def cpu_isas():
 
 
 def main():
-    global CLI
-    p = argparse.ArgumentParser()
-    p.add_argument("--cli", required=True)
-    p.add_argument("--work", required=True)
-    p.add_argument("--shared", default=os.path.join(HERE, "..", "..", "shared", "data"))
-    a = p.parse_args()
-    CLI = os.path.abspath(a.cli)
-    os.makedirs(a.work, exist_ok=True)
-    os.environ.pop("RWKV_MODEL", None)
-    t0 = time.time()
+    a = harness.arguments(__doc__, required=("cli", "work"),
+                          optional={"shared": os.path.join(harness.ROOT, "..", "shared", "data")})
     vocab = os.path.join(a.shared, "tokenizer", "rwkv_vocab_v20230424.txt")
     if not os.path.exists(vocab):
-        msg = f"test_v56: {vocab} is missing: the world-vocabulary (L3 D256 bf16) models are not tested"
-        if os.environ.get("CI") in ("true", "1"):
-            check(msg, False)
-        else:
-            print("\n*** SKIPPING: " + msg + " ***\n")
+        harness.missing(f"{vocab} (the world-vocabulary L3 D256 bf16 models are not tested)")
         vocab = None
     isas = cpu_isas()
     for version, R in ((5, rwkv5_numpy), (6, rwkv6_numpy)):
@@ -495,15 +462,7 @@ def main():
     rwkvcpp_v52_epsilon(a.shared, a.work)
     chunked_form()
     icl_demo(a.work)
-    summary(t0)
-
-
-def summary(t0):
-    """The last lines: the time taken and "N passed, M failed"; exit status 1 on any failure."""
-    print(f"# {time.time() - t0:.1f} s")
-    n_fail = results.count(False)
-    print(f"{len(results) - n_fail} passed, {n_fail} failed")
-    sys.exit(1 if n_fail else 0)
+    harness.finish()
 
 
 if __name__ == "__main__":
