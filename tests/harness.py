@@ -1,10 +1,12 @@
 """harness.py - what the Python tests share (tests/test_*.py, run by ctest).
 
-    import harness as H
-    a = H.arguments(__doc__, required=("cli", "work"), optional={"shared": None})
-    H.check("name", ok, "what differed")   # prints PASS name, or FAIL name: what differed
-    H.case("name", fn)                     # fn() -> (ok, message), or None and H.require(...)
-    H.finish()                             # "N passed, M failed"; exit status 1 on any failure
+    import harness
+    a = harness.arguments(__doc__, required=("cli", "work"), optional={"shared": None})
+    harness.check("name", ok, "what differed")  # PASS name, or FAIL name: what differed
+    harness.case("name", fn)    # fn() -> (ok, message), or None after harness.require(...)
+    harness.finish()            # "N passed, M failed"; exit status 1 on any failure
+
+(Imported as `harness`, not `H`: H is the number of heads in the tests.)
 
 Every check prints one PASS/FAIL line; the last line is "N passed, M failed",
 which ctest's output shows. Reference data that is absent (../shared/data) is
