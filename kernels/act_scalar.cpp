@@ -20,7 +20,7 @@ void tanh_scalar(float* x, int64_t n) {
 }
 
 void decay7_scalar(const float* w0, float* w, int64_t n) {
-    for (int64_t i = 0; i < n; i++) w[i] = expf(-0.606531f * sigmoidf(w0[i] + w[i]));
+    for (int64_t i = 0; i < n; i++) w[i] = expf(-DECAY7_SCALE * sigmoidf(w0[i] + w[i]));
 }
 
 void decay6_scalar(const float* w0, float* w, int64_t n) {

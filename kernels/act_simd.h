@@ -42,7 +42,7 @@ static void tanh_simd(float* x, int64_t n) {
 
 template <class A>
 static void decay7_simd(const float* w0, float* w, int64_t n) {
-    ACT_LOOP(n, vstore<A>(w + i, xsimd::exp(vsplat<A>(-0.606531f) * vsigmoid<A>(vload<A>(w0 + i) + vload<A>(w + i)))),
+    ACT_LOOP(n, vstore<A>(w + i, xsimd::exp(vsplat<A>(-DECAY7_SCALE) * vsigmoid<A>(vload<A>(w0 + i) + vload<A>(w + i)))),
              decay7_scalar(w0 + i, w + i, 1));
 }
 

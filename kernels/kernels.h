@@ -213,6 +213,10 @@ void wkv6_scalar(int64_t H, int64_t N, float* S, const float* r, const float* w,
 void mix_scalar(const float* xn, const float* dx, const float* mu, int64_t n, float* out);
 void sigmoid_scalar(const float* bias, float* x, int64_t n);
 void tanh_scalar(float* x, int64_t n);
+// RWKV-7's decay w = exp(-e^-0.5 sigmoid(w0 + w)): the official exp(-exp(-softplus(-x) - 0.5))
+// with exp(-softplus(-x)) = sigmoid(x), so every channel keeps at least exp(-e^-0.5) = 0.545 of its
+// state per token (docs/math.md).
+constexpr float DECAY7_SCALE = 0.606531f;  // e^-0.5
 void decay7_scalar(const float* w0, float* w, int64_t n);
 void decay6_scalar(const float* w0, float* w, int64_t n);
 void silu_scalar(float* x, int64_t n);

@@ -328,6 +328,10 @@ static ALWAYS_INLINE __m256i rows_in8(int64_t o, int64_t row0, int64_t row1) {  
                             _mm256_cmpgt_epi32(i, _mm256_set1_epi32((int)lo - 1)));
 }
 
+// Software prefetch distance of the 8-row GEMV, in blocks: the hardware's
+// prefetch alone leaves its streams far behind. Nearer comes too late, farther
+// is evicted before use; 16 was the fastest for Q4_0 and Q8_0 (`rwkv-cli bench
+// -p 0 -n 128 -t 2 --isa avx2`, alternating builds with other distances).
 constexpr int R8_PF_BLOCKS = 16;
 
 // T = 1: S groups, `stride` groups apart, times one activation row.
@@ -344,11 +348,7 @@ static ALWAYS_INLINE void gemv_r8_groups(const uint8_t* W, int64_t nb, int64_t g
     }
     for (int64_t b = 0; b < nb; b++) {
         const uint8_t* xq = X + b * (int64_t)sizeof(block_q8_0) + 2;
-        // Each stream's block R8_PF_BLOCKS ahead (and its scales' line): the
-        // hardware's prefetch alone left these streams far behind here.
-        // tg128 -t 2 --isa avx2, 3 alternating runs: 0.4B Q4_0 none / 4 / 8
-        // / 16 / 32 / 64 blocks ahead: 106 / 135 / 145 / 148-150 / 130 /
-        // 128 t/s; 0.1B Q8_0 none / 16 / 32: 229 / 260 / 249.
+        // Each stream's block R8_PF_BLOCKS ahead (and its scales' line).
         prefetch_group_blocks<S, 8, 8 * (D::BLOCK_BYTES - 2)>(grp, nb, b + R8_PF_BLOCKS);
 #pragma GCC unroll 4
         for (int s = 0; s < S; s++) {

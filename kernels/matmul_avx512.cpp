@@ -661,6 +661,9 @@ static ALWAYS_INLINE __m512i r16_dot(const uint8_t* q, const __m512i xb[8], __m5
     return _mm512_add_epi32(s0, s1);
 }
 
+// Software prefetch distance of the 16-row GEMV, in blocks: 4 and 8 were
+// equally fast for Q4_0 and well ahead of none, 16 slower; Q8_0 barely cares
+// (`rwkv-cli bench -p 0 -n 128 -t 2`, alternating builds with other distances).
 constexpr int R16_PF_BLOCKS = 4;
 
 // T = 1: S groups, `stride` groups apart, times one activation row; each
@@ -683,10 +686,7 @@ static ALWAYS_INLINE void gemv_r16_groups(const uint8_t* W, int64_t nb, int64_t 
         for (int j = 0; j < 8; j++) xb[j] = _mm512_set1_epi32((int)load_u32(xq + 4 * j));
         const __m512i negcorr = _mm512_set1_epi32(xi[b].negcorr);
         const __m512 dx = _mm512_set1_ps(xi[b].d);
-        // Each stream's block R16_PF_BLOCKS ahead (and its scales' line):
-        // tg128 -t 2, 0.4B Q4_0, 3 alternating runs, none / 4 / 8 / 16
-        // blocks ahead: 129 / 149 / 149 / 131 t/s; Q8_0 ties (0.1B 274 / 279
-        // / 278, 0.4B 103 / 103 / 98).
+        // Each stream's block R16_PF_BLOCKS ahead (and its scales' line).
         prefetch_group_blocks<S, 16, QB>(grp, nb, b + R16_PF_BLOCKS);
         const int64_t at_q = GroupLayout<16, QB>::quants(nb, b), at_d = GroupLayout<16, QB>::scales(b);
 #pragma GCC unroll 4

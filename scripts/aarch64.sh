@@ -7,8 +7,8 @@
 #
 #   scripts/aarch64.sh          (JOBS: build parallelism, default nproc)
 #
-# Header-only host packages (xsimd, cxxopts) are staged by symlink, GoogleTest
-# is built from Debian's source (/usr/src/googletest) with the cross compiler:
+# Header-only host packages (xsimd, cxxopts, nlohmann-json) are staged by symlink,
+# GoogleTest is built from Debian's source (/usr/src/googletest) with the cross compiler:
 # no arm64 multiarch packages are needed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,23 +23,17 @@ for tool in aarch64-linux-gnu-g++ qemu-aarch64; do
 done
 t0=$(date +%s)
 
-# 1. the staging prefix: header-only libraries, a cxxopts package, GoogleTest
+# 1. the staging prefix: header-only libraries and their packages, GoogleTest
 mkdir -p "$STAGE/include" "$STAGE/lib/cmake/cxxopts" "$STAGE/lib/cmake/nlohmann_json"
 ln -sfn /usr/include/xsimd "$STAGE/include/xsimd"
 ln -sfn /usr/include/cxxopts.hpp "$STAGE/include/cxxopts.hpp"
 ln -sfn /usr/include/nlohmann "$STAGE/include/nlohmann"
-cat >"$STAGE/lib/cmake/cxxopts/cxxopts-config.cmake" <<'CFG'
-# header-only: the header is in the staging include directory
-if(NOT TARGET cxxopts::cxxopts)
-  add_library(cxxopts::cxxopts INTERFACE IMPORTED)
-endif()
-CFG
-cat >"$STAGE/lib/cmake/nlohmann_json/nlohmann_json-config.cmake" <<'CFG'
-# header-only: the headers are in the staging include directory
-if(NOT TARGET nlohmann_json::nlohmann_json)
-  add_library(nlohmann_json::nlohmann_json INTERFACE IMPORTED)
-endif()
-CFG
+# header-only: each package is an interface target, its headers in the staging include directory
+stage_package() {  # DIR TARGET
+  printf 'if(NOT TARGET %s)\n  add_library(%s INTERFACE IMPORTED)\nendif()\n' "$2" "$2" >"$STAGE/lib/cmake/$1/$1-config.cmake"
+}
+stage_package cxxopts cxxopts::cxxopts
+stage_package nlohmann_json nlohmann_json::nlohmann_json
 if [ ! -f "$STAGE/lib/cmake/GTest/GTestConfig.cmake" ]; then
   cmake -S /usr/src/googletest -B "$B/googletest" -DCMAKE_TOOLCHAIN_FILE="$TOOLCHAIN" -DCMAKE_BUILD_TYPE=Release \
     -DBUILD_GMOCK=OFF -DINSTALL_GTEST=ON -DCMAKE_INSTALL_PREFIX="$STAGE" >"$B/googletest.log" 2>&1 ||
@@ -85,8 +79,9 @@ import numpy as np
 a = np.fromfile(sys.argv[1], dtype="<f4").reshape(-1, 256)
 b = np.fromfile(sys.argv[2], dtype="<f4").reshape(-1, 256)
 d = float((np.abs(a - b) / b.std(axis=1, keepdims=True)).max())
-print(f"aarch64 NEON vs x86-64 scalar logits, 17 positions: max |diff| / std = {d:.2g} (bound 1e-4)")
-sys.exit(0 if a.shape == b.shape and d <= 1e-4 else 1)
+# measured 1.1e-6; bound = 3.2x
+print(f"aarch64 NEON vs x86-64 scalar logits, 17 positions: max |diff| / std = {d:.2g} (bound 3.5e-6)")
+sys.exit(0 if a.shape == b.shape and d <= 3.5e-6 else 1)
 PY
   then echo "PASS rwkv-cli logits under qemu match the host"; else echo "FAIL rwkv-cli logits under qemu"; status=1; fi
   out=$(qemu-aarch64 -L /usr/aarch64-linux-gnu "$B/rwkv-cli" generate -m "$M" -n 16 --temp 0 "In the" 2>/dev/null) || status=1

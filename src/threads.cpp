@@ -30,6 +30,18 @@ static const int NEXT_BITS = 24, N_BITS = 24;
 static const uint64_t FIELD = (1ull << NEXT_BITS) - 1;
 static const int64_t MAX_TASKS = (1 << 23);  // next may run past n_tasks by a few claims
 
+// How long an idle worker spins (pause instructions: about 10 to 140 cycles
+// each, by CPU), then yields, before it sleeps on the condition variable. A
+// forward pass issues jobs microseconds apart, and a sleeper costs a futex
+// wake-up (tens of microseconds) per job; 50000 pauses keep a worker awake
+// across a token's gaps and let it sleep within milliseconds once generation
+// stops, so an idle pool does not hold cores.
+static const int WORKER_SPINS = 50000, WORKER_YIELDS = 100;
+// The caller waits for the tasks other threads claimed by spinning, then by
+// yielding: the last tasks end within microseconds unless their thread was
+// descheduled, and then yielding gives it the core.
+static const int CALLER_SPINS = 20000;
+
 struct ThreadPool {
     int n_threads;
     std::vector<std::thread> workers;
@@ -72,11 +84,10 @@ static void worker_main(ThreadPool* p) {
             idle = 0;
             continue;
         }
-        // Spin a while for the next job (a forward pass issues them every few
-        // microseconds), then yield, then sleep on the condition variable.
-        if (++idle < 50000) {
+        // Spin a while for the next job, then yield, then sleep (WORKER_SPINS).
+        if (++idle < WORKER_SPINS) {
             cpu_relax();
-        } else if (idle < 50100) {
+        } else if (idle < WORKER_SPINS + WORKER_YIELDS) {
             std::this_thread::yield();
         } else {
             std::unique_lock<std::mutex> lock(p->mu);
@@ -127,7 +138,7 @@ void pool_run(ThreadPool* p, int64_t n_tasks, TaskFn fn, void* ctx) {
     take_tasks(p);
     // Wait for tasks other threads claimed and are still running.
     for (int spins = 0; p->done.load(std::memory_order_acquire) < n_tasks; spins++) {
-        if (spins < 20000)
+        if (spins < CALLER_SPINS)
             cpu_relax();
         else
             std::this_thread::yield();

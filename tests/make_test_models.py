@@ -15,6 +15,8 @@ Each output is remade only when missing, so re-running the suite is cheap.
 """
 import argparse, os, subprocess, sys
 
+import harness
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 CONVERT = os.path.join(HERE, "..", "scripts", "convert.py")
 PY = sys.executable or "/usr/bin/python3"
@@ -58,7 +60,7 @@ def main():
     a = p.parse_args()
     if not os.path.isdir(a.shared) or not os.path.isdir(a.tools):
         msg = f"make_test_models: reference data missing ({a.shared}, {a.tools})"
-        if os.environ.get("CI") in ("true", "1"):
+        if harness.in_ci():
             sys.exit(msg)
         print("\n*** SKIPPING: " + msg + " ***\n")
         return

@@ -111,8 +111,9 @@ TEST(Matmul, AllTypesMatchDoublePrecision) {
             // two row ranges, as a thread pool would split them
             c.fn(c.w, n_in, n_out, 0, n_out / 2, X.data(), T, Y.data());
             c.fn(c.w, n_in, n_out, n_out / 2, n_out, X.data(), T, Y.data());
+            // measured 6.1e-8 x sqrt(n_in); bound = 3.3x
             for (size_t i = 0; i < Y.size(); i++)
-                ASSERT_NEAR(Y[i], ref[i], 1e-5 * std::sqrt((double)n_in))
+                ASSERT_NEAR(Y[i], ref[i], 2e-7 * std::sqrt((double)n_in))
                     << c.name << " n_in=" << n_in << " n_out=" << n_out << " T=" << T << " at " << i;
         }
     }
@@ -140,7 +141,8 @@ TEST(Norm, LayerAndGroupNormMatchDoublePrecision) {
                 for (int64_t i = 0; i < m; i++) {
                     const int64_t j = g * m + i;
                     const double want = (x[j] - mean) / std::sqrt(var + eps) * w[j] + b[j];
-                    ASSERT_NEAR(y[j], want, 1e-4 * (1 + std::fabs(want))) << "n=" << n << " G=" << G << " i=" << j;
+                    // measured 3.5e-6 x (1 + |want|); bound = 3.4x
+                    ASSERT_NEAR(y[j], want, 1.2e-5 * (1 + std::fabs(want))) << "n=" << n << " G=" << G << " i=" << j;
                 }
             }
         }
@@ -185,12 +187,13 @@ TEST(Wkv7, MatchesExplicitMatrixForm) {
                 for (int64_t i = 0; i < N; i++) {
                     double want = 0;
                     for (int64_t j = 0; j < N; j++) want += s[i * N + j] * r[o + j];
-                    ASSERT_NEAR(y[o + i], want, 1e-4 * (1 + std::fabs(want)))
+                    ASSERT_NEAR(y[o + i], want, 1e-5 * (1 + std::fabs(want)))  // measured 3.0e-6 x; 3.3x
                         << "H=" << H << " N=" << N << " step " << step << " head " << h << " row " << i;
                 }
             }
         }
-        for (size_t i = 0; i < S.size(); i++) ASSERT_NEAR(S[i], Sd[i], 1e-4 * (1 + std::fabs(Sd[i]))) << "state " << i;
+        // measured 4.8e-7 x (1 + |S|); bound = 3.1x
+        for (size_t i = 0; i < S.size(); i++) ASSERT_NEAR(S[i], Sd[i], 1.5e-6 * (1 + std::fabs(Sd[i]))) << "state " << i;
     }
 }
 
@@ -259,13 +262,14 @@ TEST(Simd, NormsMatchScalar) {
             const float* xu = x.data() + 1;  // unaligned on purpose
             layer_norm_scalar(xu, w.data(), b.data(), n, 1e-5f, want.data());
             kern.layer_norm(xu, w.data(), b.data(), n, 1e-5f, got.data() + 1);
+            // measured 4.8e-7 x (1 + |want|) (layer), 2.4e-7 (group); bound = 3.1x, 3.3x
             for (int64_t i = 0; i < n; i++)
-                ASSERT_NEAR(got[i + 1], want[i], 1e-5f * (1 + std::fabs(want[i]))) << isa << " layer_norm n=" << n << " i=" << i;
+                ASSERT_NEAR(got[i + 1], want[i], 1.5e-6f * (1 + std::fabs(want[i]))) << isa << " layer_norm n=" << n << " i=" << i;
             if (n % 4 == 0) {
                 group_norm_scalar(xu, w.data(), b.data(), n, 4, 64e-5f, want.data());
                 kern.group_norm(xu, w.data(), b.data(), n, 4, 64e-5f, got.data());
                 for (int64_t i = 0; i < n; i++)
-                    ASSERT_NEAR(got[i], want[i], 1e-5f * (1 + std::fabs(want[i]))) << isa << " group_norm n=" << n << " i=" << i;
+                    ASSERT_NEAR(got[i], want[i], 8e-7f * (1 + std::fabs(want[i]))) << isa << " group_norm n=" << n << " i=" << i;
             }
         }
     }
@@ -286,11 +290,12 @@ TEST(Simd, Wkv7MatchesScalar) {
                 std::vector<float> y1(C), y2(C);
                 wkv7_scalar(H, N, S1.data(), r.data(), w.data(), k.data(), v.data(), kk.data(), a.data(), y1.data());
                 kern.wkv7(H, N, S2.data(), r.data(), w.data(), k.data(), v.data(), kk.data(), a.data(), y2.data());
+                // measured 3.8e-6 x (1 + |y|), 5.2e-7 x (1 + |S|) for the state; bound = 3.2x, 3.1x
                 for (int64_t i = 0; i < C; i++)
-                    ASSERT_NEAR(y2[i], y1[i], 1e-4f * (1 + std::fabs(y1[i]))) << isa << " H=" << H << " N=" << N << " step " << step << " i=" << i;
+                    ASSERT_NEAR(y2[i], y1[i], 1.2e-5f * (1 + std::fabs(y1[i]))) << isa << " H=" << H << " N=" << N << " step " << step << " i=" << i;
             }
             for (size_t i = 0; i < S1.size(); i++)
-                ASSERT_NEAR(S2[i], S1[i], 1e-4f * (1 + std::fabs(S1[i]))) << isa << " state " << i;
+                ASSERT_NEAR(S2[i], S1[i], 1.6e-6f * (1 + std::fabs(S1[i]))) << isa << " state " << i;
         }
     }
     kernels_init("scalar");
@@ -303,9 +308,10 @@ TEST(Simd, ElementwiseMatchScalar) {
         kernels_init(isa.c_str());
         for (int64_t n : {1, 7, 16, 33, 100, 768}) {
             std::vector<float> a = randn((size_t)n, 81, 3.0f), b = randn((size_t)n, 82, 3.0f), c = randn((size_t)n, 83, 3.0f);
+            // measured 1.9e-7 x (1 + |want|), the bonus 2.1e-7 x (1 + scale); bound = 3.2x, 3.4x
             auto same = [&](const char* what, const std::vector<float>& want, const std::vector<float>& got) {
                 for (int64_t i = 0; i < n; i++)
-                    ASSERT_NEAR(got[i], want[i], 2e-6f * (1 + std::fabs(want[i]))) << isa << " " << what << " n=" << n << " i=" << i;
+                    ASSERT_NEAR(got[i], want[i], 6e-7f * (1 + std::fabs(want[i]))) << isa << " " << what << " n=" << n << " i=" << i;
             };
             std::vector<float> w1((size_t)n), w2((size_t)n);
             ref.mix(a.data(), b.data(), c.data(), n, w1.data());
@@ -357,7 +363,7 @@ TEST(Simd, ElementwiseMatchScalar) {
                     float terms = 0.0f;
                     for (int64_t j = h0; j < h0 + N; j++) terms += std::fabs(a[j] * b[j] * b[j]);
                     const float scale = (std::fabs(c[i]) + terms * std::fabs(c[i])) * std::fabs(a[i]);
-                    ASSERT_NEAR(y2[i], y1[i], 2e-6f * (1 + scale)) << isa << " bonus_gate7 n=" << n << " N=" << N << " i=" << i;
+                    ASSERT_NEAR(y2[i], y1[i], 7e-7f * (1 + scale)) << isa << " bonus_gate7 n=" << n << " N=" << N << " i=" << i;
                 }
             }
             w1 = b, w2 = b;
@@ -381,7 +387,8 @@ TEST(Simd, ElementwiseMatchScalar) {
                 ASSERT_NEAR(p2[i], p1[i], 1e-5f * p1[i] + 1e-30f) << isa << " softmax n=" << n << " i=" << i;
                 total += p2[i];
             }
-            ASSERT_NEAR(total, 1.0, 1e-4) << isa << " softmax n=" << n << ": probabilities sum to " << total;
+            // measured 3.7e-7; bound = 3.2x
+            ASSERT_NEAR(total, 1.0, 1.2e-6) << isa << " softmax n=" << n << ": probabilities sum to " << total;
         }
     }
     kernels_init("scalar");

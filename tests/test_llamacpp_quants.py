@@ -14,7 +14,7 @@ KL(reference || rwkv-cli) in nats, beside llama.cpp's own on the same file:
     2.27e-5; Q4_0 3.35e-2 vs 3.33e-2, 1.7e-5 vs 2.7e-5): bounded at 2x its
     worst row and 1.1x its KL;
   * --act f32 (float32 activations for every type): at the F32 level, worst
-    row within 1e-5 x std (measured: 1.0e-6 .. 2.0e-6);
+    row within 1e-5 x std (measured: 1.6e-6 .. 3.7e-6, scalar the largest);
   * --act int8 on the K-quant presets (Q8_K activations, as llama.cpp's):
     beside llama.cpp, within 2x its worst row and 1.1x its KL (measured:
     KL 6.1e-5 vs 6.0e-5 (Q6_K), 6.0e-5 vs 5.6e-5 (Q5_K_M), 6.8e-5 vs 6.4e-5
@@ -24,25 +24,16 @@ KL(reference || rwkv-cli) in nats, beside llama.cpp's own on the same file:
 
 Each check prints PASS/FAIL; the last line is "N passed, M failed".
 """
-import argparse, os, subprocess, sys
+import os, subprocess
 
 import numpy as np
 
+import harness
+from harness import check, rel_diff
+
 TYPES = ["Q8_0", "Q6_K", "Q5_K_M", "Q4_K_M", "Q5_1", "Q5_0", "Q4_1", "Q4_0", "Q3_K_M", "Q2_K", "IQ4_NL", "IQ4_XS"]
 Q8_ACT = {"Q8_0", "Q4_0"}  # their default products quantize the activations to Q8_0
-F32_BOUND = 1e-5
-
-results = []
-
-
-def check(name, ok, detail=""):
-    results.append(ok)
-    print(("PASS " if ok else "FAIL ") + name + ("" if ok else ": " + detail), flush=True)
-    return ok
-
-
-def rel(ref, got):
-    return float((np.abs(ref - got).max(axis=1) / ref.std(axis=1)).max())
+F32_BOUND = 1e-5  # --act f32 vs the dequantized reference: measured 1.6e-6 .. 2.2e-6 (AVX2, AVX-512), 3.7e-6 (scalar); 2.7x
 
 
 def kl(ref, got):
@@ -63,20 +54,9 @@ def logits(cli, model, tokens, out, *flags):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--cli", required=True)
-    ap.add_argument("--shared", required=True)
-    ap.add_argument("--work", required=True)
-    a = ap.parse_args()
+    a = harness.arguments(__doc__, required=("cli", "shared", "work"))
     d = os.path.join(a.shared, "llamacpp-quants")
-    if not os.path.isdir(d):
-        msg = f"test_llamacpp_quants: reference files missing ({d})"
-        if os.environ.get("CI") in ("true", "1"):
-            sys.exit(msg)
-        print("\n*** SKIPPING: " + msg + " ***\n")
-        print("0 passed, 0 failed")
-        return
-    os.makedirs(a.work, exist_ok=True)
+    harness.require_files(d)
     tokens = open(os.path.join(d, "tokens.txt")).read().strip()
     n_tok = len(tokens.split(","))
     print(f"{'type':8s} {'default':>18s} {'--act f32':>18s} {'llama.cpp':>18s}   (max|d|/std, KL)")
@@ -90,7 +70,9 @@ def main():
         except RuntimeError as e:
             check(f"{t}: runs", False, str(e))
             continue
-        r_d, k_d, r_f, k_f, r_l, k_l = rel(ref, dflt), kl(ref, dflt), rel(ref, f32), kl(ref, f32), rel(ref, lcpp), kl(ref, lcpp)
+        r_d, k_d = rel_diff(dflt, ref), kl(ref, dflt)
+        r_f, k_f = rel_diff(f32, ref), kl(ref, f32)
+        r_l, k_l = rel_diff(lcpp, ref), kl(ref, lcpp)
         print(f"{t:8s} {r_d:9.2e} {k_d:8.1e} {r_f:9.2e} {k_f:8.1e} {r_l:9.2e} {k_l:8.1e}")
         row_bound = 2 * r_l if t in Q8_ACT else r_l
         check(f"{t}: default worst row {r_d:.2e} <= {row_bound:.2e}" + (" (2x llama.cpp)" if t in Q8_ACT else ""),
@@ -106,7 +88,7 @@ def main():
         ref = np.fromfile(os.path.join(d, f"kjv-{t}.ref.f32"), dtype=np.float32).reshape(n_tok, 256)
         lcpp = np.fromfile(os.path.join(d, f"kjv-{t}.llamacpp.f32"), dtype=np.float32).reshape(n_tok, 256)
         y = logits(a.cli, model, tokens, os.path.join(a.work, f"{t}-int8.f32"), "--act", "int8")
-        r_i, k_i, r_l, k_l = rel(ref, y), kl(ref, y), rel(ref, lcpp), kl(ref, lcpp)
+        r_i, k_i, r_l, k_l = rel_diff(y, ref), kl(ref, y), rel_diff(lcpp, ref), kl(ref, lcpp)
         print(f"{t:8s} --act int8 {r_i:9.2e} {k_i:8.1e}")
         check(f"{t}: --act int8 worst row {r_i:.2e} <= 2x llama.cpp's {r_l:.2e}", r_i <= 2 * r_l)
         check(f"{t}: --act int8 mean KL {k_i:.2e} <= 1.1x llama.cpp's {k_l:.2e}", k_i <= 1.1 * k_l)
@@ -124,9 +106,7 @@ def main():
                 check(f"{t} --act {act}: {name} gives -t 1's bits", np.array_equal(base.view(np.uint32), y.view(np.uint32)),
                       f"{int((base != y).sum())} logits differ")
 
-    n_fail = results.count(False)
-    print(f"{len(results) - n_fail} passed, {n_fail} failed")
-    sys.exit(1 if n_fail else 0)
+    harness.finish()
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@
 #include <cmath>
 #include <cstring>
 #include <iomanip>
+#include <map>
 #include <random>
 #include <string>
 #include <vector>
@@ -166,6 +167,11 @@ std::vector<float> run(const Kernels& k, const Problem& p, const std::vector<int
     return Y;
 }
 
+// Float weights: a path's output may differ from scalar's by reassociating the
+// float32 sum, within kReassocTol x sum_i |w_i x_i|. Measured 1.8e-7 (AVX2 and
+// AVX-512, n_in up to 257) and 9.4e-8 (n_in 2100); bound = 3.3x.
+const double kReassocTol = 6e-7;
+
 // sum_i |w_i x_i| for output (t, o), from the values the kernel sees: the scale
 // of the rounding error of any summation order.
 double abs_dot(const Kernels& s, const Problem& p, int64_t t, int64_t o) {
@@ -217,6 +223,7 @@ TEST(MatmulIsa, MatchesScalar) {
     const int64_t n_outs[] = {1, 3, 17, 64, 100};
     const int64_t Ts[] = {1, 2, 3, 5, 16, 33};
     uint32_t seed = 1;
+    std::map<std::string, double> worst_ratio;  // per path: max |diff| / tol over every case
     for (uint32_t type : kTypes) {
         std::vector<int64_t> n_ins(std::begin(float_n_in), std::end(float_n_in));
         if (block_of(type) == 32) n_ins.assign(std::begin(quant_n_in), std::end(quant_n_in));
@@ -235,7 +242,7 @@ TEST(MatmulIsa, MatchesScalar) {
                             for (int64_t o = 0; o < n_out; o++) {
                                 const size_t i = (size_t)(t * n_out + o);
                                 const double diff = std::fabs((double)Y[i] - ref[i]);
-                                const double tol = is_quant(type) ? 0.0 : 1e-5 * abs_dot(scalar(), p, t, o) + 1e-30;
+                                const double tol = is_quant(type) ? 0.0 : kReassocTol * abs_dot(scalar(), p, t, o) + 1e-30;
                                 if (std::isnan(Y[i]) || diff > max_diff) max_diff = std::isnan(Y[i]) ? INFINITY : diff;
                                 const double ratio = std::isnan(Y[i]) ? INFINITY
                                                      : tol > 0        ? diff / tol
@@ -243,6 +250,7 @@ TEST(MatmulIsa, MatchesScalar) {
                                                                       : 0.0;
                                 if (!(ratio <= max_ratio)) max_ratio = ratio, worst = i;
                             }
+                        worst_ratio[isa.name] = std::max(worst_ratio[isa.name], max_ratio);
                         EXPECT_LE(max_ratio, 1.0) << std::setprecision(9) << describe(isa.name, p)
                                                   << ": max |diff| " << max_diff
                                                   << ", worst at " << worst << ": " << Y[worst] << " vs scalar "
@@ -252,11 +260,15 @@ TEST(MatmulIsa, MatchesScalar) {
             }
         }
     }
+    for (const auto& [name, r] : worst_ratio)
+        printf("[ measure  ] %s vs scalar, float weights: max |diff| / sum |w x| = %.3g (bound %.2g)\n", name.c_str(),
+               r * kReassocTol, kReassocTol);
 }
 
 // Long rows (K cut into passes), more activation rows than one chunk and
 // more weight rows than one block: the blocked GEMM paths against scalar.
 TEST(MatmulIsa, LargeShapesMatchScalar) {
+    std::map<std::string, double> worst_ratio;  // per path: max |diff| / tol, float weights
     for (uint32_t type : kTypes) {
         const int64_t n_in = block_of(type) > 1 ? n_for(type, 1088) : 2100, n_out = 131, T = 53;
         const Problem p = make_problem(type, n_in, n_out, T, 99);
@@ -266,13 +278,17 @@ TEST(MatmulIsa, LargeShapesMatchScalar) {
             for (int64_t t = 0; t < T; t++)
                 for (int64_t o = 0; o < n_out; o++) {
                     const size_t i = (size_t)(t * n_out + o);
-                    const double tol = is_quant(type) ? 0.0 : 1e-5 * abs_dot(scalar(), p, t, o);
+                    const double tol = is_quant(type) ? 0.0 : kReassocTol * abs_dot(scalar(), p, t, o);
                     ASSERT_LE(std::fabs((double)Y[i] - ref[i]), tol)
                         << std::setprecision(9) << describe(isa.name, p) << " at t=" << t << " o=" << o << ": "
                         << Y[i] << " vs scalar " << ref[i];
+                    if (tol > 0) worst_ratio[isa.name] = std::max(worst_ratio[isa.name], std::fabs((double)Y[i] - ref[i]) / tol);
                 }
         }
     }
+    for (const auto& [name, r] : worst_ratio)
+        printf("[ measure  ] %s vs scalar, long rows: max |diff| / sum |w x| = %.3g (bound %.2g)\n", name.c_str(),
+               r * kReassocTol, kReassocTol);
 }
 
 // Not required by the contract, but true of every path here: an output does
@@ -430,7 +446,8 @@ TEST(Matmul, Int8ActivationKQuantsAreTheirDotProducts) {
                 for (int64_t i = 0; i < n_in; i++)
                     want += (double)wd[(size_t)i] * xd[(size_t)(t * n_in + i)],
                         mag += std::fabs((double)wd[(size_t)i] * xd[(size_t)(t * n_in + i)]);
-                EXPECT_NEAR(got[(size_t)(t * n_out + o)], want, 1e-5 * mag + 1e-30)
+                // measured 1.5e-8 x mag (the block sums in float); bound = 3.3x
+                EXPECT_NEAR(got[(size_t)(t * n_out + o)], want, 5e-8 * mag + 1e-30)
                     << ggml_type_name(type) << " o=" << o << " t=" << t;
             }
         }

@@ -83,10 +83,11 @@ TEST(Wkv6, ScalarMatchesExplicitMatrixForm) {
             wkv6_reference(H, N, &Sd, in, &yd);
             double scale = 0.0;
             for (double x : yd) scale = std::fmax(scale, std::fabs(x));
+            // measured 5.9e-7 x (max |y| + 1), 2.5e-7 x (|S| + 1); bound = 3.4x, 3.2x
             for (size_t i = 0; i < y.size(); i++)
-                ASSERT_NEAR(y[i], yd[i], 1e-5 * (scale + 1.0)) << "H " << H << " N " << N << " token " << t << " y[" << i << "]";
+                ASSERT_NEAR(y[i], yd[i], 2e-6 * (scale + 1.0)) << "H " << H << " N " << N << " token " << t << " y[" << i << "]";
             for (size_t i = 0; i < S.size(); i++)
-                ASSERT_NEAR(S[i], Sd[i], 1e-5 * (std::fabs(Sd[i]) + 1.0)) << "H " << H << " N " << N << " S[" << i << "]";
+                ASSERT_NEAR(S[i], Sd[i], 8e-7 * (std::fabs(Sd[i]) + 1.0)) << "H " << H << " N " << N << " S[" << i << "]";
         }
     }
 }
@@ -106,7 +107,8 @@ TEST(Wkv6, ConstantDecayIsGeometricSum) {
             for (int64_t j = 0; j < N; j++)
                 want[(size_t)(i * N + j)] = want[(size_t)(i * N + j)] * in.w[(size_t)i] + (double)in.k[(size_t)i] * in.v[(size_t)j];
     }
-    for (size_t i = 0; i < S.size(); i++) ASSERT_NEAR(S[i], want[i], 1e-5 * (std::fabs(want[i]) + 1.0));
+    // measured 2.1e-7 x (|S| + 1); bound = 3.4x
+    for (size_t i = 0; i < S.size(); i++) ASSERT_NEAR(S[i], want[i], 7e-7 * (std::fabs(want[i]) + 1.0));
 }
 
 TEST(Wkv6, SimdMatchesScalarOnEveryPath) {
@@ -133,8 +135,9 @@ TEST(Wkv6, SimdMatchesScalarOnEveryPath) {
             }
             printf("[ measure  ] wkv6 %s H %lld N %lld, %d tokens: max |diff| / max: y %.2g, S %.2g\n", isa.c_str(),
                    (long long)H, (long long)N, kTokens, worst_y, worst_s);
-            EXPECT_LE(worst_y, 1e-5) << isa << " H " << H << " N " << N;
-            EXPECT_LE(worst_s, 1e-5) << isa << " H " << H << " N " << N;
+            // measured y 7.1e-7, S 2.1e-7 (AVX2; AVX-512 6.6e-7, 1.7e-7); bound = 2.8x, 2.9x
+            EXPECT_LE(worst_y, 2e-6) << isa << " H " << H << " N " << N;
+            EXPECT_LE(worst_s, 6e-7) << isa << " H " << H << " N " << N;
         }
     }
     kernels_init("auto");
@@ -163,7 +166,7 @@ TEST(Wkv6, QueryWithoutWriteLeavesStateUnchanged) {
             for (int64_t j = 0; j < N; j++) {
                 double want = 0.0;
                 for (int64_t i = 0; i < N; i++) want += (double)q.r[(size_t)(h * N + i)] * before[(size_t)(h * N * N + i * N + j)];
-                ASSERT_NEAR(y[(size_t)(h * N + j)], want, 1e-4) << names[p];
+                ASSERT_NEAR(y[(size_t)(h * N + j)], want, 1.1e-5) << names[p];  // measured 3.4e-6; 3.3x
             }
     }
     kernels_init("auto");

@@ -15,11 +15,12 @@
 #include <fstream>
 #include <functional>
 #include <random>
-#include <sstream>
 #include <string>
 #include <string_view>
 #include <unordered_map>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "../src/common.h"
 #include "../src/gguf.h"
@@ -264,40 +265,25 @@ struct TokCase {
     std::vector<int32_t> ids;
 };
 
-static bool json_string_after(const std::string& line, const char* key, std::string* out) {
-    size_t p = line.find(std::string("\"") + key + "\":");
-    if (p == std::string::npos) return false;
-    p = line.find('"', p + strlen(key) + 3);
-    if (p == std::string::npos) return false;
-    for (size_t i = p + 1; i < line.size(); i++) {
-        if (line[i] == '"') return true;
-        if (line[i] == '\\' && i + 1 < line.size()) i++;  // names are plain; keep escapes verbatim
-        out->push_back(line[i]);
-    }
-    return false;
-}
-
+// False if the line is not such an object (bad JSON, a missing field, an odd or non-hex "hex").
 static bool parse_case_line(const std::string& line, TokCase* c) {
-    std::string hex;
-    if (!json_string_after(line, "name", &c->name) || !json_string_after(line, "hex", &hex)) return false;
+    const nlohmann::json j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+    if (!j.is_object() || !j.contains("name") || !j["name"].is_string() || !j.contains("hex") || !j["hex"].is_string() ||
+        !j.contains("ids") || !j["ids"].is_array())
+        return false;
+    c->name = j["name"].get<std::string>();
+    const std::string hex = j["hex"].get<std::string>();
     if (hex.size() % 2) return false;
     for (size_t i = 0; i < hex.size(); i += 2) {
         int hi = hexv(hex[i]), lo = hexv(hex[i + 1]);
         if (hi < 0 || lo < 0) return false;
         c->bytes.push_back((char)(hi * 16 + lo));
     }
-    size_t p = line.find("\"ids\":");
-    if (p == std::string::npos) return false;
-    p = line.find('[', p);
-    size_t e = line.find(']', p);
-    if (p == std::string::npos || e == std::string::npos) return false;
-    std::string list = line.substr(p + 1, e - p - 1);
-    for (char& ch : list)
-        if (ch == ',') ch = ' ';
-    std::istringstream in(list);
-    long v;
-    while (in >> v) c->ids.push_back((int32_t)v);
-    return in.eof();
+    for (const nlohmann::json& id : j["ids"]) {
+        if (!id.is_number_integer()) return false;
+        c->ids.push_back(id.get<int32_t>());
+    }
+    return true;
 }
 
 // ---------------------------------------------------------------------------

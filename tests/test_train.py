@@ -12,49 +12,27 @@ n_embd 64) on a small synthetic text for a few seconds.  With --shared, the
 world-vocabulary tokenizer is also checked against the official tokenizer's
 cases (skipped when the data is missing, a failure under CI=true).
 """
-import argparse
 import json
 import os
 import random
-import shutil
 import subprocess
 import sys
 import time
-import traceback
 
 import numpy as np
 import torch
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-SCRIPTS = os.path.join(os.path.dirname(HERE), "scripts")
+import harness
+from harness import SCRIPTS, rel_diff
+
 sys.path.insert(0, SCRIPTS)
 
 import rwkv7_numpy as R  # noqa: E402
 import train as T        # noqa: E402
 
-TOL = 1e-4          # rwkv-cli / NumPy vs PyTorch, float32 weights
-TOL_F16 = 1e-4      # rwkv-cli vs NumPy on the same F16 file
-results = []
-
-
-def report(name, ok, msg):
-    results.append(ok)
-    print(f"PASS {name} ({msg})" if ok else f"FAIL {name}: {msg}", flush=True)
-
-
-def run(name, fn):
-    try:
-        ok, msg = fn()
-    except Exception as e:  # a crash is a failure, not an abort
-        traceback.print_exc()
-        ok, msg = False, f"{type(e).__name__}: {e}"
-    report(name, ok, msg)
-
-
-def rel_diff(got, ref):
-    """max over rows of max|got - ref| / std(ref row)."""
-    got, ref = np.asarray(got, np.float64), np.asarray(ref, np.float64)
-    return float((np.abs(got - ref).max(axis=1) / ref.std(axis=1)).max())
+TOL = 7e-6          # rwkv-cli / NumPy vs PyTorch, float32 weights: measured 1.5e-6 .. 2.3e-6 (scalar); 3x
+TOL_F16 = 6e-6      # rwkv-cli vs NumPy on the same F16 file: measured 2.0e-6; 3x
+F16_VS_F32 = 3e-3   # the F16 file vs float32 PyTorch (the weights' rounding): measured 8.9e-4; 3.4x
 
 
 def synthetic_text(n_bytes=40000, seed=7):
@@ -87,16 +65,9 @@ def read_log(out_dir):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--cli", required=True, help="the rwkv-cli binary")
-    ap.add_argument("--work", required=True, help="scratch directory (emptied first)")
-    ap.add_argument("--shared", help="the shared/data directory (optional: world tokenizer cases)")
-    a = ap.parse_args()
-    work = os.path.abspath(a.work)
-    shutil.rmtree(work, ignore_errors=True)
-    os.makedirs(work)
+    a = harness.arguments(__doc__, required=("cli", "work"), optional={"shared": None}, fresh_work=True)
+    work = a.work
     torch.set_num_threads(1)
-    t_start = time.time()
 
     corpus = os.path.join(work, "corpus.txt")
     with open(corpus, "wb") as f:
@@ -135,9 +106,10 @@ def main():
             errs = [(y1 - y0).abs().max() / y0.std(), (s1 - s0).abs().max() / s0.std()]
             errs += [(b - a).abs().max() / a.abs().max() for a, b in zip(g0, g1)]
             worst = max(worst, max(float(e) for e in errs))
-        return worst < 1e-9, f"float64, chunks 7/16/32/64, outputs, state and all gradients within {worst:.1e}"
+        # measured 9.1e-15 (float64 rounding); bound = 3.3x
+        return worst <= 3e-14, f"float64, chunks 7/16/32/64, outputs, state and all gradients within {worst:.1e}"
 
-    run("wkv_chunked_matches_loop", wkv_chunked_vs_loop)
+    harness.case("wkv_chunked_matches_loop", wkv_chunked_vs_loop)
 
     cfg = {"layers": 2, "embd": 128, "head_size": 64, "n_vocab": 256}
 
@@ -156,9 +128,10 @@ def main():
             a2, _ = m(idx[:, 23:], st, "chunked", 16)
         d1 = rel_diff(got.reshape(-1, 256), ref.reshape(-1, 256))
         d2 = rel_diff(torch.cat([a1, a2], 1).reshape(-1, 256), ref.reshape(-1, 256))
+        # measured 2.1e-6 (float32, two summation orders); bound = 4.8x
         return max(d1, d2) < 1e-5, f"chunked vs loop {d1:.1e}, split 23+27 with state {d2:.1e}"
 
-    run("model_chunked_loop_and_state", model_modes)
+    harness.case("model_chunked_loop_and_state", model_modes)
 
     def init_matches_official():
         m = T.RWKV7({"layers": 4, "embd": 128, "head_size": 64, "n_vocab": 256})
@@ -178,7 +151,7 @@ def main():
         ]
         return all(checks), f"{sum(map(bool, checks))}/{len(checks)} properties of the official init"
 
-    run("official_init", init_matches_official)
+    harness.case("official_init", init_matches_official)
 
     # -- 2. training lowers the loss; checkpoints resume exactly ----------------
     run_a = os.path.join(work, "run_a")
@@ -195,7 +168,7 @@ def main():
         return ok, (f"40 steps in {time.time() - t:.1f}s: val loss {val[0]:.3f} -> {val[-1]:.3f} nats, "
                     f"train {tr[0]:.3f} -> {tr[-1]:.3f}")
 
-    run("training_lowers_loss", training_lowers_loss)
+    harness.case("training_lowers_loss", training_lowers_loss)
 
     def resume_is_exact():
         trainer("--out-dir", run_b, "--stop-after", "25")
@@ -208,10 +181,10 @@ def main():
         sa = torch.load(os.path.join(run_a, "ckpt.pt"), map_location="cpu")
         sb = torch.load(os.path.join(run_b, "ckpt.pt"), map_location="cpu")
         diff = max(float((sa["model"][k] - sb["model"][k]).abs().max()) for k in sa["model"])
-        return sb["step"] == 40 and diff <= 1e-6, \
+        return sb["step"] == 40 and diff == 0, \
             f"25 steps + resume to 40 vs 40 straight: step {sb['step']}, max weight diff {diff:.1e}"
 
-    run("resume_is_exact", resume_is_exact)
+    harness.case("resume_is_exact", resume_is_exact)
 
     # -- 3. the exported GGUF: rwkv-cli = PyTorch = NumPy reference ------------
     text = b"The king went up to the city in the morning; the people rejoiced.\n"
@@ -239,7 +212,7 @@ def main():
         d = rel_diff(got, ref)
         return d <= TOL, f"{len(tokens)} positions, F32 GGUF, max|diff|/std {d:.1e} (bound {TOL:g})"
 
-    run("gguf_logits_cli_vs_torch", gguf_vs_torch)
+    harness.case("gguf_logits_cli_vs_torch", gguf_vs_torch)
 
     def numpy_vs_torch():
         w = R.load_gguf(f32)
@@ -248,7 +221,7 @@ def main():
         d2 = rel_diff(ref_cache["cli"], got)
         return max(d1, d2) <= TOL, f"NumPy reference vs PyTorch {d1:.1e}, rwkv-cli vs NumPy {d2:.1e}"
 
-    run("gguf_logits_numpy_vs_torch", numpy_vs_torch)
+    harness.case("gguf_logits_numpy_vs_torch", numpy_vs_torch)
 
     def f16_export():
         f16 = os.path.join(work, "tiny-f16.gguf")
@@ -262,11 +235,11 @@ def main():
         d = rel_diff(got, ref)
         d_t = rel_diff(got, ref_cache["torch"])
         size = os.path.getsize(f16) / os.path.getsize(f32)
-        return d <= TOL_F16 and d_t < 0.05 and size < 0.6, \
+        return d <= TOL_F16 and d_t <= F16_VS_F32 and size < 0.6, \
             (f"F16 file {size:.2f}x the F32 one; rwkv-cli vs NumPy on it {d:.1e}, "
              f"vs float32 PyTorch {d_t:.1e} (rounding of the weights)")
 
-    run("gguf_f16_export", f16_export)
+    harness.case("gguf_f16_export", f16_export)
 
     def byte_vocab_and_generate():
         p = subprocess.run([a.cli, "tokenize", "-m", f32, "And God said"], capture_output=True,
@@ -279,7 +252,7 @@ def main():
         ok = g.returncode == 0 and g.stdout.startswith(b"The king") and len(g.stdout) > len(b"The king")
         return ok, f"byte tokens = bytes; generate: {g.stdout[:60]!r}"
 
-    run("gguf_byte_vocab_and_generate", byte_vocab_and_generate)
+    harness.case("gguf_byte_vocab_and_generate", byte_vocab_and_generate)
 
     def plot_written():
         import importlib.util
@@ -291,11 +264,11 @@ def main():
         ok = p.returncode == 0 and os.path.exists(png) and open(png, "rb").read(8) == b"\x89PNG\r\n\x1a\n"
         return ok, f"{png} ({os.path.getsize(png) if os.path.exists(png) else 0} bytes)"
 
-    run("loss_curve_png", plot_written)
+    harness.case("loss_curve_png", plot_written)
 
     # -- 4. world vocabulary tokenizer (optional reference data) ---------------
     if a.shared:
-        data = os.path.abspath(a.shared)
+        data = a.shared
         vocab = os.path.join(data, "tokenizer", "rwkv_vocab_v20230424.txt")
         cases = os.path.join(data, "tokenizer", "cases.jsonl")
         if os.path.exists(vocab) and os.path.exists(cases):
@@ -310,17 +283,11 @@ def main():
                         if tok.encode(raw) != c["ids"] or tok.decode(c["ids"]) != raw:
                             bad.append(c["name"])
                 return not bad, f"{n - len(bad)}/{n} official cases" + (f"; wrong: {bad[:5]}" if bad else "")
-            run("world_tokenizer_cases", world_tokenizer)
-        elif os.environ.get("CI") == "true":
-            report("world_tokenizer_cases", False, f"reference data missing under CI: {vocab}")
+            harness.case("world_tokenizer_cases", world_tokenizer)
         else:
-            print(f"SKIP world_tokenizer_cases: {vocab} or cases.jsonl missing", flush=True)
-
-    n_fail = results.count(False)
-    print(f"({time.time() - t_start:.1f}s)")
-    print(f"{len(results) - n_fail} passed, {n_fail} failed")
-    return 1 if n_fail else 0
+            harness.missing(f"{vocab} or {cases}")
+    harness.finish()
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -7,10 +7,10 @@ For each generation (v5 = RWKV-5.2, v6 = RWKV-6):
     L2 D128 fp32 (byte vocabulary) and L3 D256 bf16 (world vocabulary, needs
     ../shared/data/tokenizer; skipped loudly without it, a failure under CI);
   - scripts/convert.py converts it (fp32 -> F32, bf16 -> BF16 GGUF);
-  - rwkv-cli logits --all, in sequence mode (one chunk, and chunks of 5) and
-    token by token (on every instruction-set path) must match
-    scripts/rwkv{5,6}_numpy.py run on the .pth to 1e-3 x std of each row at
-    every position;
+  - rwkv-cli logits --all, on every instruction-set path, in sequence mode
+    must match scripts/rwkv{5,6}_numpy.py run on the .pth (max |diff| / std of
+    each row at every position, bounds below), and chunks of 5 and token by
+    token must give sequence mode's logits bit for bit;
   - rwkv.cpp files (written here as rwkv.cpp's converter writes them, FP32 and
     FP16) convert and give the same logits; for v6 FP32 the GGUF is
     byte-identical to the one from the .pth;
@@ -33,14 +33,13 @@ import io
 import os
 import random
 import struct
-import subprocess
 import sys
-import time
 
 import numpy as np
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-SCRIPTS = os.path.join(HERE, "..", "scripts")
+import harness
+from harness import SCRIPTS, check, rel_diff, run_cli
+
 sys.path.insert(0, SCRIPTS)
 import convert as convert_py  # noqa: E402
 import gguf_writer  # noqa: E402
@@ -49,30 +48,14 @@ import make_v6_pth  # noqa: E402
 import rwkv5_numpy  # noqa: E402
 import rwkv6_numpy  # noqa: E402
 
-BOUND = 1e-3
-CLI = None
-results = []
+# Bounds on max |diff| / std, each a small multiple of the worst measured on
+# the scalar, AVX2 and AVX-512 paths:
+F32_BOUND = 1e-5      # F32 weights, rwkv.cpp's FP32/FP16 files, a continued state: 2.1e-6 .. 3.2e-6; 3.1x
+BF16_BOUND = 5e-5     # the L3 D256 BF16 models: 7.4e-6 .. 1.7e-5; 2.9x
+RESCALE_BOUND = 1e-3  # rescale_every_n_layers = 1: 2.7e-4 (v5), 1.5e-4 .. 1.6e-4 (v6); 3.7x
 
 
-def check(name, ok, detail=""):
-    results.append(bool(ok))
-    print(("PASS " if ok else "FAIL ") + name + ("" if ok else ": " + detail), flush=True)
-    return ok
-
-
-def run(args, timeout=300):
-    p = subprocess.run(args, capture_output=True, timeout=timeout)
-    return p.returncode, p.stdout, p.stderr.decode("utf-8", "replace")
-
-
-def rel_diff(got, ref):
-    """max |diff| / std(ref row), worst row."""
-    got = got.reshape(ref.shape)
-    sd = ref.std(axis=-1, keepdims=True)
-    return float((np.abs(got - ref) / sd).max())
-
-
-def close(name, got, ref, bound=BOUND):
+def close(name, got, ref, bound):
     if got is None:
         return check(name, False, "no output")
     d = rel_diff(got, ref)
@@ -81,7 +64,7 @@ def close(name, got, ref, bound=BOUND):
 
 def cli_logits(gguf, tokens, work, tag, *extra):
     out = os.path.join(work, tag + ".f32")
-    rc, _, err = run([CLI, "logits", "-m", gguf, "--tokens", ",".join(map(str, tokens)), "--all", "-o", out,
+    rc, _, err = run_cli(["logits", "-m", gguf, "--tokens", ",".join(map(str, tokens)), "--all", "-o", out,
                       *extra])
     if rc != 0:
         check(f"rwkv-cli logits {tag}", False, err.strip()[-300:])
@@ -193,17 +176,20 @@ def write_rescaled(src, dst, arch, every):
 
 # ---------------------------------------------------------------- the checks
 
-def check_model(version, R, pth, gguf, tokens, work, tag, isas):
-    """rwkv-cli on `gguf` against the NumPy reference on `pth`."""
+def check_model(version, R, pth, gguf, tokens, work, tag, isas, bound):
+    """rwkv-cli on `gguf` against the NumPy reference on `pth`, on every path;
+    the chunking does not change a bit."""
     weights = R.load_pth(pth)
     state = R.new_state(weights)
     ref = R.forward_seq(weights, tokens, state)
-    close(f"v{version} {tag}: sequence mode vs NumPy", cli_logits(gguf, tokens, work, tag + "-seq"), ref)
-    close(f"v{version} {tag}: sequence mode, chunks of 5, vs NumPy",
-          cli_logits(gguf, tokens, work, tag + "-chunk5", "--chunk", "5"), ref)
     for isa in isas:
-        close(f"v{version} {tag}: token mode ({isa}) vs NumPy",
-              cli_logits(gguf, tokens, work, f"{tag}-tok-{isa}", "--token-mode", "--isa", isa), ref)
+        seq = cli_logits(gguf, tokens, work, f"{tag}-seq-{isa}", "--isa", isa)
+        close(f"v{version} {tag}: sequence mode ({isa}) vs NumPy", seq, ref, bound)
+        for name, extra in (("chunks of 5", ("--chunk", "5")), ("token mode", ("--token-mode",))):
+            other = cli_logits(gguf, tokens, work, f"{tag}-{extra[0][2:]}-{isa}", "--isa", isa, *extra)
+            check(f"v{version} {tag}: {name} ({isa}) gives sequence mode's logits bit for bit",
+                  seq is not None and other is not None and seq.tobytes() == other.tobytes(),
+                  "differ" if seq is not None and other is not None else "no logits")
     return ref, state
 
 
@@ -217,7 +203,7 @@ def check_state(version, R, gguf, pth, tokens, ref, work, tag):
     second = cli_logits(gguf, tokens[h:], work, tag + "-second", "--state-in", st)
     if first is None or second is None:
         return
-    close(f"v{version} {tag}: state saved and continued vs NumPy", second, ref[h:])
+    close(f"v{version} {tag}: state saved and continued vs NumPy", second, ref[h:], F32_BOUND)
     weights = R.load_pth(pth)
     s = R.new_state(weights)
     R.forward_seq(weights, tokens[:h], s)
@@ -227,15 +213,16 @@ def check_state(version, R, gguf, pth, tokens, ref, work, tag):
     got = np.frombuffer(data[56:], dtype="<f4")
     ok = arch == version and got.size == want.size
     d = float(np.abs(got - want).max() / (np.abs(want).max() + 1e-30)) if ok else float("inf")
-    check(f"v{version} {tag}: state file (arch {arch}) holds the NumPy state: max |diff| / max = {d:.2g}",
-          ok and d < 1e-4, f"arch {arch}, {got.size} vs {want.size} floats, diff {d:g}")
+    # measured 4.3e-7 .. 5.1e-7 (v5), 7.0e-7 .. 7.7e-7 (v6); bound = 2.6x
+    check(f"v{version} {tag}: state file (arch {arch}) holds the NumPy state: max |diff| / max = {d:.2g} (bound 2e-6)",
+          ok and d <= 2e-6, f"arch {arch}, {got.size} vs {want.size} floats, diff {d:g}")
 
 
 def bench_flops(version, gguf):
     """rwkv-cli bench's FLOPs per prompt token, counted here from the model's
     shape: every layer's matrices (RWKV-6 adds the token-shift LoRA, whose
-    time_mix_w2 [D, C, 5] is five D -> C matrices, and the decay LoRA), 9 per
-    WKV state element, the head once per prompt."""
+    time_mix_w2 [D, C, 5] is five D -> C matrices, and the decay LoRA), 5 per
+    WKV state element (y += r S: 2, S = w S + k v^T: 3), the head once per prompt."""
     meta, tensors = gguf_writer.read_gguf(gguf)
     arch = f"rwkv{version}"
     L, C = meta[f"{arch}.block_count"], meta[f"{arch}.embedding_length"]
@@ -247,8 +234,8 @@ def bench_flops(version, gguf):
         Dw = tensors["blk.0.time_mix_decay_w1.weight"][1].shape[0]
         per_layer += 5 * C * D + 5 * D * C + 2 * C * Dw
     P = 4
-    want = 2 * L * per_layer + 9 * L * C * N + 2 * C * V / P
-    rc, out, err = run([CLI, "bench", "-m", gguf, "-p", str(P), "-n", "0", "-r", "1", "-o", "json"])
+    want = 2 * L * per_layer + 5 * L * C * N + 2 * C * V / P
+    rc, out, err = run_cli(["bench", "-m", gguf, "-p", str(P), "-n", "0", "-r", "1", "-o", "json"])
     try:
         got = json.loads(out)[0]["flops_per_token"]
     except (ValueError, IndexError, KeyError, TypeError):
@@ -268,7 +255,7 @@ def rwkvcpp_v52_epsilon(shared, work):
     d = os.path.join(shared, "rwkvcpp-tiny")
     src, exp = os.path.join(d, "tiny-rwkv-5v2-730K-FP32.bin"), os.path.join(d, "expected-logits-5v2-730K.bin")
     if not os.path.exists(src):
-        check("rwkv.cpp tiny v5.2 model present", os.environ.get("CI") not in ("true", "1"), src)
+        harness.missing(src)
         return
     gguf = os.path.join(work, "tiny-rwkv-5v2-730K-f32.gguf")
     if not convert(src, gguf):
@@ -289,8 +276,9 @@ def rwkvcpp_v52_epsilon(shared, work):
             refs[eps] = rwkv5_numpy.forward_seq(w, tokens, rwkv5_numpy.new_state(w))[-1:]
         finally:
             rwkv5_numpy.group_norm = orig
-    close("tiny v5.2: rwkv-cli vs NumPy, ln_x eps 64e-5 (official)", got, refs[64e-5], 1e-5)
-    close("tiny v5.2: rwkv.cpp's expected logits vs NumPy, ln_x eps 1e-5", rwkvcpp, refs[1e-5], 1e-5)
+    # measured 1.5e-6 .. 1.9e-6 (by path), 1.6e-6; bound = 2.6x
+    close("tiny v5.2: rwkv-cli vs NumPy, ln_x eps 64e-5 (official)", got, refs[64e-5], 5e-6)
+    close("tiny v5.2: rwkv.cpp's expected logits vs NumPy, ln_x eps 1e-5", rwkvcpp, refs[1e-5], 5e-6)
     d_cpp = rel_diff(got, rwkvcpp)
     check(f"tiny v5.2: rwkv-cli is {d_cpp:.2f} x std from rwkv.cpp, the epsilon's effect (0.5 .. 0.65)",
           0.5 <= d_cpp <= 0.65)
@@ -306,10 +294,10 @@ def generation(version, R, work, vocab_file, isas):
     if not convert(pth, gguf):
         return
     tokens = [rng.randrange(256) for _ in range(19)]
-    ref, _ = check_model(version, R, pth, gguf, tokens, work, "L2 D128 F32", isas)
+    ref, _ = check_model(version, R, pth, gguf, tokens, work, "L2 D128 F32", isas, F32_BOUND)
     check_state(version, R, gguf, pth, tokens, ref, work, f"v{version}-f32")
 
-    rc, out, err = run([CLI, "info", "-m", gguf])
+    rc, out, err = run_cli(["info", "-m", gguf])
     check(f"v{version} rwkv-cli info names rwkv{version}", rc == 0 and f"rwkv{version}".encode() in out,
           err.strip()[-200:])
     bench_flops(version, gguf)
@@ -329,25 +317,26 @@ def generation(version, R, work, vocab_file, isas):
                 identical = same and open(out, "rb").read() == open(os.path.join(work, "named.gguf"), "rb").read()
                 check("v6 rwkv.cpp FP32 file converts to the same GGUF bytes as the .pth", identical)
             close(f"v{version} rwkv.cpp FP32 file: rwkv-cli vs NumPy on the .pth",
-                  cli_logits(out, tokens, work, f"v{version}-rwkvcpp32"), ref)
+                  cli_logits(out, tokens, work, f"v{version}-rwkvcpp32"), ref, F32_BOUND)
         else:
             # FP16 matrices: the reference is the NumPy model read from the converted GGUF
             w16 = R.load_gguf(out)
             ref16 = R.forward_seq(w16, tokens, R.new_state(w16))
             close(f"v{version} rwkv.cpp FP16 file: rwkv-cli vs NumPy on the same weights",
-                  cli_logits(out, tokens, work, f"v{version}-rwkvcpp16"), ref16)
+                  cli_logits(out, tokens, work, f"v{version}-rwkvcpp16"), ref16, F32_BOUND)
 
     # llama.cpp's rescaled layout (rescale_every_n_layers = 1: every layer halves x)
     resc = os.path.join(work, f"v{version}-L2-D128-rescaled.gguf")
     write_rescaled(gguf, resc, f"rwkv{version}", 1)
     close(f"v{version} rescale_every_n_layers = 1 file vs NumPy",
-          cli_logits(resc, tokens, work, f"v{version}-rescaled", "--token-mode"), ref)
+          cli_logits(resc, tokens, work, f"v{version}-rescaled", "--token-mode"), ref, RESCALE_BOUND)
     wr = R.load_gguf(resc)
-    close(f"v{version} NumPy load_gguf undoes the rescaling", R.forward_seq(wr, tokens, R.new_state(wr)), ref, 1e-5)
+    # the rescaling is by powers of two: undone exactly
+    close(f"v{version} NumPy load_gguf undoes the rescaling", R.forward_seq(wr, tokens, R.new_state(wr)), ref, 0.0)
 
     # Q8_0: loads and runs (a smoke test; the bound is Q8_0's, not the engine's)
     q8 = os.path.join(work, f"v{version}-L2-D128-q8_0.gguf")
-    rc, _, err = run([CLI, "quantize", gguf, q8, "q8_0"])
+    rc, _, err = run_cli(["quantize", gguf, q8, "q8_0"])
     if check(f"v{version} rwkv-cli quantize q8_0", rc == 0, err.strip()[-300:]):
         a = cli_logits(q8, tokens, work, f"v{version}-q8")
         close(f"v{version} Q8_0 vs NumPy (F32 weights)", a, ref, 0.15)
@@ -371,7 +360,7 @@ def generation(version, R, work, vocab_file, isas):
     check(f"v{version} bf16 .pth -> BF16 matrices",
           tensors["blk.0.time_mix_key.weight"][0] == gguf_writer.GGMLType.BF16)
     tokens = [rng.randrange(65536) for _ in range(19)]
-    check_model(version, R, pth, gguf, tokens, work, "L3 D256 BF16", isas)
+    check_model(version, R, pth, gguf, tokens, work, "L3 D256 BF16", isas, BF16_BOUND)
 
 
 def chunked_form():
@@ -396,7 +385,9 @@ def chunked_form():
         y, S_new = rwkv6_numpy.wkv_chunk(S0, r, logw, k, v, u)
         worst = max(worst, float(np.abs(y - y_rec).max() / np.abs(y_rec).max()),
                     float(np.abs(S_new - S).max() / np.abs(S).max()))
-    check(f"parallel (chunked) WKV form equals the recurrence: max |diff| / max = {worst:.2g}", worst < 1e-5)
+    # measured 2.1e-7 (float32 inputs, float64 recurrence); bound = 2.9x
+    check(f"parallel (chunked) WKV form equals the recurrence: max |diff| / max = {worst:.2g} (bound 6e-7)",
+          worst <= 6e-7)
 
 
 def icl_demo(work):
@@ -404,7 +395,7 @@ def icl_demo(work):
     additive state's error passes 1 at n = N and keeps growing; the delta rule
     fed the stream repeatedly tracks the least-squares limit."""
     out = os.path.join(work, "icl.csv")
-    rc, text, err = run([CLI, "icl", "--trials", "4", "--csv", out])
+    rc, text, err = run_cli(["icl", "--trials", "4", "--csv", out])
     if not check("rwkv-cli icl runs", rc == 0 and b"(a)" in text and os.path.exists(out), err.strip()[-300:]):
         return
     vals = {}
@@ -458,23 +449,11 @@ def cpu_isas():
 
 
 def main():
-    global CLI
-    p = argparse.ArgumentParser()
-    p.add_argument("--cli", required=True)
-    p.add_argument("--work", required=True)
-    p.add_argument("--shared", default=os.path.join(HERE, "..", "..", "shared", "data"))
-    a = p.parse_args()
-    CLI = os.path.abspath(a.cli)
-    os.makedirs(a.work, exist_ok=True)
-    os.environ.pop("RWKV_MODEL", None)
-    t0 = time.time()
+    a = harness.arguments(__doc__, required=("cli", "work"),
+                          optional={"shared": os.path.join(harness.ROOT, "..", "shared", "data")})
     vocab = os.path.join(a.shared, "tokenizer", "rwkv_vocab_v20230424.txt")
     if not os.path.exists(vocab):
-        msg = f"test_v56: {vocab} is missing: the world-vocabulary (L3 D256 bf16) models are not tested"
-        if os.environ.get("CI") in ("true", "1"):
-            check(msg, False)
-        else:
-            print("\n*** SKIPPING: " + msg + " ***\n")
+        harness.missing(f"{vocab} (the world-vocabulary L3 D256 bf16 models are not tested)")
         vocab = None
     isas = cpu_isas()
     for version, R in ((5, rwkv5_numpy), (6, rwkv6_numpy)):
@@ -483,15 +462,7 @@ def main():
     rwkvcpp_v52_epsilon(a.shared, a.work)
     chunked_form()
     icl_demo(a.work)
-    summary(t0)
-
-
-def summary(t0):
-    """The last lines: the time taken and "N passed, M failed"; exit status 1 on any failure."""
-    print(f"# {time.time() - t0:.1f} s")
-    n_fail = results.count(False)
-    print(f"{len(results) - n_fail} passed, {n_fail} failed")
-    sys.exit(1 if n_fail else 0)
+    harness.finish()
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@
 //   tg: bytes read per token (every weight but the embedding, one embedding
 //       row, the state) x t/s / memory read bandwidth (streaming read of a
 //       buffer in 2 MiB pages, -t threads)
-//   pp: flops per token (2 per weight multiply-add, 9 per WKV state element;
+//   pp: flops per token (2 per weight multiply-add, 9 or 5 per WKV state element;
 //       the head counts once per prompt, as only the last logits are computed)
 //       x t/s / peak throughput (independent FMA chains, or int8 dot products
 //       for Q8_0/Q4_0 models, -t threads)
@@ -29,6 +29,8 @@
 #include <cstdio>
 #include <cstring>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "../../kernels/kernels.h"
 #include "../common.h"
@@ -99,12 +101,12 @@ void read_task(void* ctx, int64_t t) {
 
 // bytes/s of a streaming read of buf (512 MiB, made on the first call) split
 // over the threads, each thread's share read as 1, 2, 4 and 8 streams, twice
-// each; the best of these (RWKV_PROBE_DEBUG=1 prints them all: here 49, 55,
-// 56 and 61 GB/s, and the GEMVs read four streams). The buffer is in 2 MiB
-// pages (huge_pages.h), as --no-mmap's copy of the weights is: a probe in 4
-// KiB pages read 42-48 GB/s here against 58-69, and rated a --no-mmap tg128
-// above 100%. The limit is the best streaming read the machine gives, however
-// the model is held.
+// each; the best of these (RWKV_PROBE_DEBUG=1 prints them all; which count
+// reads fastest depends on the machine, and the GEMVs read several streams).
+// The buffer is in 2 MiB pages (huge_pages.h), as --no-mmap's copy of the
+// weights is: in 4 KiB pages the probe read less than a --no-mmap tg128 did
+// and rated it above 100%. The limit is the best streaming read the machine
+// gives, however the model is held.
 double measure_bandwidth(ThreadPool* pool, HugeRegion* buf) {
     const int n = pool_size(pool);
     const int64_t total = (512ll << 20) / 4 / (64 * n) * (64 * n);
@@ -139,6 +141,11 @@ bool is_unused(const GgufTensor& t) {
     return t.name == "blk.0.time_mix_v0.weight" || t.name == "blk.0.time_mix_v1.weight" ||
            t.name == "blk.0.time_mix_v2.weight";
 }
+
+// FLOPs per WKV state element and token, as kernels/wkv_scalar.cpp computes them.
+// RWKV-7: 2 for sa = S kk, 5 for S w + sa (kk a)^T + v k^T (kk a once per head
+// row), 2 for y = S r. RWKV-5/6: 2 for y += r S, 3 for S w + k v^T.
+double wkv_flops_per_state_element(Arch arch) { return arch == ARCH_RWKV7 ? 9.0 : 5.0; }
 
 struct Row {
     std::string test;
@@ -225,7 +232,8 @@ int cmd_bench(int argc, char** argv) {
     const double state_bytes = (double)state.data.size() * 4;
     const double bytes_per_token = weight_bytes + state_bytes;
     // In pp the head runs once per prompt (only the last logits are needed).
-    const double flops_per_token = 2 * (macs - head_macs) + 9.0 * (double)(m.n_layer * m.n_embd * m.head_size) +
+    const double flops_per_token = 2 * (macs - head_macs) +
+                                   wkv_flops_per_state_element(m.arch) * (double)(m.n_layer * m.n_embd * m.head_size) +
                                    2 * head_macs / (double)std::max<int64_t>(n_prompt, 1);
     const bool quant = model_has_int8_products(m);
 
@@ -334,24 +342,28 @@ int cmd_bench(int argc, char** argv) {
                              (long long)n_params, kern.isa, n_threads, (long long)row.n_prompt, (long long)row.n_gen,
                              row.test.c_str(), row.ts.mean, row.ts.sd, row.eff, row.limit.c_str(), use_mmap ? 1 : 0);
     } else {
-        out += "[\n";
-        for (size_t i = 0; i < rows.size(); i++) {
-            const Row& row = rows[i];
-            std::string samples;
-            for (size_t k = 0; k < row.ts.samples.size(); k++) samples += strprintf(k ? ", %.6f" : "%.6f", row.ts.samples[k]);
-            out += strprintf(
-                "  {\"model_type\": \"%s\", \"model_size\": %.0f, \"model_n_params\": %lld, \"isa\": \"%s\", "
-                "\"n_threads\": %d, \"n_prompt\": %lld, \"n_gen\": %lld, \"test\": \"%s\", \"avg_ts\": %.6f, "
-                "\"stddev_ts\": %.6f, \"samples_ts\": [%s], \"efficiency\": %.4f, \"limit\": \"%s\", "
-                "\"bytes_per_token\": %.0f, \"flops_per_token\": %.0f, \"bandwidth_bytes_per_s\": %.0f, "
-                "\"peak_ops_per_s\": %.0f, \"use_mmap\": %s}%s\n",
-                name.c_str(), size, (long long)n_params, kern.isa, n_threads, (long long)row.n_prompt,
-                (long long)row.n_gen, row.test.c_str(), row.ts.mean, row.ts.sd, samples.c_str(), row.eff,
-                row.limit.c_str(), row.bytes > 0 ? row.bytes : bytes_per_token, flops_per_token, bandwidth, peak,
-                use_mmap ? "true" : "false",
-                i + 1 < rows.size() ? "," : "");
-        }
-        out += "]\n";
+        // llama-bench's field names where it has them; the byte, flop and limit figures are whole numbers.
+        nlohmann::ordered_json list = nlohmann::ordered_json::array();  // fields in this order
+        for (const Row& row : rows)
+            list.push_back({{"model_type", name},
+                            {"model_size", (int64_t)size},
+                            {"model_n_params", n_params},
+                            {"isa", kern.isa},
+                            {"n_threads", n_threads},
+                            {"n_prompt", row.n_prompt},
+                            {"n_gen", row.n_gen},
+                            {"test", row.test},
+                            {"avg_ts", row.ts.mean},
+                            {"stddev_ts", row.ts.sd},
+                            {"samples_ts", row.ts.samples},
+                            {"efficiency", row.eff},
+                            {"limit", row.limit},
+                            {"bytes_per_token", std::llround(row.bytes > 0 ? row.bytes : bytes_per_token)},
+                            {"flops_per_token", std::llround(flops_per_token)},
+                            {"bandwidth_bytes_per_s", std::llround(bandwidth)},
+                            {"peak_ops_per_s", std::llround(peak)},
+                            {"use_mmap", use_mmap}});
+        out = list.dump(2) + "\n";
     }
     huge_region_free(&read_buf);
     cli_write(1, out.data(), out.size());

@@ -2,18 +2,18 @@
 //
 // The needle-in-a-haystack test long-context work uses: a pass key (random
 // digits) is hidden at some depth of filler text of some length, then asked
-// for. The answer is read greedily. The table and the heat map give the
-// retrieval accuracy per (length, depth). An RNN has no context window, so
-// what limits it is what its fixed-size state can keep while the filler flows
-// through it.
+// for. The answer is read greedily. The table gives the retrieval accuracy
+// per (length, depth); --csv writes it for scripts/plot_passkey.py, which
+// draws the heat map. An RNN has no context window, so what limits it is what
+// its fixed-size state can keep while the filler flows through it.
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
 
 #include "../common.h"
-#include "../png.h"
 #include "../rwkv.h"
 #include "cli.h"
 #include "options.h"
@@ -53,7 +53,7 @@ int cmd_passkey(int argc, char** argv) {
         ("trials", "pass keys per cell", cxxopts::value<int>()->default_value("3"))
         ("digits", "digits per pass key", cxxopts::value<int>()->default_value("5"))
         ("seed", "seed for the pass keys", cxxopts::value<uint64_t>()->default_value("1"))
-        ("o,output", "heat map PNG", cxxopts::value<std::string>()->default_value("passkey.png"));
+        ("csv", "also write the accuracy as CSV (tokens,depth,accuracy,trials) to FILE", cxxopts::value<std::string>()->default_value(""));
     cxxopts::ParseResult r;
     if (!parse_or_help(o, argc, argv, &r)) return 0;
     const std::vector<int64_t> lengths = parse_list(r["lengths"].as<std::string>(), "--lengths", 1, 10000000);
@@ -62,6 +62,10 @@ int cmd_passkey(int argc, char** argv) {
     if (trials < 1 || trials > 1000) rwkv_fail("--trials must be in 1..1000");
     if (digits < 1 || digits > 18) rwkv_fail("--digits must be in 1..18");
     const int n_threads = threads_option(r);
+    const std::string csv_path = r["csv"].as<std::string>();
+    FILE* csv = nullptr;  // opened before the run, so that a bad path fails at once
+    if (!csv_path.empty() && !(csv = fopen(csv_path.c_str(), "w")))
+        rwkv_fail("%s: cannot create: %s", csv_path.c_str(), strerror(errno));
 
     LoadedModel lm;
     cli_load_model(&lm, r["model"].as<std::string>(), isa_option(r), load_mode_option(r), act_option(r));
@@ -152,24 +156,12 @@ int cmd_passkey(int argc, char** argv) {
     out += strprintf("\noverall: %.1f%% over %lld cells x %d trials\n", 100 * total / (double)cells, (long long)cells, trials);
     cli_write(1, out.data(), out.size());
 
-    // Heat map: one cell per (length, depth), labelled.
-    const int cw = 60, ch = 36, left = 70, top = 40, s = 2;
-    Image im;
-    image_init(&im, left + cw * (int)depths.size() + 20, top + ch * (int)lengths.size() + 50, 0xffffff);
-    image_text(&im, 10, 10, "PASSKEY ACCURACY: TOKENS X DEPTH", s, 0x202020);
-    for (size_t li = 0; li < lengths.size(); li++) {
-        image_text(&im, 8, top + (int)li * ch + ch / 2 - 5, std::to_string(lengths[li]), s, 0x202020);
-        for (size_t di = 0; di < depths.size(); di++) {
-            const int x = left + (int)di * cw, y = top + (int)li * ch;
-            image_fill_rect(&im, x + 1, y + 1, cw - 2, ch - 2, heat_color(acc[li][di]));
-            image_text(&im, x + 8, y + ch / 2 - 5, strprintf("%.0f%%", 100 * acc[li][di]), s, 0x101010);
-        }
+    if (csv) {
+        fprintf(csv, "tokens,depth,accuracy,trials\n");
+        for (size_t li = 0; li < lengths.size(); li++)
+            for (size_t di = 0; di < depths.size(); di++)
+                fprintf(csv, "%lld,%lld,%.6g,%d\n", (long long)lengths[li], (long long)depths[di], acc[li][di], trials);
+        if (fclose(csv) != 0) rwkv_fail("%s: write failed", csv_path.c_str());
     }
-    for (size_t di = 0; di < depths.size(); di++)
-        image_text(&im, left + (int)di * cw + 14, top + ch * (int)lengths.size() + 10,
-                   strprintf("%lld%%", (long long)depths[di]), s, 0x202020);
-    const std::string png = r["output"].as<std::string>();
-    png_write(png.c_str(), &im);
-    fprintf(stderr, "rwkv-cli passkey: heat map written to %s\n", png.c_str());
     return 0;
 }
