@@ -7,8 +7,9 @@
 #
 # usage: bench/bench_models.sh [SIZES] [TYPES] [-- bench flags]
 #   SIZES  comma list of 0.1b,0.4b,1.5b,2.9b   (default 0.1b,0.4b)
-#   TYPES  comma list of what `rwkv-cli quantize` writes: f32,f16,bf16,q8_0,q4_0
-#          (default f16,bf16,q8_0,q4_0)
+#   TYPES  comma list of `rwkv-cli quantize` presets, any case: f32, f16, bf16
+#          or any llama.cpp preset (q8_0, q4_0, q4_k_m, iq4_xs, ...; `rwkv-cli
+#          quantize --help` lists them)   (default f16,bf16,q8_0,q4_0)
 # Models are cached in build/bench-models (about 4 GB for the first three sizes).
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -4,7 +4,8 @@
 // fuzz/make_seeds.py writes beside the seed corpus). Each input is offered as
 // a state file for it. Properties: state_load either throws RwkvError and
 // leaves the state untouched, or fills it with finite values of the right
-// size; a loaded state runs (one token) and saves back to the same bytes.
+// size; a loaded state runs (one token) and saves back to the same bytes
+// (its model id, if it was the older file-order one, becomes the current).
 #include <cmath>
 #include <cstring>
 #include <string>
@@ -60,14 +61,24 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
     FUZZ_CHECK(s.data.size() == n, "state size changed");
     for (float x : s.data) FUZZ_CHECK(std::isfinite(x), "non-finite value accepted");
-    // What loads saves back to the same bytes.
+    // What loads saves back to the same bytes, but for the model id: a state
+    // with the older file-order id is saved with the current one.
     state_save(g_out.c_str(), &g_model, &s);
     FILE* f = fopen(g_out.c_str(), "rb");
     FUZZ_CHECK(f, "saved state missing");
     std::vector<uint8_t> back(size + 1);
     const size_t got = fread(back.data(), 1, back.size(), f);
     fclose(f);
-    FUZZ_CHECK(got == size && memcmp(back.data(), data, size) == 0, "save(load(x)) != x");
+    const size_t id_at = 48;  // after magic, version, arch and the four shape fields
+    uint64_t id_in, id_out;
+    memcpy(&id_in, data + id_at, 8);
+    memcpy(&id_out, back.data() + id_at, 8);
+    FUZZ_CHECK(id_in == model_identity(&g_model) || id_in == model_identity_file_order(&g_model),
+               "loaded a state with another model id");
+    FUZZ_CHECK(id_out == model_identity(&g_model), "saved a state without the model id");
+    FUZZ_CHECK(got == size && memcmp(back.data(), data, id_at) == 0 &&
+                   memcmp(back.data() + id_at + 8, data + id_at + 8, size - id_at - 8) == 0,
+               "save(load(x)) != x");
     std::vector<float> logits((size_t)g_model.n_vocab);
     const int32_t tok = 1;
     rwkv_eval(g_ctx, g_state, &tok, 1, logits.data(), nullptr);

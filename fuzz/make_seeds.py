@@ -126,6 +126,7 @@ def state_corpus(d, model):
     write(d, "extra.state", good + b"\0")
     write(d, "nan.state", tg.state_file(model, float("nan")))
     write(d, "other-id.state", tg.state_file(model, 0.0, model_id=12345))
+    write(d, "file-order-id.state", tg.state_file(model, 0.25, file_order=True))
     write(d, "other-arch.state", tg.state_file(model, 0.0, arch=6))
     write(d, "other-shape.state", tg.state_file(model, 0.0, shape=(1, 8, 2, 4)))
     bad = bytearray(good)

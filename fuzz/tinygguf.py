@@ -340,9 +340,10 @@ def fnv1a(h, b: bytes) -> int:
 ARCH_NUM = {"rwkv5": 5, "rwkv6": 6, "rwkv7": 7}
 
 
-def state_file(data: bytes, fill=0.0, model_id=None, arch=None, shape=None) -> bytes:
+def state_file(data: bytes, fill=0.0, model_id=None, arch=None, shape=None, file_order=False) -> bytes:
     """A state file for the model `data` (as rwkv-cli writes it), every value
-    `fill`; model_id/arch/shape override the header fields."""
+    `fill`; model_id/arch/shape override the header fields; file_order: the
+    older model id, over the vectors in file order instead of by name."""
     secs = sections(data)
     infos = tensor_infos(data)
     meta = {}
@@ -362,6 +363,7 @@ def state_file(data: bytes, fill=0.0, model_id=None, arch=None, shape=None) -> b
     H = C // N
     V = infos["token_embd.weight"][1][1]
     h = fnv1a(0xcbf29ce484222325, struct.pack("<7q", ARCH_NUM[a], L, C, H, N, V, F))
+    vectors = []
     for name, start, end in secs:
         if not name.startswith("tensor info '"):
             continue
@@ -369,10 +371,10 @@ def state_file(data: bytes, fill=0.0, model_id=None, arch=None, shape=None) -> b
         _, ne, typ, off, ds = infos[tname]
         ne4 = list(ne) + [1] * (4 - len(ne))
         vector = ne4[1] * ne4[2] * ne4[3] == 1 or "lerp_fused" in tname
-        if typ != F32 or not vector:
-            continue
-        h = fnv1a(h, tname.encode())
-        h = fnv1a(h, data[ds:ds + nbytes(typ, list(ne))])
+        if typ == F32 and vector:
+            vectors.append((tname.encode(), data[ds:ds + nbytes(typ, list(ne))]))
+    for tname, values in (vectors if file_order else sorted(vectors)):
+        h = fnv1a(fnv1a(h, tname), values)
     if model_id is not None:
         h = model_id
     n_layer, n_embd, n_head, head_size = shape if shape else (L, C, H, N)

@@ -21,16 +21,6 @@
 
 namespace {
 
-// Round to nearest, ties to even, for |v| < 2^22: adding 1.5 * 2^23 leaves
-// the rounded integer in the low mantissa bits. For larger |v| the result is
-// garbage, but the same garbage as ggml's.
-inline int nearest_int(float v) {
-    const float shifted = v + 12582912.0f;
-    int32_t i;
-    memcpy(&i, &shifted, 4);
-    return (i & 0x007fffff) - 0x00400000;
-}
-
 // C's float-to-int truncation, defined for every input: NaN -> 0, clamped to
 // int32's range (x86's cvttss2si gives INT32_MIN there; no finite weight in
 // a block's range gets near it).

@@ -262,13 +262,6 @@ static void matmul_dequant_scalar(const void* W, int64_t n_in, int64_t n_out, in
 
 // ggml's quantize_row_q8_K_ref: d = (the value of largest magnitude) / -127
 // per 256, q = nearest_int(x * -127 / max) (ties to even), at most 127.
-static inline int nearest_int(float v) {
-    const float shifted = v + 12582912.0f;  // 1.5 * 2^23: the integer lands in the low mantissa bits
-    int32_t i;
-    memcpy(&i, &shifted, 4);
-    return (i & 0x007fffff) - 0x00400000;
-}
-
 void quantize_row_q8_K_scalar(const float* src, void* dst, int64_t n) {
     block_q8_K* y = (block_q8_K*)dst;
     for (int64_t b = 0; b < n / QK_K; b++) {

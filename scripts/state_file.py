@@ -10,7 +10,8 @@ The file (little-endian):
 
 wkv is S[head][value][key] for RWKV-7 and S[head][key][value] for RWKV-5/6,
 as the engine's kernels keep it.  rwkv-cli loads a state only into a model
-with the same architecture, shape and model id.
+with the same architecture, shape and model id (or the older, file-order
+model id).
 
 State tuning (RWKV-PEFT, RWKV-LM) trains one tensor per layer,
 blocks.N.att.time_state [H, N, N], indexed time_state[h][i][j] with i the
@@ -58,9 +59,11 @@ def model_info(path: str) -> dict:
     arch, n_layer, n_embd, n_head, head_size and model_id, exactly as
     model_identity() in src/state_file.cpp computes it: FNV-1a 64 over
     int64 {arch, n_layer, n_embd, n_head, head_size, n_vocab, n_ffn}, then,
-    in file order, for each F32, F16 or BF16 tensor that is a vector
+    sorted by name, for each F32, F16 or BF16 tensor that is a vector
     (ne1*ne2*ne3 == 1) or whose name contains "lerp_fused": its name bytes,
-    then its values as little-endian float32 (F32: the stored bytes)."""
+    then its values as little-endian float32 (F32: the stored bytes).
+    Also model_id_file_order: the same hash with the tensors in file order,
+    the identity older state files carry (rwkv-cli still loads them)."""
     c = read_gguf_header(path)
     arch_name = c.meta.get("general.architecture")
     if arch_name not in ARCHS:
@@ -76,7 +79,7 @@ def model_info(path: str) -> dict:
     if len(emb) != 1 or len(emb[0]) != 2 or N <= 0 or C % N:
         raise StateError(f"{path}: not a model rwkv-cli loads (token_embd.weight, embedding {C}, head size {N})")
     info = {"arch": ARCHS[arch_name], "n_layer": L, "n_embd": C, "n_head": C // N, "head_size": N}
-    h = fnv1a(FNV_OFFSET, struct.pack("<7q", info["arch"], L, C, C // N, N, emb[0][1], F))
+    vectors = []   # (name bytes, float32 bytes), in file order
     with open(path, "rb") as f:
         for name, ne, ggml_type, offset in c.tensor_infos:
             ne4 = tuple(ne) + (1,) * (4 - len(ne))
@@ -93,8 +96,17 @@ def model_info(path: str) -> dict:
                 data = np.frombuffer(data, "<f2").astype("<f4").tobytes()
             elif ggml_type == GGMLType.BF16:
                 data = (np.frombuffer(data, "<u2").astype("<u4") << 16).astype("<u4").tobytes()
-            h = fnv1a(fnv1a(h, name.encode("utf-8")), data)
-    info["model_id"] = h
+            vectors.append((name.encode("utf-8"), data))
+    shape = fnv1a(FNV_OFFSET, struct.pack("<7q", info["arch"], L, C, C // N, N, emb[0][1], F))
+
+    def identity(tensors) -> int:
+        h = shape
+        for name, data in tensors:
+            h = fnv1a(fnv1a(h, name), data)
+        return h
+    # sorted by the name's bytes, as C++ compares std::string_view
+    info["model_id"] = identity(sorted(vectors, key=lambda v: v[0]))
+    info["model_id_file_order"] = identity(vectors)
     return info
 
 

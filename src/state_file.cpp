@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
@@ -22,32 +23,55 @@ static uint64_t fnv1a(uint64_t h, const void* data, size_t n) {
     return h;
 }
 
-uint64_t model_identity(const Model* m) {
+// The tensors the identity covers: vectors (one row, or the six fused
+// token-shift mixes [C, 1, 1, 6]) in a float type. Every weight type of a
+// model stores them unchanged (llama-quantize writes them as F32).
+static bool identity_tensor(const GgufTensor& t) {
+    const bool vector = t.ne[1] * t.ne[2] * t.ne[3] == 1 || t.name.find("lerp_fused") != std::string_view::npos;
+    return vector && (t.type == GGML_TYPE_F32 || t.type == GGML_TYPE_F16 || t.type == GGML_TYPE_BF16);
+}
+
+// FNV-1a over the shape, then each identity tensor's name bytes and its
+// float32 values as the engine computes with them (F32: the stored bytes).
+static uint64_t identity_of(const Model* m, const std::vector<const GgufTensor*>& tensors) {
     uint64_t h = 0xcbf29ce484222325ull;
     const int64_t shape[] = {(int64_t)m->arch, m->n_layer, m->n_embd, m->n_head, m->head_size, m->n_vocab, m->n_ffn};
     h = fnv1a(h, shape, sizeof shape);
     std::vector<float> values;
-    for (const GgufTensor& t : m->file.tensors) {
-        // vectors: one row, or the six fused token-shift mixes ([C, 1, 1, 6]),
-        // in whatever float type they are stored: the float32 values the
-        // engine computes with (F32 tensors hash their bytes as they are)
-        const bool vector = t.ne[1] * t.ne[2] * t.ne[3] == 1 || t.name.find("lerp_fused") != std::string_view::npos;
-        if (!vector || (t.type != GGML_TYPE_F32 && t.type != GGML_TYPE_F16 && t.type != GGML_TYPE_BF16)) continue;
-        h = fnv1a(h, t.name.data(), t.name.size());
-        if (t.type == GGML_TYPE_F32) {
-            h = fnv1a(h, t.data, (size_t)t.nbytes);
+    for (const GgufTensor* t : tensors) {
+        h = fnv1a(h, t->name.data(), t->name.size());
+        if (t->type == GGML_TYPE_F32) {
+            h = fnv1a(h, t->data, (size_t)t->nbytes);
             continue;
         }
-        const int64_t n = t.ne[0] * t.ne[1] * t.ne[2] * t.ne[3];
+        const int64_t n = t->ne[0] * t->ne[1] * t->ne[2] * t->ne[3];
         values.resize((size_t)n);
         for (int64_t i = 0; i < n; i++) {
-            const uint16_t v = ((const uint16_t*)t.data)[i];
-            values[(size_t)i] = t.type == GGML_TYPE_F16 ? f16_to_f32(v) : bf16_to_f32(v);
+            const uint16_t v = ((const uint16_t*)t->data)[i];
+            values[(size_t)i] = t->type == GGML_TYPE_F16 ? f16_to_f32(v) : bf16_to_f32(v);
         }
         h = fnv1a(h, values.data(), values.size() * 4);
     }
     return h;
 }
+
+static std::vector<const GgufTensor*> identity_tensors(const Model* m) {
+    std::vector<const GgufTensor*> out;
+    for (const GgufTensor& t : m->file.tensors)
+        if (identity_tensor(t)) out.push_back(&t);
+    return out;
+}
+
+uint64_t model_identity(const Model* m) {
+    // By name: llama-quantize reorders tensors, and a model's quants must
+    // share its identity. Names are unique (gguf.cpp refuses duplicates).
+    std::vector<const GgufTensor*> tensors = identity_tensors(m);
+    std::sort(tensors.begin(), tensors.end(),
+              [](const GgufTensor* a, const GgufTensor* b) { return a->name < b->name; });
+    return identity_of(m, tensors);
+}
+
+uint64_t model_identity_file_order(const Model* m) { return identity_of(m, identity_tensors(m)); }
 
 struct StateHeader {
     char magic[8];
@@ -119,7 +143,8 @@ void state_load(const char* path, const Model* m, RwkvState* s) {
                   (unsigned long long)h.n_head, (unsigned long long)h.head_size, want.arch,
                   (unsigned long long)want.n_layer, (unsigned long long)want.n_embd, (unsigned long long)want.n_head,
                   (unsigned long long)want.head_size);
-    if (h.model_id != want.model_id)
+    // States saved before the identity sorted by name carry the file-order one.
+    if (h.model_id != want.model_id && h.model_id != model_identity_file_order(m))
         rwkv_fail("%s: the state was made with another model of the same shape (model id %016llx, this model %016llx)",
                   path, (unsigned long long)h.model_id, (unsigned long long)want.model_id);
     if (!read_ok) rwkv_fail("%s: truncated state file", path);
