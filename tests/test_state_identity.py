@@ -23,12 +23,10 @@ Each check prints PASS/FAIL; the last line is "N passed, M failed".
 
 usage: test_state_identity.py --cli build/rwkv-cli --shared ../shared/data --work build/test_state_identity
 """
-import argparse
 import glob
 import os
 import struct
 import sys
-import time
 
 import numpy as np
 
@@ -38,7 +36,8 @@ sys.path.insert(0, os.path.join(ROOT, "scripts"))
 sys.path.insert(0, HERE)
 import state_file  # noqa: E402
 from gguf_writer import read_gguf_header  # noqa: E402
-from test_v56 import check, rel_diff, run, summary  # noqa: E402
+import harness  # noqa: E402
+from harness import check, rel_diff, run  # noqa: E402
 
 F16 = os.path.join(ROOT, "models", "rwkv7-kjv-byte.gguf")
 # The id rwkv-cli wrote for the F16 file while the identity hashed tensors in
@@ -78,22 +77,14 @@ def refused(name, model, st, needle):
 
 def main():
     global CLI, WORK
-    p = argparse.ArgumentParser(description="state files across a model's files (model identity)")
-    for flag in ("--cli", "--shared", "--work"):
-        p.add_argument(flag, required=True)
-    a = p.parse_args()
-    CLI, WORK = os.path.abspath(a.cli), os.path.abspath(a.work)
-    os.makedirs(WORK, exist_ok=True)
-    os.environ.pop("RWKV_MODEL", None)
-    t0 = time.time()
+    a = harness.arguments(__doc__, required=("cli", "shared", "work"))
+    CLI, WORK = a.cli, a.work
     quants = sorted(glob.glob(os.path.join(a.shared, "llamacpp-quants", "kjv-*.gguf")))
     other_shape = os.path.join(a.shared, "llamacpp-gguf", "v7-L2-D64-s9-llamacpp-f16.gguf")
-    if len(quants) != 12 or not os.path.exists(other_shape):
-        if os.environ.get("CI") in ("true", "1"):
-            check(f"{a.shared}: llamacpp-quants (12 kjv-*.gguf) and {other_shape} present", False)
-        else:
-            print(f"\n*** SKIPPING: {a.shared}/llamacpp-quants or {other_shape} is missing ***\n")
-        summary(t0)
+    if len(quants) != 12:
+        harness.missing(f"{a.shared}/llamacpp-quants (12 kjv-*.gguf)")
+        harness.finish()
+    harness.require_files(other_shape)
 
     text = open(os.path.join(a.shared, "llamacpp-quants", "text.txt"), "rb").read()
     prefix, cont = list(text[:96]), list(text[96:128])   # byte vocabulary: token id = byte
@@ -101,7 +92,7 @@ def main():
     _, err = logits(F16, prefix, "--state-out", st)
     want, err2 = logits(F16, cont, "--state-in", st)
     if not check("F16: save the state after the prefix, continue from it", want is not None, err + err2):
-        summary(t0)
+        harness.finish()
     f16_id = state_id(st)
     top2 = np.sort(want, axis=1)[:, -2:]
     margin = top2[:, 1] - top2[:, 0]
@@ -164,7 +155,7 @@ def main():
             "the state was made with another model of the same shape")
     refused("the F16 state with its file-order id, for that copy", changed, old,
             "the state was made with another model of the same shape")
-    summary(t0)
+    harness.finish()
 
 
 if __name__ == "__main__":
