@@ -10,7 +10,6 @@ closed stdout. Prints PASS/FAIL lines and "N passed, M failed"; about 30 s.
 
     test_batch.py --cli build/rwkv-cli --work DIR
 """
-import argparse
 import json
 import os
 import pty
@@ -21,24 +20,15 @@ import subprocess
 import sys
 import time
 
+import harness
+from harness import check, run_cli as run
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 MODEL = os.path.join(HERE, "..", "models", "rwkv7-kjv-byte.gguf")
-results = []
 CLI = None
 
 PROMPTS = ["And God said", "In the beginning", "Jesus wept.", "The LORD is my shepherd",
            "And it came to pass", "Blessed are", "\n", "For God so loved the world"]
-
-
-def check(name, ok, detail=""):
-    results.append(bool(ok))
-    print(("PASS " if ok else "FAIL ") + name + ("" if ok else ": " + str(detail)[:1500]), flush=True)
-    return ok
-
-
-def run(args, stdin=b"", timeout=120):
-    p = subprocess.run([CLI] + args, input=stdin, capture_output=True, timeout=timeout)
-    return p.returncode, p.stdout, p.stderr.decode("utf-8", "replace")
 
 
 def batch(args, stdin=b"", timeout=120):
@@ -453,14 +443,8 @@ def progress(work):
 
 def main():
     global CLI
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--cli", required=True)
-    ap.add_argument("--work", required=True)
-    a = ap.parse_args()
-    CLI = os.path.abspath(a.cli)
-    os.makedirs(a.work, exist_ok=True)
-    os.environ.pop("RWKV_MODEL", None)
-    t0 = time.time()
+    a = harness.arguments(__doc__, required=("cli", "work"))
+    CLI = a.cli
     inp, ref = ordering_and_determinism(a.work)
     against_generate()
     against_perplexity(a.work)
@@ -470,10 +454,7 @@ def main():
     interrupt(a.work)
     closed_stdout()
     progress(a.work)
-    n_fail = results.count(False)
-    print(f"({time.time() - t0:.1f} s)")
-    print(f"{len(results) - n_fail} passed, {n_fail} failed")
-    sys.exit(1 if n_fail else 0)
+    harness.finish()
 
 
 if __name__ == "__main__":
