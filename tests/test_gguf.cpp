@@ -273,9 +273,12 @@ TEST(Gguf, RejectsBrokenFiles) {
 // A header of 500,000 tensors: the duplicate checks and lookups are hash
 // sets, so the whole file is read (or refused at a duplicate in its last
 // tensor) in well under a second; with pairwise checks it took minutes.
+// The header checks (duplicate keys and tensors, lookups) are linear: 500,000
+// tensors load, or are refused for a duplicate, in under a second (the
+// quadratic checks took minutes). Under emulation (scripts/aarch64.sh sets
+// RWKV_EMULATED=1) a second means nothing, so only the results are checked.
 TEST(Gguf, HalfAMillionTensorsLoadInUnderASecond) {
-    const int n = 500000;
-    for (bool dup : {false, true}) {
+    auto load_seconds = [](int n, bool dup) {
         Builder g;
         g.header(n, 1);
         g.kv_u32("general.alignment", 32);
@@ -296,15 +299,24 @@ TEST(Gguf, HalfAMillionTensorsLoadInUnderASecond) {
         const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         EXPECT_EQ(refused, dup);
         if (!dup) {
-            ASSERT_EQ(f.tensors.size(), (size_t)n);
+            EXPECT_EQ(f.tensors.size(), (size_t)n);
             const GgufTensor* last = gguf_find_tensor(&f, "t" + std::to_string(n - 1));
-            ASSERT_NE(last, nullptr);
-            EXPECT_EQ(last->offset, (uint64_t)(n - 1) * 32);
+            EXPECT_NE(last, nullptr);
+            if (last) {
+                EXPECT_EQ(last->offset, (uint64_t)(n - 1) * 32);
+            }
             EXPECT_EQ(gguf_find_tensor(&f, "t" + std::to_string(n)), nullptr);
             gguf_close(&f);
         }
-        EXPECT_LT(s, 1.0) << (dup ? "refusing" : "loading") << " " << n << " tensors took " << s << " s";
         unlink(path.c_str());
+        return s;
+    };
+    const char* emulated = getenv("RWKV_EMULATED");
+    for (bool dup : {false, true}) {
+        const double s = load_seconds(500000, dup);
+        if (!(emulated && *emulated == '1')) {
+            EXPECT_LT(s, 1.0) << (dup ? "refusing" : "loading") << " 500000 tensors took " << s << " s";
+        }
     }
 }
 
