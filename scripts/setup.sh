@@ -9,6 +9,7 @@ set -euo pipefail
 RUN_PACKAGES=(
   cmake g++ make pkg-config
   libcxxopts-dev libxsimd-dev        # option parsing, portable SIMD
+  libcpp-httplib-dev nlohmann-json3-dev  # rwkv-cli serve: HTTP, JSON
 )
 # What the tests, benchmarks and hardening runs add (scripts/test.sh, .ci/run).
 TEST_PACKAGES=(
@@ -17,6 +18,7 @@ TEST_PACKAGES=(
   python3-matplotlib                 # plots (scripts/plot_icl.py, the trainer's loss curve)
   clang-19 libclang-rt-19-dev llvm   # libFuzzer + sanitizer runtimes, llvm-symbolizer (scripts/fuzz.sh)
   g++-aarch64-linux-gnu qemu-user googletest  # aarch64 cross build, run under emulation (scripts/aarch64.sh)
+  nodejs npm chromium                # the server tests: OpenAI's Node client, the chat page headless (tests/test_server.py)
 )
 case "${1:-test}" in
   run) PACKAGES=("${RUN_PACKAGES[@]}") ;;
@@ -27,6 +29,7 @@ if [ "${2:-}" = "--print" ]; then echo "${PACKAGES[*]}"; exit 0; fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do
+  [ "$p" = npm ] && command -v npm >/dev/null && continue  # NodeSource's nodejs includes npm
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 if [ ${#missing[@]} -eq 0 ]; then

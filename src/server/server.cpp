@@ -1,0 +1,398 @@
+// server.cpp - HTTP routes, streaming, shutdown (server.h).
+#include "server.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <random>
+
+#include <httplib.h>
+
+#include "../common.h"
+#include "api.h"
+#include "chat_page.h"
+
+using nlohmann::json;
+
+namespace {
+
+struct Server {
+    const Model* model = nullptr;
+    const WorldTokenizer* tok = nullptr;
+    ServerOptions opt;
+    Engine engine;
+    httplib::Server http;
+    std::atomic<uint64_t> next_id{1};
+    std::atomic<uint64_t> http_chat{0}, http_completions{0}, http_4xx{0}, http_5xx{0}, http_503{0};
+    std::mutex seed_mu;
+    std::mt19937_64 seeds{std::random_device{}()};
+};
+
+void send_error(httplib::Response& res, const ApiError& e) {
+    res.status = e.status;
+    res.set_content(api_error_json(e), "application/json");
+}
+
+void send_error(httplib::Response& res, int status, const std::string& type, const std::string& code,
+                const std::string& message) {
+    ApiError e;
+    e.status = status;
+    e.type = type;
+    e.code = code;
+    e.message = message;
+    send_error(res, e);
+}
+
+const char* finish_reason(GenFinish f) { return gen_finish_name(f); }
+
+json usage_json(const Job& j) {
+    return {{"prompt_tokens", j.prompt.size()},
+            {"completion_tokens", j.n_generated},
+            {"total_tokens", (int64_t)j.prompt.size() + j.n_generated},
+            {"prompt_tokens_details", {{"cached_tokens", j.n_cached}}}};
+}
+
+// What a request's reply has become: its split (chat) or its text (completion).
+struct ReplyView {
+    std::string reasoning, content;
+};
+
+ReplyView view(const ApiRequest& ar, const std::string& raw, bool final) {
+    if (ar.kind == API_COMPLETION) return ReplyView{"", raw};
+    ChatReply r = chat_split_reply(raw, ar.think, final);
+    return ReplyView{r.reasoning, r.content};
+}
+
+// One SSE event.
+std::string sse(const json& j) { return "data: " + api_dump(j) + "\n\n"; }
+
+struct Stream {
+    std::shared_ptr<Job> job;
+    ApiRequest ar;
+    std::string id, model;
+    int64_t created = 0;
+    ReplyView sent;
+    size_t raw_seen = 0;
+    bool opened = false;
+};
+
+json chunk(const Stream& st, const json& delta_or_text, const json& finish) {
+    json c = {{"index", 0}, {"finish_reason", finish}};
+    if (st.ar.kind == API_CHAT)
+        c["delta"] = delta_or_text;
+    else
+        c["text"] = delta_or_text, c["logprobs"] = nullptr;
+    return {{"id", st.id},
+            {"object", st.ar.kind == API_CHAT ? "chat.completion.chunk" : "text_completion"},
+            {"created", st.created},
+            {"model", st.model},
+            {"choices", json::array({c})}};
+}
+
+// Wait for more of the job's text (or its end), then write it as events.
+// False ends the response: the client is gone, and the job is cancelled.
+bool stream_step(Stream* st, httplib::DataSink& sink) {
+    Job& j = *st->job;
+    std::string raw;
+    bool done;
+    {
+        std::unique_lock<std::mutex> lk(j.mu);
+        if (st->opened) j.cv.wait_for(lk, std::chrono::seconds(1), [&] { return j.done || j.text.size() > st->raw_seen; });
+        raw = j.text;
+        st->raw_seen = raw.size();
+        done = j.done;
+    }
+    std::string out;
+    const bool chat = st->ar.kind == API_CHAT;
+    if (!st->opened && chat) out += sse(chunk(*st, json{{"role", "assistant"}, {"content", ""}}, nullptr));
+    st->opened = true;
+    const ReplyView now = view(st->ar, raw, done);
+    if (now.reasoning.size() > st->sent.reasoning.size())
+        out += sse(chunk(*st, json{{"reasoning_content", now.reasoning.substr(st->sent.reasoning.size())}}, nullptr));
+    if (now.content.size() > st->sent.content.size()) {
+        const std::string d = now.content.substr(st->sent.content.size());
+        out += sse(chunk(*st, chat ? json{{"content", d}} : json(d), nullptr));
+    }
+    st->sent = now;
+    if (done) {
+        if (j.finish == GEN_ERROR) {
+            ApiError e;
+            e.status = 500;
+            e.type = "server_error";
+            e.code = "model_error";
+            e.message = j.error;
+            out += "data: " + api_error_json(e) + "\n\n";
+        } else {
+            out += sse(chunk(*st, chat ? json::object() : json(""), finish_reason(j.finish)));
+            if (st->ar.include_usage) {
+                json u = chunk(*st, json::object(), nullptr);
+                u["choices"] = json::array();
+                u["usage"] = usage_json(j);
+                out += sse(u);
+            }
+        }
+        out += "data: [DONE]\n\n";
+    }
+    if (!out.empty() && !sink.write(out.data(), out.size())) {
+        j.cancel = true;
+        return false;
+    }
+    if (done) sink.done();
+    return true;
+}
+
+void wait_done(Job* j) {
+    std::unique_lock<std::mutex> lk(j->mu);
+    while (!j->done) j->cv.wait_for(lk, std::chrono::seconds(1));
+}
+
+void handle_generate(Server* S, ApiKind kind, const httplib::Request& req, httplib::Response& res) {
+    (kind == API_CHAT ? S->http_chat : S->http_completions)++;
+    ApiLimits lim;
+    lim.max_tokens = S->opt.max_tokens;
+    lim.n_vocab = S->model->n_vocab;
+    {
+        std::lock_guard<std::mutex> lk(S->seed_mu);
+        lim.default_seed = S->seeds();
+    }
+    auto ar = std::make_shared<ApiRequest>();
+    ApiError err;
+    if (!api_parse_request(req.body, kind, lim, ar.get(), &err)) return send_error(res, err);
+
+    auto job = std::make_shared<Job>();
+    world_tokenizer_encode(S->tok, (const uint8_t*)ar->prompt.data(), ar->prompt.size(), &job->prompt);
+    if (job->prompt.empty()) job->prompt.push_back(0);  // an empty prompt starts a new document, as generate does
+    job->params = ar->gen;
+    if (kind == API_CHAT) {
+        std::vector<ChatMessage> msgs = ar->messages;
+        const ChatThink think = ar->think;
+        // the next turn's prompt starts with this conversation and this reply's answer
+        job->continuation = [msgs, think](const std::string& raw) {
+            std::vector<ChatMessage> next = msgs;
+            next.push_back(ChatMessage{"assistant", chat_split_reply(raw, think, true).content});
+            return chat_render_history(next, THINK_OFF);
+        };
+    }
+    switch (engine_submit(&S->engine, job)) {
+        case SUBMIT_OK: break;
+        case SUBMIT_FULL:
+            res.set_header("Retry-After", "1");
+            return send_error(res, 503, "server_error", "queue_full",
+                              "every slot is busy and the queue is full; retry later");
+        case SUBMIT_STOPPING:
+            return send_error(res, 503, "server_error", "shutting_down", "the server is shutting down");
+    }
+
+    const std::string id = strprintf("%s-%llx", kind == API_CHAT ? "chatcmpl" : "cmpl",
+                                     (unsigned long long)S->next_id++);
+    const int64_t created = (int64_t)time(nullptr);
+    if (ar->stream) {
+        auto st = std::make_shared<Stream>();
+        st->job = job;
+        st->ar = *ar;
+        st->id = id;
+        st->model = S->opt.model_name;
+        st->created = created;
+        res.set_header("Cache-Control", "no-cache");
+        res.set_chunked_content_provider(
+            "text/event-stream", [st](size_t, httplib::DataSink& sink) { return stream_step(st.get(), sink); },
+            [job](bool) { job->cancel = true; });  // ended, or the client went away: free the slot
+        return;
+    }
+    wait_done(job.get());
+    if (job->finish == GEN_ERROR)
+        return send_error(res, 500, "server_error", "model_error", job->error);
+    const ReplyView v = view(*ar, job->text, true);
+    json choice = {{"index", 0}, {"finish_reason", finish_reason(job->finish)}};
+    if (kind == API_CHAT) {
+        json msg = {{"role", "assistant"}, {"content", v.content}};
+        if (ar->think != THINK_OFF) msg["reasoning_content"] = v.reasoning;
+        choice["message"] = msg;
+    } else {
+        choice["text"] = v.content;
+        choice["logprobs"] = nullptr;
+    }
+    json body = {{"id", id},
+                 {"object", kind == API_CHAT ? "chat.completion" : "text_completion"},
+                 {"created", created},
+                 {"model", S->opt.model_name},
+                 {"choices", json::array({choice})},
+                 {"usage", usage_json(*job)}};
+    res.set_content(api_dump(body), "application/json");
+}
+
+std::string metrics_text(Server* S) {
+    const EngineMetrics& m = S->engine.metrics;
+    const StateCache& c = S->engine.cache;
+    std::string o;
+    auto metric = [&](const char* name, const char* type, const char* help, const std::string& samples) {
+        o += strprintf("# HELP %s %s\n# TYPE %s %s\n", name, help, name, type) + samples;
+    };
+    auto one = [](const char* name, double v) { return strprintf("%s %.17g\n", name, v); };
+    metric("rwkv_requests_total", "counter", "Generation requests received, by endpoint.",
+           strprintf("rwkv_requests_total{endpoint=\"chat\"} %llu\nrwkv_requests_total{endpoint=\"completions\"} %llu\n",
+                     (unsigned long long)S->http_chat, (unsigned long long)S->http_completions));
+    metric("rwkv_requests_rejected_total", "counter", "Requests refused with 503 because the queue was full.",
+           one("rwkv_requests_rejected_total", (double)m.rejected_full));
+    metric("rwkv_requests_cancelled_total", "counter", "Jobs cancelled (client gone, or shutdown).",
+           one("rwkv_requests_cancelled_total", (double)m.jobs_cancelled));
+    metric("rwkv_prompt_tokens_total", "counter", "Prompt tokens of all jobs.",
+           one("rwkv_prompt_tokens_total", (double)m.prompt_tokens));
+    metric("rwkv_prompt_tokens_processed_total", "counter", "Prompt tokens fed to the model (not from the cache).",
+           one("rwkv_prompt_tokens_processed_total", (double)m.prompt_tokens_fed));
+    metric("rwkv_prompt_tokens_cached_total", "counter", "Prompt tokens whose state came from the cache.",
+           one("rwkv_prompt_tokens_cached_total", (double)m.prompt_tokens_cached));
+    metric("rwkv_warm_tokens_total", "counter", "Tokens fed to bring a finished reply's state to the next turn's prefix.",
+           one("rwkv_warm_tokens_total", (double)m.warm_tokens));
+    metric("rwkv_generated_tokens_total", "counter", "Tokens generated.",
+           one("rwkv_generated_tokens_total", (double)m.generated_tokens));
+    metric("rwkv_time_to_first_token_seconds", "summary", "From submission to the first generated token.",
+           one("rwkv_time_to_first_token_seconds_sum", 1e-6 * (double)m.ttft_us_sum) +
+               one("rwkv_time_to_first_token_seconds_count", (double)m.ttft_count));
+    metric("rwkv_state_cache_hits_total", "counter", "Jobs that started from a cached state.",
+           one("rwkv_state_cache_hits_total", (double)c.hits));
+    metric("rwkv_state_cache_misses_total", "counter", "Jobs that started from the zero state.",
+           one("rwkv_state_cache_misses_total", (double)c.misses));
+    metric("rwkv_state_cache_evictions_total", "counter", "States evicted from RAM (spilled to --state-dir if set).",
+           one("rwkv_state_cache_evictions_total", (double)c.evictions));
+    metric("rwkv_state_cache_bytes", "gauge", "RAM held by cached states.", one("rwkv_state_cache_bytes", (double)c.bytes));
+    metric("rwkv_state_cache_entries", "gauge", "States in RAM.", one("rwkv_state_cache_entries", (double)c.entries));
+    metric("rwkv_state_cache_disk_entries", "gauge", "States in --state-dir.",
+           one("rwkv_state_cache_disk_entries", (double)c.disk_entries));
+    metric("rwkv_slots", "gauge", "Sequences decoded together.", one("rwkv_slots", (double)S->opt.engine.slots));
+    metric("rwkv_slots_busy", "gauge", "Slots in use.", one("rwkv_slots_busy", (double)m.slots_busy));
+    metric("rwkv_queue_length", "gauge", "Jobs waiting for a slot.", one("rwkv_queue_length", (double)m.queued));
+    metric("rwkv_http_errors_total", "counter", "Error responses, by class.",
+           strprintf("rwkv_http_errors_total{class=\"4xx\"} %llu\nrwkv_http_errors_total{class=\"5xx\"} %llu\n",
+                     (unsigned long long)S->http_4xx, (unsigned long long)S->http_5xx));
+    return o;
+}
+
+// A constant-time comparison, so that the time taken says nothing about the key.
+bool same_secret(const std::string& a, const std::string& b) {
+    unsigned char d = a.size() != b.size();
+    for (size_t i = 0; i < a.size(); i++) d |= (unsigned char)(a[i] ^ b[i % (b.size() ? b.size() : 1)]);
+    return d == 0;
+}
+
+void setup_routes(Server* S) {
+    httplib::Server& h = S->http;
+    h.set_payload_max_length(S->opt.max_body_bytes);
+    h.set_read_timeout(S->opt.read_timeout_s, 0);
+    h.set_write_timeout(S->opt.read_timeout_s, 0);
+    h.set_keep_alive_timeout(2);
+    const size_t n_threads = std::min<size_t>(512, (size_t)(S->opt.engine.slots + S->opt.engine.max_queue + 16));
+    h.new_task_queue = [n_threads] { return new httplib::ThreadPool(n_threads); };
+
+    h.set_pre_routing_handler([S](const httplib::Request& req, httplib::Response& res) {
+        const bool protected_path = req.path.rfind("/v1/", 0) == 0 || req.path == "/metrics";
+        if (S->opt.api_key.empty() || !protected_path) return httplib::Server::HandlerResponse::Unhandled;
+        const std::string auth = req.get_header_value("Authorization");
+        if (auth.rfind("Bearer ", 0) == 0 && same_secret(auth.substr(7), S->opt.api_key))
+            return httplib::Server::HandlerResponse::Unhandled;
+        send_error(res, 401, "authentication_error", "invalid_api_key",
+                   auth.empty() ? "missing API key: send 'Authorization: Bearer KEY'" : "invalid API key");
+        return httplib::Server::HandlerResponse::Handled;
+    });
+    // httplib's own refusals (413 body too large, 400 unparsable HTTP, 404)
+    // get a body in OpenAI's shape too; and every error is counted.
+    h.set_error_handler([S](const httplib::Request& req, httplib::Response& res) {
+        (res.status >= 500 ? S->http_5xx : S->http_4xx)++;
+        if (!res.body.empty()) return;
+        if (res.status == 413)
+            send_error(res, 413, "invalid_request_error", "body_too_large",
+                       strprintf("the request body is larger than %zu bytes", S->opt.max_body_bytes));
+        else if (res.status == 404)
+            send_error(res, 404, "invalid_request_error", "not_found", "no route for " + req.method + " " + req.path);
+        else
+            send_error(res, res.status, res.status >= 500 ? "server_error" : "invalid_request_error", "http_error",
+                       strprintf("HTTP error %d", res.status));
+    });
+    h.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
+        std::string what = "internal error";
+        try {
+            std::rethrow_exception(ep);
+        } catch (const std::exception& e) {
+            what = e.what();
+        } catch (...) {
+        }
+        send_error(res, 500, "server_error", "internal_error", what);
+    });
+
+    h.Post("/v1/chat/completions", [S](const httplib::Request& q, httplib::Response& r) { handle_generate(S, API_CHAT, q, r); });
+    h.Post("/v1/completions", [S](const httplib::Request& q, httplib::Response& r) { handle_generate(S, API_COMPLETION, q, r); });
+    h.Get("/v1/models", [S](const httplib::Request&, httplib::Response& res) {
+        json m = {{"id", S->opt.model_name}, {"object", "model"}, {"created", 0}, {"owned_by", "rwkv-cli"}};
+        res.set_content(api_dump(json{{"object", "list"}, {"data", json::array({m})}}), "application/json");
+    });
+    h.Get("/health", [S](const httplib::Request&, httplib::Response& res) {
+        json j = {{"status", "ok"}, {"slots", S->opt.engine.slots}, {"slots_busy", (uint64_t)S->engine.metrics.slots_busy}};
+        res.set_content(api_dump(j), "application/json");
+    });
+    h.Get("/metrics", [S](const httplib::Request&, httplib::Response& res) {
+        res.set_content(metrics_text(S), "text/plain; version=0.0.4");
+    });
+    h.Get("/", [](const httplib::Request&, httplib::Response& res) { res.set_content(CHAT_PAGE_HTML, "text/html; charset=utf-8"); });
+}
+
+}  // namespace
+
+int server_run(const Model* m, const WorldTokenizer* tok, const ServerOptions& opt) {
+    // SIGINT and SIGTERM go to one thread that shuts down in order; every
+    // other thread (httplib's, the engine's, the pool's) inherits the block.
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
+    signal(SIGPIPE, SIG_IGN);  // a client gone mid-write is an error return, not the end of the server
+
+    Server S;
+    S.model = m;
+    S.tok = tok;
+    S.opt = opt;
+    engine_start(&S.engine, m, tok, opt.engine);
+    setup_routes(&S);
+
+    int port = opt.port;
+    if (port == 0) {
+        port = S.http.bind_to_any_port(opt.host);
+        if (port <= 0) {
+            engine_stop(&S.engine, 0);
+            rwkv_fail("cannot listen on %s (any port)", opt.host.c_str());
+        }
+    } else if (!S.http.bind_to_port(opt.host, port)) {
+        engine_stop(&S.engine, 0);
+        rwkv_fail("cannot listen on %s:%d (in use, or not an address of this machine)", opt.host.c_str(), port);
+    }
+    fprintf(stderr, "rwkv-cli serve: %s, %d slots, listening on http://%s:%d\n", opt.model_name.c_str(),
+            opt.engine.slots, opt.host.c_str(), port);
+
+    std::atomic<bool> listening_done{false};
+    std::thread sig_thread([&] {
+        int sig = 0;
+        sigwait(&sigs, &sig);
+        if (listening_done) return;
+        fprintf(stderr, "rwkv-cli serve: %s: stopping (in-flight replies get %.3g s)\n", strsignal(sig),
+                opt.shutdown_grace_s);
+        engine_stop(&S.engine, opt.shutdown_grace_s);
+        while (!S.http.is_running() && !listening_done) usleep(10000);
+        S.http.stop();
+    });
+    const bool ok = S.http.listen_after_bind();
+    listening_done = true;
+    if (!ok) pthread_kill(sig_thread.native_handle(), SIGTERM);  // the listener failed: wake the signal thread
+    sig_thread.join();
+    engine_stop(&S.engine, 0);
+    state_cache_flush(&S.engine.cache);
+    if (!opt.engine.state_dir.empty())
+        fprintf(stderr, "rwkv-cli serve: %llu states in %s\n", (unsigned long long)S.engine.cache.disk_entries,
+                opt.engine.state_dir.c_str());
+    fprintf(stderr, "rwkv-cli serve: stopped\n");
+    return ok ? 0 : 1;
+}
