@@ -2,6 +2,7 @@
 #include "api.h"
 
 #include <cmath>
+#include <cstdlib>
 
 using nlohmann::json;
 
@@ -131,6 +132,20 @@ void parse(const std::string& text, ApiKind kind, const ApiLimits& lim, ApiReque
     r->gen.n_predict = integer(body, max_key, lim.max_tokens, 1, lim.max_tokens);
     if (integer(body, "n", 1, 1, 1) != 1) bad("n", "'n' must be 1");
     parse_stop(body, &r->gen.stop);
+    auto bias = body.find("logit_bias");
+    if (bias != body.end() && !bias->is_null()) {
+        if (!bias->is_object() || bias->size() > 1024)
+            bad("logit_bias", "'logit_bias' must be an object of at most 1024 {\"token id\": bias}");
+        for (auto it = bias->begin(); it != bias->end(); ++it) {
+            char* end = nullptr;
+            const long id = strtol(it.key().c_str(), &end, 10);
+            if (it.key().empty() || *end || id < 0 || id >= lim.n_vocab)
+                bad("logit_bias", "'logit_bias' key \"" + it.key() + "\" is not a token id below " + std::to_string(lim.n_vocab));
+            if (!it->is_number() || !(it->get<double>() >= -100 && it->get<double>() <= 100))
+                bad("logit_bias", "'logit_bias' values must be numbers in [-100, 100]");
+            r->gen.logit_bias.push_back({(int32_t)id, it->get<float>()});
+        }
+    }
     r->stream = boolean(body, "stream", false);
     auto so = body.find("stream_options");
     if (so != body.end() && !so->is_null()) {
