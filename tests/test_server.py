@@ -496,6 +496,35 @@ def test_think():
         srv.stop()
 
 
+def test_world_vocab():
+    """The world tokenizer re-tokenizes a reply in the next turn's prompt: turn 2 still starts from turn 1's end."""
+    model = os.path.join(ARGS.shared, "llamacpp-gguf", "v7-L2-D64-s9-llamacpp-f16.gguf")
+    if not os.path.exists(model):
+        if os.environ.get("CI") in ("true", "1"):
+            return check("world-vocabulary model present", False, model)
+        print(f"SKIP world vocabulary: {model} missing")
+        return
+    srv = Server("-m", model)
+    ref = Server("-m", model, "--state-cache-mb", "0")
+    try:
+        msgs = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hello there!"}]
+        for t in range(3):
+            body = {"messages": msgs, "max_tokens": 12, "seed": t, "stop": ["."]}
+            r = chat(srv, body)
+            if t > 0:
+                check(f"world vocab turn {t + 1}: starts from the end of turn {t}",
+                      r["usage"]["prompt_tokens_details"]["cached_tokens"] >= prev["usage"]["total_tokens"],
+                      (r["usage"], prev["usage"]))
+                check(f"world vocab turn {t + 1}: reply == uncached server's",
+                      r["choices"][0]["message"] == chat(ref, body)["choices"][0]["message"], r)
+            prev = r
+            msgs = msgs + [{"role": "assistant", "content": r["choices"][0]["message"]["content"]},
+                           {"role": "user", "content": f"And turn {t + 2}?"}]
+    finally:
+        srv.stop()
+        ref.stop()
+
+
 def main():
     global ARGS
     ap = argparse.ArgumentParser()
@@ -503,6 +532,7 @@ def main():
     ap.add_argument("--model", required=True)
     ap.add_argument("--npm", required=True, help="the npm prefix holding node_modules/openai")
     ap.add_argument("--work", required=True)
+    ap.add_argument("--shared", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared", "data"))
     ap.add_argument("--src", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
     ARGS = ap.parse_args()
     os.makedirs(ARGS.work, exist_ok=True)
@@ -512,7 +542,8 @@ def main():
                      ("bad requests", test_bad_requests),
                      ("api key and queue", test_api_key_and_queue),
                      ("sigterm and restart", lambda: test_sigterm_and_restart(ARGS.work)),
-                     ("think", test_think)]:
+                     ("think", test_think),
+                     ("world vocabulary", test_world_vocab)]:
         t1 = time.time()
         try:
             fn()

@@ -54,7 +54,51 @@ static std::string ltrim(const std::string& s) {
     return a == std::string::npos ? "" : s.substr(a);
 }
 
+// The length of the valid UTF-8 sequence at s[i..), or 0 (RFC 3629: no
+// overlong forms, no surrogates, nothing above U+10FFFF).
+static size_t utf8_seq(const std::string& s, size_t i) {
+    const unsigned char c = (unsigned char)s[i];
+    size_t n;
+    unsigned char lo = 0x80, hi = 0xBF;
+    if (c < 0x80) return 1;
+    if (c >= 0xC2 && c <= 0xDF) n = 2;
+    else if (c >= 0xE0 && c <= 0xEF) n = 3, lo = c == 0xE0 ? 0xA0 : 0x80, hi = c == 0xED ? 0x9F : 0xBF;
+    else if (c >= 0xF0 && c <= 0xF4) n = 4, lo = c == 0xF0 ? 0x90 : 0x80, hi = c == 0xF4 ? 0x8F : 0xBF;
+    else return 0;
+    if (i + n > s.size()) return 0;
+    for (size_t k = 1; k < n; k++) {
+        const unsigned char b = (unsigned char)s[i + k];
+        if (b < (k == 1 ? lo : 0x80) || b > (k == 1 ? hi : 0xBF)) return 0;
+    }
+    return n;
+}
+
+std::string utf8_sanitize(const std::string& in) {
+    std::string out;
+    out.reserve(in.size());
+    for (size_t i = 0; i < in.size();) {
+        const size_t n = utf8_seq(in, i);
+        if (n) {
+            out.append(in, i, n);
+            i += n;
+        } else {
+            out += "\xEF\xBF\xBD";
+            i++;
+        }
+    }
+    return out;
+}
+
+static ChatReply split(const std::string& raw, ChatThink think, bool final);
+
 ChatReply chat_split_reply(const std::string& raw, ChatThink think, bool final) {
+    ChatReply r = split(raw, think, final);
+    r.reasoning = utf8_sanitize(r.reasoning);
+    r.content = utf8_sanitize(r.content);
+    return r;
+}
+
+static ChatReply split(const std::string& raw, ChatThink think, bool final) {
     ChatReply r;
     if (think == THINK_OFF) {
         r.content = ltrim(raw);

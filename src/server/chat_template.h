@@ -45,7 +45,13 @@ std::string chat_render_prompt(const std::vector<ChatMessage>& msgs, ChatThink t
 // answer follows it. While the reply is still growing (final = false), text
 // that may be the start of "</think>" is held back, so every split is a
 // prefix of the next one and a stream of the differences adds up to the
-// final split.
+// final split. Both parts are utf8_sanitize'd.
+// Valid UTF-8: each byte that cannot be part of a valid sequence becomes
+// U+FFFD. A reply is returned so (JSON needs it), and the next turn's prompt
+// is built from what the client got back, so the state cache keys the reply
+// the same way.
+std::string utf8_sanitize(const std::string& in);
+
 struct ChatReply {
     std::string reasoning, content;
 };

@@ -1,6 +1,7 @@
 // engine.cpp - the engine thread (engine.h).
 #include "engine.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
@@ -22,6 +23,7 @@ static void admit(Engine* e, EngineSlot* s, const std::shared_ptr<Job>& job, std
     gen_init(&s->seq, e->model, e->tok, job ? job->params : warm_params);
     s->job = job;
     s->busy = true;
+    e->metrics.slots_busy++;
     s->warming = !job;
     s->tokens = std::move(tokens);
     s->prompt_kept = false;
@@ -29,7 +31,14 @@ static void admit(Engine* e, EngineSlot* s, const std::shared_ptr<Job>& job, std
     s->sent = 0;
     const int64_t n = (int64_t)s->tokens.size();
     const int64_t cached = state_cache_lookup(&e->cache, s->tokens.data(), n, n - 1, &s->seq.state);
-    gen_set_prompt(&s->seq, s->tokens.data() + cached, n - cached);
+    s->seg_end = n;
+    if (job)
+        for (int64_t c : job->checkpoints)
+            if (c > cached && c < n) {
+                s->seg_end = c;
+                break;
+            }
+    gen_set_prompt(&s->seq, s->tokens.data() + cached, s->seg_end - cached);
     if (job) {
         std::lock_guard<std::mutex> lk(job->mu);
         job->n_cached = cached;
@@ -37,7 +46,6 @@ static void admit(Engine* e, EngineSlot* s, const std::shared_ptr<Job>& job, std
         e->metrics.prompt_tokens_cached += (uint64_t)cached;
     }
     (job ? e->metrics.prompt_tokens_fed : e->metrics.warm_tokens) += (uint64_t)(n - cached);
-    e->metrics.slots_busy++;
 }
 
 static void release(Engine* e, EngineSlot* s) {
@@ -59,11 +67,12 @@ static void finish_job(Job* j, GenFinish why, const std::string& error, int64_t 
 static void retire(Engine* e, EngineSlot* s) {
     GenSeq& q = s->seq;
     if (s->warming) {
-        if (q.finish == GEN_LENGTH) state_cache_put(&e->cache, s->tokens.data(), (int64_t)s->tokens.size(), &q.state);
-        release(e, s);
+        release(e, s);  // its state was kept when its last segment was fed
         return;
     }
-    Job* j = s->job.get();
+    std::shared_ptr<Job> job = std::move(s->job);
+    Job* j = job.get();
+    std::vector<int32_t> warm;
     if (q.finish != GEN_CANCELLED && q.finish != GEN_ERROR) {
         // every generated token has been fed: the state is that of prompt + reply
         std::vector<int32_t> fed = s->tokens;
@@ -73,16 +82,18 @@ static void retire(Engine* e, EngineSlot* s) {
         if (!next.empty()) {
             std::vector<int32_t> want;
             world_tokenizer_encode(e->tok, (const uint8_t*)next.data(), next.size(), &want);
-            if (want != fed && want.size() > 1) {
-                e->warm.push_back(std::move(want));
-                if (e->warm.size() > (size_t)2 * e->slots.size()) e->warm.pop_front();  // the oldest is least likely next
-            }
+            if (want != fed && want.size() > 1) warm = std::move(want);
         }
     }
     if (q.finish == GEN_CANCELLED) e->metrics.jobs_cancelled++;
     e->metrics.generated_tokens += q.generated.size();
     finish_job(j, q.finish, q.error, (int64_t)q.generated.size());
     release(e, s);
+    // Warm in this very slot, before the engine admits anything else: the
+    // client cannot send its next turn before the next step has fed it (in
+    // one step unless the reply is longer than a chunk; a next turn that
+    // comes earlier feeds the same tokens itself, Job.checkpoints).
+    if (!warm.empty()) admit(e, s, nullptr, std::move(warm));
 }
 
 static void engine_loop(Engine* e) {
@@ -95,8 +106,7 @@ static void engine_loop(Engine* e) {
         {
             std::unique_lock<std::mutex> lk(e->mu);
             e->cv.wait(lk, [&] {
-                return e->cancel_all || e->stopping || n_free < e->slots.size() || !e->queue.empty() ||
-                       !e->warm.empty();
+                return e->cancel_all || e->stopping || n_free < e->slots.size() || !e->queue.empty();
             });
             if (e->cancel_all) {
                 for (auto& j : e->queue) finish_job(j.get(), GEN_CANCELLED, "", 0);
@@ -104,14 +114,13 @@ static void engine_loop(Engine* e) {
                 e->queue.clear();
                 for (EngineSlot& s : e->slots)
                     if (s.busy && s.job) s.job->cancel = true;
-                e->warm.clear();
+                    else if (s.busy) gen_cancel(&s.seq);  // a warming
             }
             while (n_free > admitted.size() && !e->queue.empty()) {
                 admitted.push_back(std::move(e->queue.front()));
                 e->queue.pop_front();
             }
             e->metrics.queued = e->queue.size();
-            if (e->stopping) e->warm.clear();
             if (e->stopping && e->queue.empty() && admitted.empty() && n_free == e->slots.size()) {
                 e->exited = true;
                 e->cv.notify_all();
@@ -131,9 +140,6 @@ static void engine_loop(Engine* e) {
                     }
                     std::vector<int32_t> t = j->prompt;
                     admit(e, &s, j, std::move(t));
-                } else if (!e->warm.empty()) {
-                    admit(e, &s, nullptr, std::move(e->warm.front()));
-                    e->warm.pop_front();
                 }
             }
             step.clear();
@@ -152,11 +158,21 @@ static void engine_loop(Engine* e) {
                 EngineSlot& s = e->slots[i];
                 if (!s.busy) continue;
                 GenSeq& q = s.seq;
-                // the step that fed the prompt's last token has not sampled yet: the state is the prompt's
+                // the step that fed a segment's last token has not sampled yet: the state is the segment end's
                 if (prefilling[i] && q.n_prompt_fed == (int64_t)q.prompt.size() && q.finish != GEN_CANCELLED &&
                     !s.prompt_kept) {
-                    s.prompt_kept = true;
-                    state_cache_put(&e->cache, s.tokens.data(), (int64_t)s.tokens.size(), &q.state);
+                    state_cache_put(&e->cache, s.tokens.data(), s.seg_end, &q.state);
+                    const int64_t n = (int64_t)s.tokens.size(), from = s.seg_end;
+                    s.seg_end = n;
+                    for (int64_t c : s.job ? s.job->checkpoints : std::vector<int64_t>())
+                        if (c > from && c < n) {
+                            s.seg_end = c;
+                            break;
+                        }
+                    if (from < n)  // nothing was sampled yet: the next segment continues the prompt
+                        gen_set_prompt(&q, s.tokens.data() + from, s.seg_end - from);
+                    else
+                        s.prompt_kept = true;
                 }
                 if (s.job && !s.first_token_seen && !q.generated.empty()) {
                     s.first_token_seen = true;

@@ -13,8 +13,10 @@
 // is kept under the prompt's tokens; when it ends, under the prompt and reply
 // tokens as fed, and, if the next request of the conversation will start
 // with other tokens (the chat template re-tokenizes the reply, adds "\n\n"),
-// those tokens are fed in a spare slot ("warming") and kept too, so the next
-// turn finds its whole history cached.
+// those tokens are fed in the slot it leaves ("warming") and kept too, so the next
+// turn finds its whole history cached. A request that comes before its
+// warming has run keeps the state at that point of its own prompt instead
+// (Job.checkpoints).
 #pragma once
 
 #include <atomic>
@@ -37,6 +39,11 @@ struct Job {
     // The text the next request of this conversation starts with, given this
     // reply's text; empty (or no function) for none.
     std::function<std::string(const std::string& reply)> continuation;
+    // Prompt lengths (0 < p < prompt.size(), ascending) whose states are kept
+    // as well as the whole prompt's: where an earlier turn of the conversation
+    // ended, so that its state is cached even if that turn's warming (below)
+    // has not run yet when this request comes.
+    std::vector<int64_t> checkpoints;
     double t_submit = 0;  // seconds (engine_now)
 
     std::atomic<bool> cancel{false};  // set by the handler when its client is gone
@@ -72,7 +79,8 @@ struct EngineSlot {
     GenSeq seq;
     std::shared_ptr<Job> job;  // null: free, or warming
     bool busy = false, warming = false;
-    std::vector<int32_t> tokens;  // the whole prompt (seq.prompt is only its uncached rest)
+    std::vector<int32_t> tokens;  // the whole prompt (seq.prompt is the segment being fed)
+    int64_t seg_end = 0;          // the prompt is fed in segments ending at the job's checkpoints
     bool prompt_kept = false, first_token_seen = false;
     size_t sent = 0;  // bytes of seq.text passed to the job
 };
@@ -91,8 +99,7 @@ struct Engine {
     bool stopping = false, cancel_all = false, exited = false;
 
     std::thread thread;
-    std::vector<EngineSlot> slots;              // the engine thread's
-    std::deque<std::vector<int32_t>> warm;      // the engine thread's: token sequences to feed and keep
+    std::vector<EngineSlot> slots;  // the engine thread's
 };
 
 // Build the context and the cache (state_cache_open may fail: rwkv_fail), start the thread.

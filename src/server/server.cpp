@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -63,7 +64,7 @@ struct ReplyView {
 };
 
 ReplyView view(const ApiRequest& ar, const std::string& raw, bool final) {
-    if (ar.kind == API_COMPLETION) return ReplyView{"", raw};
+    if (ar.kind == API_COMPLETION) return ReplyView{"", utf8_sanitize(raw)};
     ChatReply r = chat_split_reply(raw, ar.think, final);
     return ReplyView{r.reasoning, r.content};
 }
@@ -171,6 +172,17 @@ void handle_generate(Server* S, ApiKind kind, const httplib::Request& req, httpl
     if (kind == API_CHAT) {
         std::vector<ChatMessage> msgs = ar->messages;
         const ChatThink think = ar->think;
+        // where the previous turn ended: everything before the last user message
+        size_t last_user = msgs.size();
+        while (last_user > 0 && msgs[last_user - 1].role != "user") last_user--;
+        if (last_user > 1) {
+            const std::string before = chat_render_history(
+                std::vector<ChatMessage>(msgs.begin(), msgs.begin() + (std::ptrdiff_t)last_user - 1), THINK_OFF);
+            std::vector<int32_t> t;
+            world_tokenizer_encode(S->tok, (const uint8_t*)before.data(), before.size(), &t);
+            if (!t.empty() && t.size() < job->prompt.size() && std::equal(t.begin(), t.end(), job->prompt.begin()))
+                job->checkpoints.push_back((int64_t)t.size());
+        }
         // the next turn's prompt starts with this conversation and this reply's answer
         job->continuation = [msgs, think](const std::string& raw) {
             std::vector<ChatMessage> next = msgs;
