@@ -18,7 +18,9 @@ bounded. Uses the bundled byte-level model (fast). Checks:
     a half-sent request (dropped after --timeout), a client gone mid-stream
     (its slot freed), SIGTERM during a stream (the stream ends, exit 0, the
     cache is written), a restart with --state-dir (the cache comes back);
-  - the G1 thinking mode's fields.
+  - the G1 thinking mode's fields;
+  - the chat page (GET /) in headless Chromium: a message sent, the reply
+    streamed into the page, a screenshot (build/test_server/chat_page.png).
 Prints PASS/FAIL lines and "N passed, M failed"; exit 1 on any failure.
 
     test_server.py --cli build/rwkv-cli --model models/rwkv7-kjv-byte.gguf \
@@ -525,6 +527,41 @@ def test_world_vocab():
         ref.stop()
 
 
+def test_chat_page(tmp):
+    """GET / in headless Chromium: /?q= sends a message, the reply streams into the page; a screenshot."""
+    chromium = shutil.which("chromium")
+    if not chromium:
+        if os.environ.get("CI") in ("true", "1"):
+            return check("chromium installed", False, "chromium not found")
+        print("SKIP chat page: chromium not found (scripts/setup.sh installs it)")
+        return
+    srv = Server()
+    try:
+        st, h, page = request(srv, "GET", "/")
+        check("GET / serves the chat page, no external assets",
+              st == 200 and h.get("Content-Type", "").startswith("text/html") and "<script>" in page and
+              not re.search(r"(src|href)=\"?(https?:)?//", page), (st, page[:200]))
+        url = f"http://127.0.0.1:{srv.port}/?q=Who%20made%20the%20heaven%20and%20the%20earth%3F"
+        base = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--no-first-run",
+                f"--user-data-dir={tmp}/chromium", "--window-size=900,640", "--virtual-time-budget=20000"]
+        p = subprocess.run(base + ["--dump-dom", url], capture_output=True, timeout=90)
+        dom = p.stdout.decode("utf-8", "replace")
+        m = re.search(r'<div class="msg assistant"><div class="reasoning"></div><div>([^<]*)</div>', dom)
+        check("chat page: the question shown, the reply streamed in",
+              "Who made the heaven and the earth?" in dom and m and len(m.group(1).strip()) > 0, dom[-600:])
+        shot = os.path.join(tmp, "chat_page.png")
+        if os.path.exists(shot):
+            os.remove(shot)
+        subprocess.run(base + [f"--screenshot={shot}", url], capture_output=True, timeout=90)
+        with open(shot, "rb") as f:
+            head = f.read(8)
+        check("chat page: screenshot written", head == b"\x89PNG\r\n\x1a\n" and os.path.getsize(shot) > 5000,
+              (head, shot))
+        check("chat page: two chats served", metrics(srv)["rwkv_requests_total{endpoint=\"chat\"}"] == 2)
+    finally:
+        srv.stop()
+
+
 def main():
     global ARGS
     ap = argparse.ArgumentParser()
@@ -543,7 +580,8 @@ def main():
                      ("api key and queue", test_api_key_and_queue),
                      ("sigterm and restart", lambda: test_sigterm_and_restart(ARGS.work)),
                      ("think", test_think),
-                     ("world vocabulary", test_world_vocab)]:
+                     ("world vocabulary", test_world_vocab),
+                     ("chat page", lambda: test_chat_page(ARGS.work))]:
         t1 = time.time()
         try:
             fn()

@@ -1,6 +1,7 @@
 // chat_page.h - GET /: one static page to chat with the model. No build step,
 // no external assets: the script posts the conversation to
 // /v1/chat/completions with "stream": true and reads the server-sent events.
+// /?q=TEXT sends TEXT on load.
 #pragma once
 
 static const char CHAT_PAGE_HTML[] = R"HTML(<!doctype html>
@@ -13,7 +14,7 @@ static const char CHAT_PAGE_HTML[] = R"HTML(<!doctype html>
   body { font: 15px/1.45 system-ui, sans-serif; margin: 0; background: #f4f4f1; color: #222; }
   header { padding: 10px 16px; background: #2d3b36; color: #fff; display: flex; gap: 12px; align-items: center; }
   header h1 { font-size: 16px; margin: 0; flex: 1; }
-  header input { width: 12em; }
+  header input[type=password] { width: 12em; }
   #log { max-width: 820px; margin: 0 auto; padding: 16px; }
   .msg { margin: 10px 0; padding: 10px 12px; border-radius: 8px; white-space: pre-wrap; }
   .user { background: #dbe9e3; margin-left: 15%; }
@@ -120,6 +121,9 @@ input.addEventListener("keydown", (ev) => {
   if (ev.key === "Enter" && !ev.shiftKey) { ev.preventDefault(); document.getElementById("send").click(); }
 });
 document.getElementById("reset").addEventListener("click", () => { messages = []; log.textContent = ""; });
+// /?q=TEXT sends TEXT at once (a link that opens a chat with a question)
+const q = new URLSearchParams(location.search).get("q");
+if (q) send(q);
 fetch("/v1/models", { headers: headers() }).then(r => r.json()).then(j => {
   document.getElementById("model").textContent = "(" + j.data[0].id + ")";
 }).catch(() => {});

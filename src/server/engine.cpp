@@ -96,6 +96,16 @@ static void retire(Engine* e, EngineSlot* s) {
     if (!warm.empty()) admit(e, s, nullptr, std::move(warm));
 }
 
+// A job whose prompt extends a sequence being warmed waits for it (a step,
+// unless the warming is longer than a chunk): then it starts from its state.
+static bool extends_warming(const Engine* e, const std::vector<int32_t>& prompt) {
+    for (const EngineSlot& s : e->slots)
+        if (s.busy && s.warming && s.tokens.size() < prompt.size() &&
+            std::equal(s.tokens.begin(), s.tokens.end(), prompt.begin()))
+            return true;
+    return false;
+}
+
 static void engine_loop(Engine* e) {
     std::vector<GenSeq*> step;
     std::vector<bool> prefilling(e->slots.size());
@@ -128,19 +138,25 @@ static void engine_loop(Engine* e) {
             }
         }
         try {
-            size_t next = 0;
-            for (EngineSlot& s : e->slots) {
-                if (s.busy) continue;
-                if (next < admitted.size()) {
-                    std::shared_ptr<Job> j = std::move(admitted[next++]);
-                    if (j->cancel) {  // gone while it queued
-                        e->metrics.jobs_cancelled++;
-                        finish_job(j.get(), GEN_CANCELLED, "", 0);
-                        continue;
-                    }
+            std::vector<std::shared_ptr<Job>> deferred;
+            for (std::shared_ptr<Job>& j : admitted) {
+                EngineSlot* s = nullptr;
+                for (EngineSlot& c : e->slots)
+                    if (!c.busy) s = &c;
+                if (j->cancel) {  // gone while it queued
+                    e->metrics.jobs_cancelled++;
+                    finish_job(j.get(), GEN_CANCELLED, "", 0);
+                } else if (!s || extends_warming(e, j->prompt)) {
+                    deferred.push_back(std::move(j));
+                } else {
                     std::vector<int32_t> t = j->prompt;
-                    admit(e, &s, j, std::move(t));
+                    admit(e, s, j, std::move(t));
                 }
+            }
+            if (!deferred.empty()) {  // back to the head of the queue, in order
+                std::lock_guard<std::mutex> lk(e->mu);
+                e->queue.insert(e->queue.begin(), deferred.begin(), deferred.end());
+                e->metrics.queued = e->queue.size();
             }
             step.clear();
             for (size_t i = 0; i < e->slots.size(); i++) {
