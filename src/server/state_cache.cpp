@@ -137,17 +137,20 @@ void state_cache_open(StateCache* c, const Model* m, size_t budget_mb, const std
     c->disk_entries = c->disk.size();
 }
 
-static CacheEntry* find(StateCache* c, uint64_t h, const int32_t* tokens, int64_t n) {
+// Copy the state of exactly these tokens into *out (from RAM, else from the
+// directory, which brings it into RAM); false if there is none.
+static bool find(StateCache* c, uint64_t h, const int32_t* tokens, int64_t n, RwkvState* out) {
     auto it = c->ram.find(h);
     if (it != c->ram.end()) {
         CacheEntry& e = it->second;
-        if ((int64_t)e.tokens.size() != n || memcmp(e.tokens.data(), tokens, (size_t)n * 4) != 0) return nullptr;
+        if ((int64_t)e.tokens.size() != n || memcmp(e.tokens.data(), tokens, (size_t)n * 4) != 0) return false;
         c->lru.splice(c->lru.begin(), c->lru, e.lru);
-        return &e;
+        out->data = e.state;
+        return true;
     }
     auto d = c->disk.find(h);
     if (d == c->disk.end() || (int64_t)d->second.size() != n || memcmp(d->second.data(), tokens, (size_t)n * 4) != 0)
-        return nullptr;
+        return false;
     RwkvState s;
     rwkv_state_init(&s, c->model);
     try {
@@ -156,9 +159,10 @@ static CacheEntry* find(StateCache* c, uint64_t h, const int32_t* tokens, int64_
         fprintf(stderr, "rwkv-cli serve: state cache: %s (entry dropped)\n", err.what());
         c->disk.erase(d);
         c->disk_entries = c->disk.size();
-        return nullptr;
+        return false;
     }
     c->disk_loads++;
+    out->data = s.data;
     CacheEntry& e = c->ram[h];
     e.tokens.assign(tokens, tokens + n);
     e.state = std::move(s.data);
@@ -167,9 +171,8 @@ static CacheEntry* find(StateCache* c, uint64_t h, const int32_t* tokens, int64_
     e.lru = c->lru.begin();
     c->bytes += entry_bytes(e);
     c->entries = c->ram.size();
-    evict_to_budget(c);
-    auto again = c->ram.find(h);  // the budget may be smaller than one entry
-    return again == c->ram.end() ? nullptr : &again->second;
+    evict_to_budget(c);  // (the budget may be smaller than this one entry)
+    return true;
 }
 
 int64_t state_cache_lookup(StateCache* c, const int32_t* tokens, int64_t n, int64_t max_len, RwkvState* out) {
@@ -178,9 +181,7 @@ int64_t state_cache_lookup(StateCache* c, const int32_t* tokens, int64_t n, int6
     for (int64_t len = std::min(n, max_len); len > 0; len--) {
         const uint64_t key = h[(size_t)len - 1];
         if (!c->ram.count(key) && !c->disk.count(key)) continue;
-        CacheEntry* e = find(c, key, tokens, len);
-        if (!e) continue;
-        out->data = e->state;
+        if (!find(c, key, tokens, len, out)) continue;
         c->hits++;
         c->cached_tokens += (uint64_t)len;
         return len;
