@@ -49,8 +49,6 @@ void send_error(httplib::Response& res, int status, const std::string& type, con
     send_error(res, e);
 }
 
-const char* finish_reason(GenFinish f) { return gen_finish_name(f); }
-
 json usage_json(const Job& j) {
     return {{"prompt_tokens", j.prompt.size()},
             {"completion_tokens", j.n_generated},
@@ -84,10 +82,12 @@ struct Stream {
 
 json chunk(const Stream& st, const json& delta_or_text, const json& finish) {
     json c = {{"index", 0}, {"finish_reason", finish}};
-    if (st.ar.kind == API_CHAT)
+    if (st.ar.kind == API_CHAT) {
         c["delta"] = delta_or_text;
-    else
-        c["text"] = delta_or_text, c["logprobs"] = nullptr;
+    } else {
+        c["text"] = delta_or_text;
+        c["logprobs"] = nullptr;
+    }
     return {{"id", st.id},
             {"object", st.ar.kind == API_CHAT ? "chat.completion.chunk" : "text_completion"},
             {"created", st.created},
@@ -129,7 +129,7 @@ bool stream_step(Stream* st, httplib::DataSink& sink) {
             e.message = j.error;
             out += "data: " + api_error_json(e) + "\n\n";
         } else {
-            out += sse(chunk(*st, chat ? json::object() : json(""), finish_reason(j.finish)));
+            out += sse(chunk(*st, chat ? json::object() : json(""), gen_finish_name(j.finish)));
             if (st->ar.include_usage) {
                 json u = chunk(*st, json::object(), nullptr);
                 u["choices"] = json::array();
@@ -220,7 +220,7 @@ void handle_generate(Server* S, ApiKind kind, const httplib::Request& req, httpl
     if (job->finish == GEN_ERROR)
         return send_error(res, 500, "server_error", "model_error", job->error);
     const ReplyView v = view(*ar, job->text, true);
-    json choice = {{"index", 0}, {"finish_reason", finish_reason(job->finish)}};
+    json choice = {{"index", 0}, {"finish_reason", gen_finish_name(job->finish)}};
     if (kind == API_CHAT) {
         json msg = {{"role", "assistant"}, {"content", v.content}};
         if (ar->think != THINK_OFF) msg["reasoning_content"] = v.reasoning;
@@ -241,47 +241,53 @@ void handle_generate(Server* S, ApiKind kind, const httplib::Request& req, httpl
 std::string metrics_text(Server* S) {
     const EngineMetrics& m = S->engine.metrics;
     const StateCache& c = S->engine.cache;
-    std::string o;
-    auto metric = [&](const char* name, const char* type, const char* help, const std::string& samples) {
-        o += strprintf("# HELP %s %s\n# TYPE %s %s\n", name, help, name, type) + samples;
+    struct Metric {
+        const char *name, *type, *help;
+        std::string samples;  // "name{labels} value" lines; empty: "name value"
+        double value;
     };
-    auto one = [](const char* name, double v) { return strprintf("%s %.17g\n", name, v); };
-    metric("rwkv_requests_total", "counter", "Generation requests received, by endpoint.",
-           strprintf("rwkv_requests_total{endpoint=\"chat\"} %llu\nrwkv_requests_total{endpoint=\"completions\"} %llu\n",
-                     (unsigned long long)S->http_chat, (unsigned long long)S->http_completions));
-    metric("rwkv_requests_rejected_total", "counter", "Requests refused with 503 because the queue was full.",
-           one("rwkv_requests_rejected_total", (double)m.rejected_full));
-    metric("rwkv_requests_cancelled_total", "counter", "Jobs cancelled (client gone, or shutdown).",
-           one("rwkv_requests_cancelled_total", (double)m.jobs_cancelled));
-    metric("rwkv_prompt_tokens_total", "counter", "Prompt tokens of all jobs.",
-           one("rwkv_prompt_tokens_total", (double)m.prompt_tokens));
-    metric("rwkv_prompt_tokens_processed_total", "counter", "Prompt tokens fed to the model (not from the cache).",
-           one("rwkv_prompt_tokens_processed_total", (double)m.prompt_tokens_fed));
-    metric("rwkv_prompt_tokens_cached_total", "counter", "Prompt tokens whose state came from the cache.",
-           one("rwkv_prompt_tokens_cached_total", (double)m.prompt_tokens_cached));
-    metric("rwkv_warm_tokens_total", "counter", "Tokens fed to bring a finished reply's state to the next turn's prefix.",
-           one("rwkv_warm_tokens_total", (double)m.warm_tokens));
-    metric("rwkv_generated_tokens_total", "counter", "Tokens generated.",
-           one("rwkv_generated_tokens_total", (double)m.generated_tokens));
-    metric("rwkv_time_to_first_token_seconds", "summary", "From submission to the first generated token.",
-           one("rwkv_time_to_first_token_seconds_sum", 1e-6 * (double)m.ttft_us_sum) +
-               one("rwkv_time_to_first_token_seconds_count", (double)m.ttft_count));
-    metric("rwkv_state_cache_hits_total", "counter", "Jobs that started from a cached state.",
-           one("rwkv_state_cache_hits_total", (double)c.hits));
-    metric("rwkv_state_cache_misses_total", "counter", "Jobs that started from the zero state.",
-           one("rwkv_state_cache_misses_total", (double)c.misses));
-    metric("rwkv_state_cache_evictions_total", "counter", "States evicted from RAM (spilled to --state-dir if set).",
-           one("rwkv_state_cache_evictions_total", (double)c.evictions));
-    metric("rwkv_state_cache_bytes", "gauge", "RAM held by cached states.", one("rwkv_state_cache_bytes", (double)c.bytes));
-    metric("rwkv_state_cache_entries", "gauge", "States in RAM.", one("rwkv_state_cache_entries", (double)c.entries));
-    metric("rwkv_state_cache_disk_entries", "gauge", "States in --state-dir.",
-           one("rwkv_state_cache_disk_entries", (double)c.disk_entries));
-    metric("rwkv_slots", "gauge", "Sequences decoded together.", one("rwkv_slots", (double)S->opt.engine.slots));
-    metric("rwkv_slots_busy", "gauge", "Slots in use.", one("rwkv_slots_busy", (double)m.slots_busy));
-    metric("rwkv_queue_length", "gauge", "Jobs waiting for a slot.", one("rwkv_queue_length", (double)m.queued));
-    metric("rwkv_http_errors_total", "counter", "Error responses, by class.",
-           strprintf("rwkv_http_errors_total{class=\"4xx\"} %llu\nrwkv_http_errors_total{class=\"5xx\"} %llu\n",
-                     (unsigned long long)S->http_4xx, (unsigned long long)S->http_5xx));
+    auto by = [](const char* name, const char* label, const char* v1, uint64_t n1, const char* v2, uint64_t n2) {
+        return strprintf("%s{%s=\"%s\"} %llu\n%s{%s=\"%s\"} %llu\n", name, label, v1, (unsigned long long)n1, name,
+                         label, v2, (unsigned long long)n2);
+    };
+    const Metric metrics[] = {
+        {"rwkv_requests_total", "counter", "Generation requests received, by endpoint.",
+         by("rwkv_requests_total", "endpoint", "chat", S->http_chat, "completions", S->http_completions), 0},
+        {"rwkv_requests_rejected_total", "counter", "Requests refused with 503 because the queue was full.", "",
+         (double)m.rejected_full},
+        {"rwkv_requests_cancelled_total", "counter", "Jobs cancelled (client gone, or shutdown).", "",
+         (double)m.jobs_cancelled},
+        {"rwkv_prompt_tokens_total", "counter", "Prompt tokens of all jobs.", "", (double)m.prompt_tokens},
+        {"rwkv_prompt_tokens_processed_total", "counter", "Prompt tokens fed to the model (not from the cache).", "",
+         (double)m.prompt_tokens_fed},
+        {"rwkv_prompt_tokens_cached_total", "counter", "Prompt tokens whose state came from the cache.", "",
+         (double)m.prompt_tokens_cached},
+        {"rwkv_warm_tokens_total", "counter", "Tokens fed to bring a finished reply's state to the next turn's prefix.",
+         "", (double)m.warm_tokens},
+        {"rwkv_generated_tokens_total", "counter", "Tokens generated.", "", (double)m.generated_tokens},
+        {"rwkv_time_to_first_token_seconds", "summary", "From submission to the first generated token.",
+         strprintf("rwkv_time_to_first_token_seconds_sum %.6f\nrwkv_time_to_first_token_seconds_count %llu\n",
+                   1e-6 * (double)m.ttft_us_sum, (unsigned long long)m.ttft_count),
+         0},
+        {"rwkv_state_cache_hits_total", "counter", "Lookups (jobs and warmings) that found a cached state.", "",
+         (double)c.hits},
+        {"rwkv_state_cache_misses_total", "counter", "Lookups that found none.", "", (double)c.misses},
+        {"rwkv_state_cache_evictions_total", "counter", "States evicted from RAM (spilled to --state-dir if set).", "",
+         (double)c.evictions},
+        {"rwkv_state_cache_bytes", "gauge", "RAM held by cached states.", "", (double)c.bytes},
+        {"rwkv_state_cache_entries", "gauge", "States in RAM.", "", (double)c.entries},
+        {"rwkv_state_cache_disk_entries", "gauge", "States in --state-dir.", "", (double)c.disk_entries},
+        {"rwkv_slots", "gauge", "Sequences decoded together.", "", (double)S->opt.engine.slots},
+        {"rwkv_slots_busy", "gauge", "Slots in use.", "", (double)m.slots_busy},
+        {"rwkv_queue_length", "gauge", "Jobs waiting for a slot.", "", (double)m.queued},
+        {"rwkv_http_errors_total", "counter", "Error responses, by class.",
+         by("rwkv_http_errors_total", "class", "4xx", S->http_4xx, "5xx", S->http_5xx), 0},
+    };
+    std::string o;
+    for (const Metric& x : metrics) {
+        o += strprintf("# HELP %s %s\n# TYPE %s %s\n", x.name, x.help, x.name, x.type);
+        o += x.samples.empty() ? strprintf("%s %.17g\n", x.name, x.value) : x.samples;
+    }
     return o;
 }
 
@@ -343,7 +349,14 @@ void setup_routes(Server* S) {
         res.set_content(api_dump(json{{"object", "list"}, {"data", json::array({m})}}), "application/json");
     });
     h.Get("/health", [S](const httplib::Request&, httplib::Response& res) {
-        json j = {{"status", "ok"}, {"slots", S->opt.engine.slots}, {"slots_busy", (uint64_t)S->engine.metrics.slots_busy}};
+        bool stopping;
+        {
+            std::lock_guard<std::mutex> lk(S->engine.mu);
+            stopping = S->engine.stopping;
+        }
+        json j = {{"status", stopping ? "stopping" : "ok"}, {"slots", S->opt.engine.slots},
+                  {"slots_busy", (uint64_t)S->engine.metrics.slots_busy}};
+        res.status = stopping ? 503 : 200;  // a load balancer stops sending here
         res.set_content(api_dump(j), "application/json");
     });
     h.Get("/metrics", [S](const httplib::Request&, httplib::Response& res) {
