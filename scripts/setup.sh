@@ -4,8 +4,9 @@
 # Safe to re-run: it installs nothing when everything is present.
 set -euo pipefail
 
-# What building rwkv-cli and running it needs: the compiler and two header-only
-# libraries. `scripts/setup.sh run` (scripts/demo.sh) installs only these.
+# What building rwkv-cli and running it needs: the compiler and four
+# libraries (rwkv-cli serve's HTTP and JSON among them). `scripts/setup.sh run`
+# (scripts/demo.sh) installs only these.
 RUN_PACKAGES=(
   cmake g++ make pkg-config
   libcxxopts-dev libxsimd-dev        # option parsing, portable SIMD
