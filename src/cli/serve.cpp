@@ -8,6 +8,11 @@
 #include "options.h"
 
 int cmd_serve(int argc, char** argv) {
+#ifndef RWKV_SERVER
+    (void)argc;
+    (void)argv;
+    rwkv_fail("this rwkv-cli was built without the server (cpp-httplib and nlohmann-json were not found)");
+#else
     cxxopts::Options o("rwkv-cli serve",
                        "Serve the OpenAI API (/v1/chat/completions, /v1/completions, /v1/models), /health, /metrics "
                        "and a chat page at /. Listens on 127.0.0.1 only unless --host says otherwise: anyone who "
@@ -64,4 +69,5 @@ int cmd_serve(int argc, char** argv) {
     if (name.size() > 5 && name.compare(name.size() - 5, 5, ".gguf") == 0) name.resize(name.size() - 5);
     so.model_name = name;
     return server_run(&lm.model, &lm.tok, so);
+#endif
 }
