@@ -13,6 +13,7 @@ writes
     DIR/tokenizer/   texts (the official tokenizer cases), token id streams,
                      UTF-8 edge cases, small vocabularies
     DIR/cli/         typical command lines of every subcommand
+    DIR/server/      OpenAI request bodies and replies (fuzz_server's input layout)
 """
 import argparse
 import json
@@ -201,6 +202,27 @@ def cli_corpus(d):
         write(d, f"cli-{i:02d}", bytes([cmd]) + b"\0".join(a.encode("latin-1") for a in args))
 
 
+SERVER_SEEDS = [
+    (0x80, b'{"messages":[{"role":"user","content":"hi"}]}', b" Hello there."),
+    (0x60, b'{"messages":[{"role":"system","content":"a\n\nb"},{"role":"user","content":[{"type":"text","text":"x"}]},'
+           b'{"role":"assistant","content":"y"},{"role":"user","content":"z"}],"max_tokens":5,"temperature":0.5,'
+           b'"top_p":0.9,"top_k":3,"stop":["\n"],"seed":7,"stream":true,"stream_options":{"include_usage":true}}',
+     b">\nthinking</think>\n answer"),
+    (0x90, b'{"messages":[{"role":"user","content":"q"}],"reasoning_effort":"high","logit_bias":{"0":-100}}',
+     b">reason</thi"),
+    (0x41, b'{"prompt":"In the beginning","max_tokens":3,"presence_penalty":0.1,"penalty_decay":0.99}', b" \xe4\xb8"),
+    (0x41, b'{"prompt":["x"],"think":true,"n":1}', b"\xff\xfe abc</think>"),
+]
+
+
+def server_corpus(d):
+    for i, (head, body, reply) in enumerate(SERVER_SEEDS):
+        # byte 0: bit 0 the endpoint, bits 1..7 where the body ends (in 127ths of the rest)
+        rest = body + reply
+        cut = min(127, len(body) * 127 // len(rest))
+        write(d, f"server-{i:02d}", bytes([(head & 1) | (cut << 1)]) + rest)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", required=True)
@@ -215,6 +237,7 @@ def main():
     state_corpus(os.path.join(a.out, "state"), state_model)
     tokenizer_corpus(os.path.join(a.out, "tokenizer"), a.shared)
     cli_corpus(os.path.join(a.out, "cli"))
+    server_corpus(os.path.join(a.out, "server"))
     n = sum(len(files) for _, _, files in os.walk(a.out))
     print(f"make_seeds: {n} files in {a.out}", file=sys.stderr)
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Build the libFuzzer targets (fuzz/) and run each for SECONDS (default 60).
 #
-#   scripts/fuzz.sh [SECONDS] [TARGET...]     TARGET: gguf state tokenizer cli
+#   scripts/fuzz.sh [SECONDS] [TARGET...]     TARGET: gguf state tokenizer cli server
 #
 # Build: build-fuzz/ with clang, ASan + UBSan + coverage (CMake -DRWKV_FUZZ=ON).
 # Seeds: fuzz/make_seeds.py writes build-fuzz/seeds/ afresh each run (tiny
@@ -21,7 +21,7 @@ ROOT=$PWD
 SECONDS_EACH=${1:-60}
 shift || true
 TARGETS=("$@")
-[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(gguf state tokenizer cli)
+[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(gguf state tokenizer cli server)
 JOBS=${JOBS:-$(nproc)}
 B=$ROOT/build-fuzz
 SHARED=$ROOT/../shared/data
@@ -71,6 +71,7 @@ for t in "${TARGETS[@]}"; do
     state) opts+=(-max_len=2048) ;;
     tokenizer) opts+=(-max_len=4096) ;;
     cli) opts+=(-max_len=512 -dict="$ROOT/fuzz/cli.dict") ;;
+    server) opts+=(-max_len=4096 -dict="$ROOT/fuzz/server.dict") ;;
   esac
   # the seeds (regression-* among them) run first: any failure there is a finding again
   mkdir -p "$B/corpus/$t"

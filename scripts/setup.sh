@@ -4,11 +4,13 @@
 # Safe to re-run: it installs nothing when everything is present.
 set -euo pipefail
 
-# What building rwkv-cli and running it needs: the compiler and three header-only
-# libraries. `scripts/setup.sh run` (scripts/demo.sh) installs only these.
+# What building rwkv-cli and running it needs: the compiler and four
+# libraries (rwkv-cli serve's HTTP and JSON among them). `scripts/setup.sh run`
+# (scripts/demo.sh) installs only these.
 RUN_PACKAGES=(
   cmake g++ make pkg-config
   libcxxopts-dev libxsimd-dev        # option parsing, portable SIMD
+  libcpp-httplib-dev                 # HTTP (serve)
   nlohmann-json3-dev                 # JSON (bench, batch, serve)
 )
 # What the tests, benchmarks and hardening runs add (scripts/test.sh, .ci/run).
@@ -19,6 +21,7 @@ TEST_PACKAGES=(
   python3-matplotlib                 # plots (scripts/plot_icl.py, the trainer's loss curve)
   clang-19 libclang-rt-19-dev llvm   # libFuzzer + sanitizer runtimes, llvm-symbolizer (scripts/fuzz.sh)
   g++-aarch64-linux-gnu qemu-user googletest  # aarch64 cross build, run under emulation (scripts/aarch64.sh)
+  nodejs npm chromium                # the server tests: OpenAI's Node client, the chat page headless (tests/test_server.py)
 )
 case "${1:-test}" in
   run) PACKAGES=("${RUN_PACKAGES[@]}") ;;
@@ -29,6 +32,7 @@ if [ "${2:-}" = "--print" ]; then echo "${PACKAGES[*]}"; exit 0; fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do
+  [ "$p" = npm ] && command -v npm >/dev/null && continue  # NodeSource's nodejs includes npm
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 if [ ${#missing[@]} -eq 0 ]; then

@@ -89,6 +89,7 @@ static bool sample_next(GenSeq* s) {
             finish(s, GEN_ERROR);
             return false;
         }
+    for (const auto& b : s->params.logit_bias) s->logits[(size_t)b.first] += b.second;
     const int32_t t = sampler_sample(&s->sampler, s->logits.data());
     if (t == 0) {  // end of text: not fed, not shown
         finish(s, GEN_EOT);

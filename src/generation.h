@@ -31,6 +31,7 @@ struct GenParams {
     SamplerParams sampling;
     int64_t n_predict = 128;        // at most this many generated tokens
     std::vector<std::string> stop;  // stop strings (empty ones are ignored); the text ends before the first match
+    std::vector<std::pair<int32_t, float>> logit_bias;  // added to these tokens' logits before sampling (OpenAI's logit_bias)
 };
 
 enum GenPhase { GEN_PREFILL, GEN_DECODE, GEN_DONE };

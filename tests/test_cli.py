@@ -232,9 +232,9 @@ def setup_profiles():
                               text=True).stdout.split()
     test_pkgs = subprocess.run([os.path.join(root, "scripts", "setup.sh"), "test", "--print"], capture_output=True,
                                text=True).stdout.split()
-    check("setup.sh run: the compiler and three header-only libraries",
+    check("setup.sh run: the compiler and four libraries",
           sorted(run_pkgs) == sorted(["cmake", "g++", "make", "pkg-config", "libcxxopts-dev", "libxsimd-dev",
-                                      "nlohmann-json3-dev"]),
+                                      "libcpp-httplib-dev", "nlohmann-json3-dev"]),
           f"{run_pkgs}")
     check("setup.sh test: those and the test toolchain",
           set(run_pkgs) < set(test_pkgs) and {"python3-torch", "clang-19", "qemu-user"} <= set(test_pkgs), f"{test_pkgs}")

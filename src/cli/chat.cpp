@@ -16,22 +16,10 @@
 
 #include "../common.h"
 #include "../rwkv.h"
+#include "../server/chat_template.h"
 #include "../state_file.h"
 #include "cli.h"
 #include "options.h"
-
-// "\n\n" ends a turn, so a message may not contain it: collapse blank lines,
-// trim the ends (as ChatRWKV does).
-static std::string clean_message(const std::string& in) {
-    std::string s;
-    for (char c : in) {
-        if (c == '\r') continue;
-        if (c == '\n' && !s.empty() && s.back() == '\n') continue;
-        s += c;
-    }
-    size_t a = s.find_first_not_of(" \t\n"), b = s.find_last_not_of(" \t\n");
-    return a == std::string::npos ? "" : s.substr(a, b - a + 1);
-}
 
 int cmd_chat(int argc, char** argv) {
     cxxopts::Options o("rwkv-cli chat", "Chat with a model; the state is kept between turns.");
@@ -46,6 +34,7 @@ int cmd_chat(int argc, char** argv) {
     add_sampling_options(o, chat_defaults);
     o.add_options()
         ("system", "a system prompt, before the first turn", cxxopts::value<std::string>()->default_value(""))
+        ("think", "G1 thinking mode: each reply opens with <think (reasoning, then </think> and the answer)")
         ("n,n-predict", "at most this many tokens per reply", cxxopts::value<int64_t>()->default_value("500"));
     cxxopts::ParseResult r;
     if (!parse_or_help(o, argc, argv, &r)) return 0;
@@ -71,8 +60,11 @@ int cmd_chat(int argc, char** argv) {
     std::vector<int32_t> tokens;
 
     const bool interactive = isatty(0);
-    std::string pending = clean_message(r["system"].as<std::string>());
-    if (!pending.empty()) pending = "System: " + pending + "\n\n";
+    const ChatThink think = r.count("think") ? THINK_ON : THINK_OFF;
+    // the turn's new text: the system prompt (first turn only), the user's message, the assistant's opening
+    std::vector<ChatMessage> turn_msgs;
+    const std::string system = chat_clean_message(r["system"].as<std::string>());
+    if (!system.empty()) turn_msgs.push_back(ChatMessage{"system", system});
     if (interactive)
         fprintf(stderr, "rwkv-cli chat: %s, %lld layers x %lld. Commands: /save FILE, /load FILE, /reset, /quit.\n",
                 m.arch_name.c_str(), (long long)m.n_layer, (long long)m.n_embd);
@@ -90,7 +82,7 @@ int cmd_chat(int argc, char** argv) {
         if (!std::getline(std::cin, line)) break;
         if (line.size() > 0 && line[0] == '/') {
             std::string cmd = line.substr(0, line.find(' ')), arg;
-            if (line.find(' ') != std::string::npos) arg = clean_message(line.substr(line.find(' ') + 1));
+            if (line.find(' ') != std::string::npos) arg = chat_clean_message(line.substr(line.find(' ') + 1));
             try {
                 if (cmd == "/quit" || cmd == "/exit") break;
                 if (cmd == "/reset") {
@@ -111,7 +103,7 @@ int cmd_chat(int argc, char** argv) {
             turn--;
             continue;
         }
-        const std::string msg = clean_message(line);
+        const std::string msg = chat_clean_message(line);
         if (msg.empty()) {
             turn--;
             continue;
@@ -121,13 +113,16 @@ int cmd_chat(int argc, char** argv) {
             cli_write(1, echo.data(), echo.size());
         }
         const double t0 = cli_now();
-        encode(pending + "User: " + msg + "\n\nAssistant:");
-        pending.clear();
+        turn_msgs.push_back(ChatMessage{"user", msg});
+        const std::string opening = chat_render_prompt(turn_msgs, think);
+        turn_msgs.clear();
+        encode(opening);
         const size_t n_prompt = tokens.size();
         gen_set_prompt(&seq, tokens.data(), (int64_t)tokens.size());
         while (seq.phase == GEN_PREFILL) gen_step(&ctx, one, 1);
         const double t1 = cli_now();
-        cli_write(1, "Assistant:", 10);
+        const std::string shown = opening.substr(opening.rfind("Assistant:"));
+        cli_write(1, shown.data(), shown.size());
         cli_generate_stream(&ctx, &seq);
         // Close the turn in the state if the reply did not end with "\n\n".
         if (seq.finish != GEN_STOP) {

@@ -68,6 +68,7 @@ int cmd_quantize(int argc, char** argv);
 int cmd_bench(int argc, char** argv);
 int cmd_perplexity(int argc, char** argv);
 int cmd_chat(int argc, char** argv);
+int cmd_serve(int argc, char** argv);
 int cmd_passkey(int argc, char** argv);
 int cmd_icl(int argc, char** argv);
 int cmd_batch(int argc, char** argv);

@@ -21,6 +21,7 @@ static const char* USAGE =
     "  perplexity perplexity and bits per byte of a model on a text file\n"
     "  batch      many requests (JSON Lines) at once: generate or score each, several sequences per step\n"
     "  chat       an interactive chat that keeps its state between turns\n"
+    "  serve      an OpenAI-compatible HTTP server (127.0.0.1 unless --host)\n"
     "  passkey    needle in a haystack: how far back the model recalls a pass key\n"
     "  icl        in-context learning of one WKV head: RWKV-7 delta rule vs RWKV-5/6 (no model)\n"
     "\n"
@@ -43,6 +44,7 @@ int main(int argc, char** argv) {
         {"perplexity", cmd_perplexity},
         {"chat", cmd_chat},
         {"batch", cmd_batch},
+        {"serve", cmd_serve},
         {"passkey", cmd_passkey},
         {"icl", cmd_icl},
     };
