@@ -26,7 +26,6 @@ Prints PASS/FAIL lines and "N passed, M failed"; exit 1 on any failure.
     test_server.py --cli build/rwkv-cli --model models/rwkv7-kjv-byte.gguf \
         --npm build/test_server/npm --work build/test_server
 """
-import argparse
 import http.client
 import json
 import os
@@ -39,15 +38,11 @@ import sys
 import threading
 import time
 
-results = []
+import harness
+from harness import check
+
 ARGS = None
 SANITIZED = False
-
-
-def check(name, ok, detail=""):
-    results.append(bool(ok))
-    print(("PASS " if ok else "FAIL ") + name + ("" if ok else ": " + str(detail)[:800]), flush=True)
-    return ok
 
 
 class Server:
@@ -178,7 +173,7 @@ def rss_kb(pid):
 def test_openai_node_client():
     node_modules = os.path.join(ARGS.npm, "node_modules")
     if not os.path.isdir(os.path.join(node_modules, "openai")):
-        if os.environ.get("CI") in ("true", "1"):
+        if harness.in_ci():
             return check("openai node client installed", False, node_modules + " missing under CI")
         print(f"SKIP openai node client: {node_modules}/openai missing (the server_npm fixture could not install it)")
         return
@@ -507,7 +502,7 @@ def test_world_vocab():
     """The world tokenizer re-tokenizes a reply in the next turn's prompt: turn 2 still starts from turn 1's end."""
     model = os.path.join(ARGS.shared, "llamacpp-gguf", "v7-L2-D64-s9-llamacpp-f16.gguf")
     if not os.path.exists(model):
-        if os.environ.get("CI") in ("true", "1"):
+        if harness.in_ci():
             return check("world-vocabulary model present", False, model)
         print(f"SKIP world vocabulary: {model} missing")
         return
@@ -539,7 +534,7 @@ def test_chat_page(tmp):
         print("SKIP chat page: sanitized build")
         return
     if not chromium:
-        if os.environ.get("CI") in ("true", "1"):
+        if harness.in_ci():
             return check("chromium installed", False, "chromium not found")
         print("SKIP chat page: chromium not found (scripts/setup.sh installs it)")
         return
@@ -572,20 +567,14 @@ def test_chat_page(tmp):
 
 def main():
     global ARGS
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--cli", required=True)
-    ap.add_argument("--model", required=True)
-    ap.add_argument("--npm", required=True, help="the npm prefix holding node_modules/openai")
-    ap.add_argument("--work", required=True)
-    ap.add_argument("--shared", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared", "data"))
-    ap.add_argument("--src", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-    ARGS = ap.parse_args()
+    here = os.path.dirname(os.path.abspath(__file__))
+    ARGS = harness.arguments(__doc__, required=("cli", "model", "npm", "work"),
+                             optional={"shared": os.path.join(here, "..", "..", "shared", "data"),
+                                       "src": os.path.join(here, "..")})
     global SANITIZED
     with open(ARGS.cli, "rb") as f:
         blob = f.read()
     SANITIZED = b"__asan_init" in blob or b"__tsan_init" in blob
-    os.makedirs(ARGS.work, exist_ok=True)
-    t0 = time.time()
     for name, fn in [("openai node client", test_openai_node_client),
                      ("cache and load", lambda: test_cache_and_load(ARGS.work)),
                      ("bad requests", test_bad_requests),
@@ -600,9 +589,7 @@ def main():
         except Exception as e:  # noqa: BLE001 (a crash in one group is a failure, the others still run)
             check(f"{name}: ran", False, repr(e))
         print(f"  [{name}: {time.time() - t1:.1f} s]", flush=True)
-    n_fail = results.count(False)
-    print(f"{len(results) - n_fail} passed, {n_fail} failed ({time.time() - t0:.1f} s)")
-    sys.exit(1 if n_fail or not results else 0)
+    harness.finish()
 
 
 if __name__ == "__main__":
