@@ -312,12 +312,8 @@ def shards(work, inp, ref):
           p.returncode == 0 and p.stdout == ref, p.stderr.decode()[-500:])
 
 
-def interrupt(work):
-    reqs = [{"id": i, "prompt": PROMPTS[i % len(PROMPTS)], "n_predict": 100 + 23 * (i % 7), "seed": i}
-            for i in range(40)]
-    inp = jsonl(reqs)
-    rc, full, err = batch(["-b", "4", "-t", "1"], inp)
-    out = os.path.join(work, "int.jsonl")
+def signalled_run(out, inp, sig):
+    """batch --resume out on inp, sent sig once 5 records are written: (exit status, stderr, out's bytes)."""
     if os.path.exists(out):
         os.remove(out)
     p = subprocess.Popen([CLI, "batch", "-m", MODEL, "-b", "4", "-t", "1", "--resume", out], stdin=subprocess.PIPE,
@@ -327,7 +323,7 @@ def interrupt(work):
     deadline = time.time() + 30
     while time.time() < deadline and (not os.path.exists(out) or open(out, "rb").read().count(b"\n") < 5):
         time.sleep(0.02)
-    p.send_signal(signal.SIGINT)
+    p.send_signal(sig)
     try:
         rc = p.wait(timeout=20)
     except subprocess.TimeoutExpired:
@@ -335,7 +331,16 @@ def interrupt(work):
         rc = None
     err = p.stderr.read().decode()
     with open(out, "rb") as f:
-        got = f.read()
+        return rc, err, f.read()
+
+
+def interrupt(work):
+    reqs = [{"id": i, "prompt": PROMPTS[i % len(PROMPTS)], "n_predict": 100 + 23 * (i % 7), "seed": i}
+            for i in range(40)]
+    inp = jsonl(reqs)
+    rc, full, err = batch(["-b", "4", "-t", "1"], inp)
+    out = os.path.join(work, "int.jsonl")
+    rc, err, got = signalled_run(out, inp, signal.SIGINT)
     lines = got.splitlines()
     full_lines = full.splitlines()
     pos = [full_lines.index(l) if l in full_lines else -1 for l in lines]
@@ -350,23 +355,7 @@ def interrupt(work):
           err)
 
     # SIGTERM (Slurm's time limit, Kubernetes' eviction) stops it the same way.
-    os.remove(out)
-    p = subprocess.Popen([CLI, "batch", "-m", MODEL, "-b", "4", "-t", "1", "--resume", out], stdin=subprocess.PIPE,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    p.stdin.write(inp)
-    p.stdin.close()
-    deadline = time.time() + 30
-    while time.time() < deadline and (not os.path.exists(out) or open(out, "rb").read().count(b"\n") < 5):
-        time.sleep(0.02)
-    p.send_signal(signal.SIGTERM)
-    try:
-        rc = p.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        p.kill()
-        rc = None
-    err = p.stderr.read().decode()
-    with open(out, "rb") as f:
-        got = f.read()
+    rc, err, got = signalled_run(out, inp, signal.SIGTERM)
     lines = got.splitlines()
     check(f"SIGTERM mid-run: exit 130 with every finished record written whole ({len(lines)} of {len(full_lines)})",
           rc == 130 and "interrupted" in err and got.endswith(b"\n") and all(l in full_lines for l in lines),
