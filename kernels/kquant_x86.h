@@ -294,6 +294,44 @@ static KQ_INLINE float hsum(__m256 F) {
     return _mm_cvtss_f32(_mm_add_ss(s2, _mm_movehdup_ps(s2)));
 }
 
+// Bit-identical to quantize_row_q16_K_scalar: the same amax (max is exact
+// in any order, NaN counted as +inf), the same products x * id, NaN -> 0,
+// clamped, and cvtps's ties-to-even rounding (nearest_int's).
+static inline void quantize_row(const float* src, void* dst, int64_t n) {
+    block_q16_K* y = (block_q16_K*)dst;
+    const __m256 sign = _mm256_set1_ps(-0.0f), inf = _mm256_set1_ps(INFINITY);
+    const __m256 lo = _mm256_set1_ps(-(float)kQ16Max), hi = _mm256_set1_ps((float)kQ16Max);
+    for (int64_t b = 0; b < n / QK_K; b++) {
+        const float* x = src + b * QK_K;
+        __m256 m = _mm256_setzero_ps();
+        for (int i = 0; i < QK_K; i += 8) {
+            const __m256 v = _mm256_loadu_ps(x + i);
+            m = _mm256_max_ps(m, _mm256_blendv_ps(inf, _mm256_andnot_ps(sign, v), _mm256_cmp_ps(v, v, _CMP_ORD_Q)));
+        }
+        __m128 h = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+        h = _mm_max_ps(h, _mm_movehl_ps(h, h));
+        h = _mm_max_ss(h, _mm_movehdup_ps(h));
+        const float amax = _mm_cvtss_f32(h);
+        y[b].d = amax / (float)kQ16Max;
+        const __m256 id = _mm256_set1_ps(amax != 0.0f ? (float)kQ16Max / amax : 0.0f);
+        for (int j = 0; j < QK_K / 32; j++) {
+            __m256i q[4];
+#pragma GCC unroll 4
+            for (int i = 0; i < 4; i++) {
+                __m256 v = _mm256_mul_ps(_mm256_loadu_ps(x + 32 * j + 8 * i), id);
+                v = _mm256_and_ps(v, _mm256_cmp_ps(v, v, _CMP_ORD_Q));
+                q[i] = _mm256_cvtps_epi32(_mm256_min_ps(_mm256_max_ps(v, lo), hi));
+            }
+            const __m256i s = _mm256_add_epi32(_mm256_add_epi32(q[0], q[1]), _mm256_add_epi32(q[2], q[3]));
+            y[b].sums[j] = kq8::hsum_i32(s);
+            const __m256i p01 = _mm256_permute4x64_epi64(_mm256_packs_epi32(q[0], q[1]), 0xD8);
+            const __m256i p23 = _mm256_permute4x64_epi64(_mm256_packs_epi32(q[2], q[3]), 0xD8);
+            _mm256_storeu_si256((__m256i*)(y[b].v + 32 * j), p01);
+            _mm256_storeu_si256((__m256i*)(y[b].v + 32 * j + 16), p23);
+        }
+    }
+}
+
 // AVX2: w[g] the scaled weights of elements [16g, 16g + 16).
 struct Dec {
     __m256i w[16];

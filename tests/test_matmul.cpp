@@ -654,6 +654,30 @@ TEST(Quantize, Q8_0ActivationsAreIdenticalOnEveryPath) {
     }
 }
 
+// Q16_K rows: every path gives the scalar bytes - over scales from
+// subnormal to huge, ties (a block with amax 16383 has id = 1, so k + 0.5 is
+// a tie: to even), zero, NaN and infinite blocks.
+TEST(Quantize, Q16KIsIdenticalOnEveryPath) {
+    const int64_t n = 256 * 8;
+    uint32_t seed = 7;
+    for (float scale : {1e-30f, 1e-6f, 1.0f, 3e4f, 1e30f}) {
+        std::vector<float> x = randn((size_t)n, seed++, scale);
+        for (int j = 0; j < 256; j++) x[(size_t)j] = j == 0 ? 16383.0f : (float)(j % 64 - 32) + 0.5f;
+        for (int j = 256; j < 512; j++) x[(size_t)j] = 0.0f;
+        x[512 + 9] = NAN;
+        x[768 + 1] = -INFINITY;
+        for (int j = 1024; j < 1280; j++) x[(size_t)j] = j == 1030 ? 1e-40f : 0.0f;  // id = inf
+        const std::vector<uint8_t> ref = to_type(KTYPE_Q16_K, x, 1, n);
+        for (const Isa& isa : isas()) {
+            std::vector<uint8_t> q(ref.size());
+            isa.k.quantize_row[KTYPE_Q16_K](x.data(), q.data(), n);
+            for (size_t i = 0; i < q.size(); i++)
+                ASSERT_EQ(q[i], ref[i]) << isa.name << " scale " << scale << ": byte " << i << " (block "
+                                        << i / sizeof(block_q16_K) << ")";
+        }
+    }
+}
+
 // Non-finite and extreme inputs, where ggml's cast to int8_t is undefined: the
 // rule (quantize_row_q8_0_scalar) is pinned by hand, and every path gives the
 // same bytes.
