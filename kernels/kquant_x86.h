@@ -392,6 +392,26 @@ struct Ops512 {
     typedef block_q16_K X;
     typedef __m256 Acc;
     typedef Dec512 Dec;
+    // Q4_K: a 32-byte run widened once to 16-bit lanes holds both its
+    // stretches, the low nibbles (stretch 2r) and the high ones (2r + 1).
+    static KQ_INLINE void decode(const block_q4_K* blk, Dec* o) {
+        uint32_t a[3];
+        memcpy(a, blk->scales, 12);
+        const uint32_t six = 0x3f3f3f3f, nib = 0x0f0f0f0f, top = 0x03030303;  // as bytes_k4
+        const __m128i packed = _mm_setr_epi32((int)(a[0] & six), (int)((a[2] & nib) | (((a[0] >> 6) & top) << 4)),
+                                              (int)(a[1] & six), (int)(((a[2] >> 4) & nib) | (((a[1] >> 6) & top) << 4)));
+        const __m512i sc = _mm512_castsi128_si512(_mm_cvtepu8_epi16(packed));  // sc_0..7 in 16-bit lanes 0..7
+        const __m512i low = _mm512_set1_epi16(15);
+#pragma GCC unroll 4
+        for (int r = 0; r < 4; r++) {
+            const __m512i v = _mm512_cvtepu8_epi16(_mm256_loadu_si256((const __m256i*)(blk->qs + 32 * r)));
+            o->w[2 * r] = _mm512_mullo_epi16(_mm512_and_si512(v, low), _mm512_permutexvar_epi16(_mm512_set1_epi16((short)(2 * r)), sc));
+            o->w[2 * r + 1] = _mm512_mullo_epi16(_mm512_srli_epi16(v, 4), _mm512_permutexvar_epi16(_mm512_set1_epi16((short)(2 * r + 1)), sc));
+        }
+        o->m = _mm256_cvtepu8_epi32(_mm_srli_si128(packed, 8));
+        o->d = _cvtsh_ss(blk->d);
+        o->dmin = _cvtsh_ss(blk->dmin);
+    }
     template <class B>
     static KQ_INLINE void decode(const B* blk, Dec* o) {
         Bytes b;
