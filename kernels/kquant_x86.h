@@ -278,11 +278,40 @@ static KQ_INLINE void bytes(const block_q6_K* b, Bytes* o) {
     o->dmin = 0.0f;
 }
 
+// IQ4_XS: each 16 bytes of qs is a stretch, low nibbles first; the quants
+// are the grid's values (kIq4nl, pshufb), the scale ls - 32 per stretch.
+static KQ_INLINE void bytes(const block_iq4_xs* b, Bytes* o) {
+    const __m256i grid = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i*)kIq4nl));
+#pragma GCC unroll 4
+    for (int r = 0; r < 4; r++) {
+        const __m256i v = load32(b->qs + 32 * r);
+        const __m256i lo = kq8::lo4(v), hi = kq8::hi4(v);
+        o->q[2 * r] = _mm256_shuffle_epi8(grid, _mm256_permute2x128_si256(lo, hi, 0x20));
+        o->q[2 * r + 1] = _mm256_shuffle_epi8(grid, _mm256_permute2x128_si256(lo, hi, 0x31));
+    }
+    // the eight 6-bit scales, one per byte: nibble s of scales_l, 2-bit field s of scales_h
+    uint32_t sl;
+    memcpy(&sl, b->scales_l, 4);
+    uint64_t lo = sl;
+    lo = (lo | lo << 16) & 0x0000FFFF0000FFFFull;
+    lo = (lo | lo << 8) & 0x00FF00FF00FF00FFull;
+    lo = (lo | lo << 4) & 0x0F0F0F0F0F0F0F0Full;
+    uint64_t hi = b->scales_h;
+    hi = (hi | hi << 24) & 0x000000FF000000FFull;
+    hi = (hi | hi << 12) & 0x000F000F000F000Full;
+    hi = (hi | hi << 6) & 0x0303030303030303ull;
+    const __m128i l8 = _mm_sub_epi8(_mm_cvtsi64_si128((long long)(lo | hi << 4)), _mm_set1_epi8(32));
+    o->g = _mm256_cvtepi8_epi16(_mm_unpacklo_epi8(l8, l8));
+    o->m = _mm256_setzero_si256();
+    o->d = _cvtsh_ss(b->d);
+    o->dmin = 0.0f;
+}
+
 // Per lane: F = fma(A, d_x d, F), then Q4_K / Q5_K's fma(m * sums, -(d_x dmin), F).
 template <class B>
 static KQ_INLINE __m256 term(__m256i A, const __m256i m, float d, float dmin, const block_q16_K* x, __m256 F) {
     F = _mm256_fmadd_ps(_mm256_cvtepi32_ps(A), _mm256_set1_ps(x->d * d), F);
-    if (sizeof(B) == sizeof(block_q6_K)) return F;
+    if (!kHasOffsets<B>) return F;
     const __m256i M = _mm256_mullo_epi32(m, load32(x->sums));
     return _mm256_fmadd_ps(_mm256_cvtepi32_ps(M), _mm256_set1_ps(-(x->d * dmin)), F);
 }

@@ -818,6 +818,7 @@ void matmul_fill_avx512(Kernels* k) {
     k->matmul_int16_act[GGML_TYPE_Q4_K] = kq16::matmul512<block_q4_K>;  // with Q16_K activations (kquant_x86.h)
     k->matmul_int16_act[GGML_TYPE_Q5_K] = kq16::matmul512<block_q5_K>;
     k->matmul_int16_act[GGML_TYPE_Q6_K] = kq16::matmul512<block_q6_K>;
+    k->matmul_int16_act[GGML_TYPE_IQ4_XS] = kq16::matmul512<block_iq4_xs>;
     k->matmul[GGML_TYPE_F32] = matmul_f32_avx512;
     k->matmul[GGML_TYPE_F16] = matmul_f16_avx512;
     k->matmul[GGML_TYPE_BF16] = matmul_bf16_avx512;

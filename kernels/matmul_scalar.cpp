@@ -371,7 +371,8 @@ static void matmul_kq8_scalar(const void* W, int64_t n_in, int64_t n_out, int64_
 // ---- Q4_K, Q5_K, Q6_K times Q16_K activations ----------------------------
 //
 // The weights of a super-block as 16-bit integers with their sub-block
-// scales applied, w_e = sc * q_e (Q4_K, Q5_K) or sc * (q_e - 32) (Q6_K),
+// scales applied, w_e = sc * q_e (Q4_K, Q5_K), sc * (q_e - 32) (Q6_K) or
+// (ls - 32) * kIq4nl[q_e] (IQ4_XS; at most 32 * 127),
 // times the 16-bit activations v_e (q16k.h), summed exactly in eight int32
 // lanes as the SIMD twins (kquant_x86.h) hold them: lane l sums the elements
 // e with (e mod 16) / 2 == l (pmaddwd pairs neighbours; AVX-512's sixteen
@@ -455,6 +456,18 @@ static void kblock(const block_q6_K* w, KBlock* o) {
     o->d = f16_to_f32(w->d), o->dmin = 0.0f;
 }
 
+static void kblock(const block_iq4_xs* w, KBlock* o) {
+    for (int s = 0; s < 8; s++) {
+        const int ls = ((w->scales_l[s / 2] >> (4 * (s % 2))) & 15) | (((w->scales_h >> (2 * s)) & 3) << 4);
+        for (int j = 0; j < 16; j++) {
+            o->w[32 * s + j] = (int16_t)((ls - 32) * kIq4nl[w->qs[16 * s + j] & 15]);
+            o->w[32 * s + j + 16] = (int16_t)((ls - 32) * kIq4nl[w->qs[16 * s + j] >> 4]);
+        }
+        o->m[s] = 0;
+    }
+    o->d = f16_to_f32(w->d), o->dmin = 0.0f;
+}
+
 template <class B>
 static void q16_block(const KBlock& w, const block_q16_K* x, float F[8]) {
     const float dd = x->d * w.d, dm = -(x->d * w.dmin);
@@ -462,7 +475,7 @@ static void q16_block(const KBlock& w, const block_q16_K* x, float F[8]) {
         int32_t A = 0;
         for (int e = 2 * l; e < QK_K; e += 16) A += (int32_t)w.w[e] * x->v[e] + (int32_t)w.w[e + 1] * x->v[e + 1];
         F[l] = fmaf((float)A, dd, F[l]);
-        if (sizeof(B) != sizeof(block_q6_K)) F[l] = fmaf((float)(w.m[l] * x->sums[l]), dm, F[l]);
+        if (kHasOffsets<B>) F[l] = fmaf((float)(w.m[l] * x->sums[l]), dm, F[l]);
     }
 }
 
@@ -511,6 +524,7 @@ void matmul_fill_scalar_quant(Kernels* k) {
     k->matmul_int16_act[GGML_TYPE_Q4_K] = matmul_kq16_scalar<block_q4_K>;
     k->matmul_int16_act[GGML_TYPE_Q5_K] = matmul_kq16_scalar<block_q5_K>;
     k->matmul_int16_act[GGML_TYPE_Q6_K] = matmul_kq16_scalar<block_q6_K>;
+    k->matmul_int16_act[GGML_TYPE_IQ4_XS] = matmul_kq16_scalar<block_iq4_xs>;
     k->quantize_row[KTYPE_Q16_K] = quantize_row_q16_K_scalar;
     k->row_to_f32[KTYPE_Q16_K] = row_q16_K_to_f32;
     k->quantize_row[GGML_TYPE_Q8_K] = quantize_row_q8_K_scalar;

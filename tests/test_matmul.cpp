@@ -61,7 +61,9 @@ const uint32_t kTypes[] = {GGML_TYPE_F32,    GGML_TYPE_F16,  GGML_TYPE_BF16, GGM
 // Types whose products take Q8_0 activations and are exact per block: the same bits on every path.
 bool is_quant(uint32_t type) { return type == GGML_TYPE_Q8_0 || type == GGML_TYPE_Q4_0; }
 // The K-quants whose default product takes Q16_K activations (q16k.h).
-bool is_kq16(uint32_t type) { return type == GGML_TYPE_Q4_K || type == GGML_TYPE_Q5_K || type == GGML_TYPE_Q6_K; }
+bool is_kq16(uint32_t type) {
+    return type == GGML_TYPE_Q4_K || type == GGML_TYPE_Q5_K || type == GGML_TYPE_Q6_K || type == GGML_TYPE_IQ4_XS;
+}
 bool is_block(uint32_t type) {
     for (uint32_t t : kBlockTypes)
         if (t == type) return true;
@@ -392,16 +394,17 @@ TEST(MatmulIsa, BlockTypesAreTheF32ProductOfTheirDequantizedWeights) {
 struct IntAct {
     const char* name;
     uint32_t act;
+    std::vector<uint32_t> types;
 };
-const IntAct kIntActs[] = {{"int8", GGML_TYPE_Q8_K}, {"int16", KTYPE_Q16_K}};
+const IntAct kIntActs[] = {{"int8", GGML_TYPE_Q8_K, {GGML_TYPE_Q4_K, GGML_TYPE_Q5_K, GGML_TYPE_Q6_K}},
+                           {"int16", KTYPE_Q16_K, {GGML_TYPE_Q4_K, GGML_TYPE_Q5_K, GGML_TYPE_Q6_K, GGML_TYPE_IQ4_XS}}};
 MatmulFn int_act_fn(const Kernels& k, const IntAct& a, uint32_t type) {
     return a.act == GGML_TYPE_Q8_K ? k.matmul_int8_act[type] : k.matmul_int16_act[type];
 }
 
 TEST(MatmulIsa, IntegerActivationKQuantsMatchScalar) {
     for (const IntAct& a : kIntActs)
-        for (uint32_t type : {GGML_TYPE_Q4_K, GGML_TYPE_Q5_K, GGML_TYPE_Q6_K}) {
-            ASSERT_EQ(scalar().int8_act_type[type], (uint32_t)GGML_TYPE_Q8_K);
+        for (uint32_t type : a.types) {
             for (int64_t T : {1, 3, 33, 70}) {
                 const int64_t n_in = 768, n_out = 37;
                 const std::vector<uint8_t> w = random_blocks(type, n_out, n_in, 11);
@@ -429,7 +432,7 @@ TEST(MatmulIsa, IntegerActivationKQuantsMatchScalar) {
 // double sum of the dequantized values.
 TEST(Matmul, IntegerActivationKQuantsAreTheirDotProducts) {
     for (const IntAct& a : kIntActs)
-        for (uint32_t type : {GGML_TYPE_Q4_K, GGML_TYPE_Q5_K, GGML_TYPE_Q6_K}) {
+        for (uint32_t type : a.types) {
             const int64_t n_in = 512, n_out = 9, T = 2;
             const std::vector<uint8_t> w = random_blocks(type, n_out, n_in, 3);
             const std::vector<float> xf = randn((size_t)(n_in * T), 4);
@@ -459,11 +462,13 @@ TEST(Matmul, IntegerActivationKQuantsAreTheirDotProducts) {
 // Q6_K's lane, 32 x 4096 x 16383, just under 2^31).
 TEST(MatmulIsa, Q16KExtremesDoNotOverflow) {
     const int64_t n_in = 512, n_out = 3;
-    for (uint32_t type : {GGML_TYPE_Q4_K, GGML_TYPE_Q5_K, GGML_TYPE_Q6_K}) {
+    for (uint32_t type : {GGML_TYPE_Q4_K, GGML_TYPE_Q5_K, GGML_TYPE_Q6_K, GGML_TYPE_IQ4_XS}) {
         const uint64_t rb = ggml_row_size(type, n_in), bb = ggml_row_size(type, 256);
         // all bits set: Q4_K / Q5_K q = 15 / 31 with sc = m = 63; Q6_K's scales are then -1,
-        // so Q6_K gets q = 0 (all quant bits clear: q - 32 = -32) and scales -128 instead
-        std::vector<uint8_t> w((size_t)(rb * n_out), type == GGML_TYPE_Q6_K ? 0x00 : 0xFF);
+        // so Q6_K gets q = 0 (all quant bits clear: q - 32 = -32) and scales -128 instead;
+        // IQ4_XS all clear: grid value -127, scale 0 - 32
+        const bool clear = type == GGML_TYPE_Q6_K || type == GGML_TYPE_IQ4_XS;
+        std::vector<uint8_t> w((size_t)(rb * n_out), clear ? 0x00 : 0xFF);
         for (int64_t b = 0; b < n_in / 256 * n_out; b++) {
             uint8_t* blk = w.data() + b * bb;
             const uint16_t one = f32_to_f16(1.0f);
@@ -539,7 +544,7 @@ TEST(MatmulIsa, F32ActivationsOption) {
         }
         kernels_init(names[i], "auto");
         EXPECT_EQ(kern.act_type[GGML_TYPE_Q8_0], (uint32_t)GGML_TYPE_Q8_0) << names[i];
-        for (uint32_t t : {GGML_TYPE_Q4_K, GGML_TYPE_Q5_K, GGML_TYPE_Q6_K}) {
+        for (uint32_t t : {GGML_TYPE_Q4_K, GGML_TYPE_Q5_K, GGML_TYPE_Q6_K, GGML_TYPE_IQ4_XS}) {
             EXPECT_EQ(kern.act_type[t], (uint32_t)KTYPE_Q16_K) << names[i];
             EXPECT_EQ(kern.matmul[t], kern.matmul_int16_act[t]) << names[i];
         }
