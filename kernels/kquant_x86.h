@@ -1,10 +1,16 @@
-// kquant_x86.h - Q4_K, Q5_K and Q6_K times Q8_K activations with 256-bit
-// integer vectors (AVX2; the AVX-512 path runs the same code), the twins of
-// matmul_scalar.cpp's matmul_kq8_scalar: the same exact integers per
-// super-block, the same float term, summed in the same order, so the same
-// bits. Included by matmul_avx2.cpp.
+// kquant_x86.h - the K-quants' integer products on x86, twins of
+// matmul_scalar.cpp's scalar kernels (the same exact integers, the same float
+// operations in the same order, so the same bits):
 //
-// One super-block at a time: the weights are decoded once into 32-byte
+//   kq8   Q4_K, Q5_K, Q6_K times Q8_K activations (--act int8), 256-bit
+//         vectors; the AVX-512 path runs the same code
+//   kq16  Q4_K, Q5_K, Q6_K, IQ4_XS times Q16_K activations (q16k.h; the
+//         default): 256-bit pmaddwd (AVX2) and 512-bit vpdpwssd (AVX-512)
+//
+// Included by matmul_avx2.cpp and matmul_avx512.cpp (the 512-bit parts only
+// where the file is compiled for AVX-512).
+//
+// kq8, one super-block at a time: the weights are decoded once into 32-byte
 // vectors of quants (each vector one 32-element stretch of the block, the
 // values 0..63, unsigned), with a vector of 16-bit sub-block scales beside
 // each; then, for every activation row that meets them,
@@ -12,9 +18,7 @@
 //              2 * 63 * 127, no saturation)
 //   pmaddwd    times the scale, pairs summed to 32 bits
 // accumulate S in eight int32 lanes; M comes from the activation's 16-sums
-// in one more pmaddwd. A GEMV decodes four rows (a quarter of the range
-// apart, four streams) block by block; a GEMM decodes a block once for up
-// to kRowsT activation rows.
+// in one more pmaddwd.
 #pragma once
 
 #include <immintrin.h>
@@ -134,8 +138,8 @@ static KQ_INLINE float term(const block_q6_K*, const Decoded& w, const block_q8_
 //                                   one output's running sum, block by block
 // A GEMV decodes four rows (a quarter of the range apart, four streams)
 // block by block; a GEMM decodes a block once for up to kRowsT activation
-// rows. Each output sees its blocks in order, alone: the same bits for any T
-// and row range.
+// rows, four rows at a time. Each output sees its blocks in order, alone:
+// the same bits for any T and row range.
 constexpr int64_t kRowsT = 32;  // activation rows per decoded block in a GEMM
 
 template <class B, class P>
@@ -166,18 +170,26 @@ static void rows(const void* Wv, int64_t n, int64_t n_out, int64_t row0, int64_t
         }
         return;
     }
-    Acc acc[kRowsT];
+    // four rows at a time, so an activation block read from L2 serves four
+    // rows' products from L1
+    constexpr int R = 4;
+    Acc acc[R][kRowsT];
     for (int64_t t0 = 0; t0 < T; t0 += kRowsT) {
         const int64_t nt = T - t0 < kRowsT ? T - t0 : kRowsT;
-        for (int64_t o = row0; o < row1; o++) {
-            for (int64_t t = 0; t < nt; t++) acc[t] = P::zero();
+        for (int64_t o = row0; o < row1; o += R) {
+            const int nr = row1 - o < R ? (int)(row1 - o) : R;
+            for (int s = 0; s < nr; s++)
+                for (int64_t t = 0; t < nt; t++) acc[s][t] = P::zero();
             for (int64_t b = 0; b < nb; b++) {
-                const B* w = W + o * nb + b;
-                typename P::Dec dw;
-                P::decode(w, &dw);
-                for (int64_t t = 0; t < nt; t++) acc[t] = P::step(w, dw, X + (t0 + t) * nb + b, acc[t]);
+                typename P::Dec dw[R];
+                for (int s = 0; s < nr; s++) P::decode(W + (o + s) * nb + b, &dw[s]);
+                for (int64_t t = 0; t < nt; t++) {
+                    const XB* x = X + (t0 + t) * nb + b;
+                    for (int s = 0; s < nr; s++) acc[s][t] = P::step(W + (o + s) * nb + b, dw[s], x, acc[s][t]);
+                }
             }
-            for (int64_t t = 0; t < nt; t++) Y[(t0 + t) * n_out + o] = P::out(acc[t]);
+            for (int s = 0; s < nr; s++)
+                for (int64_t t = 0; t < nt; t++) Y[(t0 + t) * n_out + o + s] = P::out(acc[s][t]);
         }
     }
 }
