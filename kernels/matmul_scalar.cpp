@@ -5,6 +5,7 @@
 // sum stay float32. Sums use 8 interleaved partial accumulators: it keeps the
 // rounding error of long rows low (closer to the pairwise sums of BLAS) and it
 // is the summation order the SIMD versions (8 float lanes) can reproduce.
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <vector>
@@ -486,15 +487,19 @@ static void matmul_kq16_scalar(const void* Wv, int64_t n_in, int64_t n_out, int6
     const B* W = (const B*)Wv;
     const block_q16_K* X = (const block_q16_K*)Xv;
     KBlock w;
-    for (int64_t o = row0; o < row1; o++)
+    thread_local std::vector<float> lanes;  // eight per activation row: a block is decoded once for all T
+    if (lanes.size() < (size_t)(8 * T)) lanes.resize((size_t)(8 * T));
+    for (int64_t o = row0; o < row1; o++) {
+        std::fill(lanes.begin(), lanes.begin() + 8 * T, 0.0f);
+        for (int64_t b = 0; b < nb; b++) {
+            kblock(W + o * nb + b, &w);
+            for (int64_t t = 0; t < T; t++) q16_block<B>(w, X + t * nb + b, lanes.data() + 8 * t);
+        }
         for (int64_t t = 0; t < T; t++) {
-            float F[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-            for (int64_t b = 0; b < nb; b++) {
-                kblock(W + o * nb + b, &w);
-                q16_block<B>(w, X + t * nb + b, F);
-            }
+            const float* F = lanes.data() + 8 * t;
             Y[t * n_out + o] = ((F[0] + F[4]) + (F[2] + F[6])) + ((F[1] + F[5]) + (F[3] + F[7]));
         }
+    }
 }
 
 template <class B>
