@@ -240,14 +240,20 @@ struct Bytes {
     float d, dmin;
 };
 
+// Q4_K / Q5_K's 12 scale bytes unpacked: sc_0..7 in bytes 0..7, m_0..7 in 8..15
+// (kquant_scale_min, four at a time).
+static KQ_INLINE __m128i k4_scales(const uint8_t* scales) {
+    uint32_t a[3];
+    memcpy(a, scales, 12);
+    const uint32_t six = 0x3f3f3f3f, nib = 0x0f0f0f0f, top = 0x03030303;
+    return _mm_setr_epi32((int)(a[0] & six), (int)((a[2] & nib) | (((a[0] >> 6) & top) << 4)), (int)(a[1] & six),
+                          (int)(((a[2] >> 4) & nib) | (((a[1] >> 6) & top) << 4)));
+}
+
 template <bool HIGH>
 static KQ_INLINE void bytes_k4(uint16_t d, uint16_t dmin, const uint8_t* scales, const uint8_t* qs,
                                const uint8_t* qh, Bytes* o) {
-    uint32_t a[3];
-    memcpy(a, scales, 12);
-    const uint32_t six = 0x3f3f3f3f, nib = 0x0f0f0f0f, top = 0x03030303;  // kquant_scale_min, four at a time
-    const __m128i packed = _mm_setr_epi32((int)(a[0] & six), (int)((a[2] & nib) | (((a[0] >> 6) & top) << 4)),
-                                          (int)(a[1] & six), (int)(((a[2] >> 4) & nib) | (((a[1] >> 6) & top) << 4)));
+    const __m128i packed = k4_scales(scales);
     o->g = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(packed, packed));  // sc_j for the 16s 2j and 2j + 1
     o->m = _mm256_cvtepu8_epi32(_mm_srli_si128(packed, 8));
     const __m256i h = HIGH ? load32(qh) : _mm256_setzero_si256();
@@ -433,26 +439,39 @@ struct Ops512 {
     typedef block_q16_K X;
     typedef __m256 Acc;
     typedef Dec512 Dec;
-    // Q4_K: a 32-byte run widened once to 16-bit lanes holds both its
-    // stretches, the low nibbles (stretch 2r) and the high ones (2r + 1).
-    static KQ_INLINE void decode(const block_q4_K* blk, Dec* o) {
-        uint32_t a[3];
-        memcpy(a, blk->scales, 12);
-        const uint32_t six = 0x3f3f3f3f, nib = 0x0f0f0f0f, top = 0x03030303;  // as bytes_k4
-        const __m128i packed = _mm_setr_epi32((int)(a[0] & six), (int)((a[2] & nib) | (((a[0] >> 6) & top) << 4)),
-                                              (int)(a[1] & six), (int)(((a[2] >> 4) & nib) | (((a[1] >> 6) & top) << 4)));
+    // Q4_K / Q5_K: a 32-byte run widened once to 16-bit lanes holds both
+    // its stretches, the low nibbles (stretch 2r) and the high ones (2r + 1).
+    // Q5_K: the fifth bit of stretch k is bit k of qh's bytes, widened
+    // once too and shifted to bit 4.
+    template <bool HIGH>
+    static KQ_INLINE void decode_k4(uint16_t d, uint16_t dmin, const uint8_t* scales, const uint8_t* qs,
+                                    const uint8_t* qh, Dec* o) {
+        const __m128i packed = k4_scales(scales);
         const __m512i sc = _mm512_castsi128_si512(_mm_cvtepu8_epi16(packed));  // sc_0..7 in 16-bit lanes 0..7
-        const __m512i low = _mm512_set1_epi16(15);
+        const __m512i low = _mm512_set1_epi16(15), bit4 = _mm512_set1_epi16(16);
+        const __m512i h = HIGH ? _mm512_cvtepu8_epi16(load32(qh)) : _mm512_setzero_si512();
 #pragma GCC unroll 4
         for (int r = 0; r < 4; r++) {
-            const __m512i v = _mm512_cvtepu8_epi16(_mm256_loadu_si256((const __m256i*)(blk->qs + 32 * r)));
-            o->w[2 * r] = _mm512_mullo_epi16(_mm512_and_si512(v, low), _mm512_permutexvar_epi16(_mm512_set1_epi16((short)(2 * r)), sc));
-            o->w[2 * r + 1] = _mm512_mullo_epi16(_mm512_srli_epi16(v, 4), _mm512_permutexvar_epi16(_mm512_set1_epi16((short)(2 * r + 1)), sc));
+            const __m512i v = _mm512_cvtepu8_epi16(load32(qs + 32 * r));
+            __m512i q0 = _mm512_and_si512(v, low), q1 = _mm512_srli_epi16(v, 4);
+            if (HIGH) {  // q | (h shifted so bit k lands on bit 4) & 16
+                const int k0 = 2 * r, k1 = 2 * r + 1;
+                const __m512i h0 = k0 <= 4 ? _mm512_slli_epi16(h, 4 - k0) : _mm512_srli_epi16(h, k0 - 4);
+                const __m512i h1 = k1 <= 4 ? _mm512_slli_epi16(h, 4 - k1) : _mm512_srli_epi16(h, k1 - 4);
+                q0 = _mm512_ternarylogic_epi32(q0, h0, bit4, 0xF8);
+                q1 = _mm512_ternarylogic_epi32(q1, h1, bit4, 0xF8);
+            }
+            o->w[2 * r] = _mm512_mullo_epi16(q0, _mm512_permutexvar_epi16(_mm512_set1_epi16((short)(2 * r)), sc));
+            o->w[2 * r + 1] = _mm512_mullo_epi16(q1, _mm512_permutexvar_epi16(_mm512_set1_epi16((short)(2 * r + 1)), sc));
         }
         o->m = _mm256_cvtepu8_epi32(_mm_srli_si128(packed, 8));
-        o->d = _cvtsh_ss(blk->d);
-        o->dmin = _cvtsh_ss(blk->dmin);
+        o->d = _cvtsh_ss(d);
+        o->dmin = _cvtsh_ss(dmin);
     }
+    static KQ_INLINE void decode(const block_q4_K* b, Dec* o) {
+        decode_k4<false>(b->d, b->dmin, b->scales, b->qs, nullptr, o);
+    }
+    static KQ_INLINE void decode(const block_q5_K* b, Dec* o) { decode_k4<true>(b->d, b->dmin, b->scales, b->qs, b->qh, o); }
     template <class B>
     static KQ_INLINE void decode(const B* blk, Dec* o) {
         Bytes b;
