@@ -472,6 +472,31 @@ struct Ops512 {
         decode_k4<false>(b->d, b->dmin, b->scales, b->qs, nullptr, o);
     }
     static KQ_INLINE void decode(const block_q5_K* b, Dec* o) { decode_k4<true>(b->d, b->dmin, b->scales, b->qs, b->qh, o); }
+    // Q6_K: the two 32-byte runs of ql and the 32 bytes of qh of each half,
+    // widened once; quarter p takes a nibble of run p & 1 and bits 2p, 2p + 1
+    // of qh, moved to bits 4, 5.
+    static KQ_INLINE void decode(const block_q6_K* blk, Dec* o) {
+        const __m512i g = _mm512_castsi256_si512(_mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i*)blk->scales)));
+        const __m512i low = _mm512_set1_epi16(15), bits45 = _mm512_set1_epi16(0x30), bias = _mm512_set1_epi16(32);
+#pragma GCC unroll 2
+        for (int h = 0; h < 2; h++) {
+            const __m512i L[2] = {_mm512_cvtepu8_epi16(load32(blk->ql + 64 * h)),
+                                  _mm512_cvtepu8_epi16(load32(blk->ql + 64 * h + 32))};
+            const __m512i H = _mm512_cvtepu8_epi16(load32(blk->qh + 32 * h));
+#pragma GCC unroll 4
+            for (int p = 0; p < 4; p++) {
+                const int k = 4 * h + p;
+                const __m512i q4 = p < 2 ? _mm512_and_si512(L[p & 1], low) : _mm512_srli_epi16(L[p & 1], 4);
+                const __m512i hs = p < 2 ? _mm512_slli_epi16(H, 4 - 2 * p) : _mm512_srli_epi16(H, 2 * p - 4);
+                const __m512i q = _mm512_sub_epi16(_mm512_ternarylogic_epi32(q4, hs, bits45, 0xF8), bias);
+                const __m512i idx = _mm512_inserti64x4(_mm512_set1_epi16((short)(2 * k)), _mm256_set1_epi16((short)(2 * k + 1)), 1);
+                o->w[k] = _mm512_mullo_epi16(q, _mm512_permutexvar_epi16(idx, g));
+            }
+        }
+        o->m = _mm256_setzero_si256();
+        o->d = _cvtsh_ss(blk->d);
+        o->dmin = 0.0f;
+    }
     template <class B>
     static KQ_INLINE void decode(const B* blk, Dec* o) {
         Bytes b;
