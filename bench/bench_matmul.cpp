@@ -7,8 +7,9 @@
 //   ./build/bench/bench_matmul --benchmark_filter='T:1$|peak'     # GEMV and the limits
 //
 // Types: every one the engine multiplies; <type>_repack is a path's --no-mmap
-// layout, <type>_int8 the product with int8 activations where the default is
-// float32 (--act int8).
+// layout, <type>_int8 the product with int8 activations where the default
+// takes others (--act int8), <type>_f32 the one with float32 activations where
+// the default is quantized (--act f32; Q4_K/Q5_K/Q6_K take Q16_K by default).
 //
 // Names: matmul/<isa>/<type>/<n_in>x<n_out>/T:<T>. Counters:
 //   T = 1 (token generation, memory bound): W = bytes of weights read per second
@@ -41,8 +42,9 @@ const uint32_t kTypes[] = {GGML_TYPE_F32,  GGML_TYPE_F16,  GGML_TYPE_BF16, GGML_
                            GGML_TYPE_Q3_K, GGML_TYPE_Q4_K, GGML_TYPE_Q5_K, GGML_TYPE_Q6_K,   GGML_TYPE_IQ4_XS};
 
 // How a type's product runs: the file's layout with the default activations,
-// the path's repacked layout (--no-mmap), or the int8-activation product (--act int8).
-enum Variant { FILE_LAYOUT, REPACKED, INT8_ACT };
+// the path's repacked layout (--no-mmap), the int8-activation product (--act int8),
+// or the float32-activation one (--act f32).
+enum Variant { FILE_LAYOUT, REPACKED, INT8_ACT, F32_ACT };
 
 std::string lower(const char* s) {
     std::string r(s);
@@ -67,7 +69,7 @@ void fill_random(float* v, size_t n, uint64_t seed) {
 std::vector<uint8_t> convert(uint32_t type, const float* f, int64_t rows, int64_t n) {
     Kernels s;
     kernels_fill_scalar(&s);
-    const uint64_t rb = ggml_row_size(type, n);
+    const uint64_t rb = kernels_row_bytes(type, n);
     std::vector<uint8_t> out((size_t)(rb * (uint64_t)rows));
     for (int64_t r = 0; r < rows; r++) {
         if (type == GGML_TYPE_F32)
@@ -113,10 +115,14 @@ void bm_matmul(benchmark::State& st, const Isa* isa, uint32_t type, int64_t n_in
     const Weights& W = weights(type, n_in, n_out, v == REPACKED ? isa->k.repack[type] : nullptr);
     std::vector<float> xf((size_t)(n_in * T));
     fill_random(xf.data(), xf.size(), 2);
-    const uint32_t act = v == INT8_ACT ? isa->k.int8_act_type[type] : isa->k.act_type[type];
+    const uint32_t act = v == INT8_ACT  ? isa->k.int8_act_type[type]
+                         : v == F32_ACT ? (uint32_t)GGML_TYPE_F32
+                                        : isa->k.act_type[type];
     const std::vector<uint8_t> X = convert(act, xf.data(), T, n_in);
     std::vector<float> Y((size_t)(n_out * T));
-    const MatmulFn fn = v == INT8_ACT ? isa->k.matmul_int8_act[type] : isa->k.matmul[W.kernel_type];
+    const MatmulFn fn = v == INT8_ACT  ? isa->k.matmul_int8_act[type]
+                        : v == F32_ACT ? isa->k.matmul_f32_act[type]
+                                       : isa->k.matmul[W.kernel_type];
     for (auto _ : st) {
         fn(W.data.data, n_in, n_out, 0, n_out, X.data(), T, Y.data());
         benchmark::DoNotOptimize(Y.data());
@@ -191,11 +197,16 @@ int main(int argc, char** argv) {
     const Shape shapes[] = {{768, 768}, {768, 3072}, {3072, 768}};
     const int64_t Ts[] = {1, 64, 512};
     for (uint32_t type : kTypes) {
-        for (Variant v : {FILE_LAYOUT, REPACKED, INT8_ACT}) {
-            const std::string tn = lower(ggml_type_name(type)) + (v == REPACKED ? "_repack" : v == INT8_ACT ? "_int8" : "");
+        for (Variant v : {FILE_LAYOUT, REPACKED, INT8_ACT, F32_ACT}) {
+            const std::string tn = lower(ggml_type_name(type)) + (v == REPACKED   ? "_repack"
+                                                                  : v == INT8_ACT ? "_int8"
+                                                                  : v == F32_ACT  ? "_f32"
+                                                                                  : "");
             auto has = [&](const Isa& isa) {
+                const uint32_t act = isa.k.act_type[type];
                 return v == FILE_LAYOUT || (v == REPACKED && isa.k.repack[type]) ||
-                       (v == INT8_ACT && isa.k.matmul_int8_act[type] && isa.k.act_type[type] == GGML_TYPE_F32);
+                       (v == INT8_ACT && isa.k.matmul_int8_act[type] && act != isa.k.int8_act_type[type]) ||
+                       (v == F32_ACT && isa.k.matmul_f32_act[type] && act == KTYPE_Q16_K);
             };
             for (const Shape& s : shapes)
                 for (int64_t T : Ts)

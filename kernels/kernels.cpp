@@ -9,8 +9,17 @@
 #include <string>
 
 #include "../src/common.h"
+#include "q16k.h"
 
 Kernels kern;
+
+uint64_t kernels_row_bytes(uint32_t type, int64_t n) {
+    if (type != KTYPE_Q16_K) return ggml_row_size(type, n);
+    return n >= 0 && n % QK_K == 0 ? (uint64_t)(n / QK_K) * sizeof(block_q16_K) : 0;
+}
+
+enum Act { ACT_AUTO, ACT_F32, ACT_INT8, ACT_INT16 };
+static void choose_activations(Kernels* k, Act act);
 
 double peak_fma_scalar(int64_t iters, float* sink);
 double peak_int8_scalar(int64_t iters, float* sink);
@@ -46,6 +55,7 @@ void kernels_fill_scalar(Kernels* k) {
     k->peak_fma = peak_fma_scalar;
     k->peak_int8 = peak_int8_scalar;
     k->read_sum = read_sum_scalar;
+    choose_activations(k, ACT_AUTO);
 }
 
 // Scalar probes: what the scalar kernels can reach.
@@ -179,34 +189,45 @@ static void fill(Kernels* k, Isa isa) {
 #endif
     // the default products of Q8_0 / Q4_0 are their int8 ones, on this path
     for (uint32_t t = 0; t < GGML_TYPE_COUNT; t++)
-        if (k->matmul[t] && k->act_type[t] != GGML_TYPE_F32) {
+        if (k->matmul[t] && k->act_type[t] == GGML_TYPE_Q8_0) {
             k->matmul_int8_act[t] = k->matmul[t];
             k->int8_act_type[t] = k->act_type[t];
         }
+    choose_activations(k, ACT_AUTO);
 }
 
 // Point matmul[] at the products the activation choice asks for. A
 // repacked layout belongs to its type's int8 product; with float32
-// activations the matrices stay as the file has them.
-static void choose_activations(Kernels* k, bool f32, bool int8) {
+// activations the matrices stay as the file has them. The default (auto):
+// Q8_0 rows for Q8_0/Q4_0 (the fill's own), Q16_K for the K-quants that have
+// that product (faster than float32 at tg and more accurate than llama.cpp's
+// Q8_K: docs/quantization.md), float32 for every other type.
+static void choose_activations(Kernels* k, Act act) {
     for (uint32_t t = 0; t < GGML_TYPE_COUNT; t++) {
-        if (f32 && k->matmul_f32_act[t]) {
+        if (act == ACT_F32 && k->matmul_f32_act[t]) {
             k->matmul[t] = k->matmul_f32_act[t];
             k->act_type[t] = GGML_TYPE_F32;
             k->repack[t] = nullptr;
-        } else if (int8 && k->matmul_int8_act[t]) {
+        } else if (act == ACT_INT8 && k->matmul_int8_act[t]) {
             k->matmul[t] = k->matmul_int8_act[t];
             k->act_type[t] = k->int8_act_type[t];
+        } else if ((act == ACT_INT16 || act == ACT_AUTO) && k->matmul_int16_act[t]) {
+            k->matmul[t] = k->matmul_int16_act[t];
+            k->act_type[t] = KTYPE_Q16_K;
         }
     }
 }
 
 void kernels_init(const char* name, const char* act) {
-    const bool automatic = !act || !*act || !strcmp(act, "auto");
-    if (!automatic && strcmp(act, "f32") != 0 && strcmp(act, "int8") != 0)
-        rwkv_fail("unknown activation format '%s' (auto, f32, int8)", act);
+    Act a = ACT_AUTO;
+    if (act && *act && strcmp(act, "auto") != 0) {
+        if (!strcmp(act, "f32")) a = ACT_F32;
+        else if (!strcmp(act, "int8")) a = ACT_INT8;
+        else if (!strcmp(act, "int16")) a = ACT_INT16;
+        else rwkv_fail("unknown activation format '%s' (auto, f32, int8, int16)", act);
+    }
     kernels_init_isa(name);
-    if (!automatic) choose_activations(&kern, !strcmp(act, "f32"), !strcmp(act, "int8"));
+    if (a != ACT_AUTO) choose_activations(&kern, a);
 }
 
 static void kernels_init_isa(const char* name) {

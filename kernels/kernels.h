@@ -27,7 +27,7 @@
 // X is T rows of n_in activations in the format act_type[weight type] names:
 // float32 rows (the float types and, by default, the other block types), or
 // rows quantized on the fly by quantize_row[act_type]: Q8_0 for Q8_0/Q4_0
-// weights, Q8_K for the K-quants' int8 products (--act). Y is T rows
+// weights, Q16_K or Q8_K for the K-quants' integer products (--act). Y is T rows
 // of n_out floats. The row range lets a thread pool split the output rows
 // without any kernel knowing about threads; Y[t][o] must not depend on it (nor
 // on how rows are grouped), so results do not depend on the thread count.
@@ -45,8 +45,14 @@ enum KernelType : uint32_t {
     KTYPE_Q4_0_R16,                    // Q4_0, 16 rows interleaved (AVX-512)
     KTYPE_Q8_0_R8,                     // Q8_0, 8 rows interleaved, signed (AVX2)
     KTYPE_Q4_0_R8,                     // Q4_0, 8 rows interleaved (AVX2)
+    KTYPE_LAYOUTS_END,                 // the weight layouts end here; activation formats follow
+    KTYPE_Q16_K = KTYPE_LAYOUTS_END,   // 16-bit activations of the K-quants (q16k.h, --act int16)
     KTYPE_COUNT
 };
+
+// Bytes of a row of n elements of a GGUF type or of an activation format of
+// the engine's own (KTYPE_Q16_K); 0 where n does not fill whole blocks.
+uint64_t kernels_row_bytes(uint32_t type, int64_t n);
 
 // Rearrange an n_out x n_in matrix of a GGUF type in place into a layout of
 // the path's own; returns that layout's KernelType. The bytes stay within
@@ -113,14 +119,16 @@ typedef float (*ReadSumFn)(const float* p, int64_t n, int streams);  // streams:
 struct Kernels {
     const char* isa;                     // "scalar", later "avx2", "avx512", "neon"
     MatmulFn matmul[KTYPE_COUNT];    // by weight type; null = unsupported
-    uint32_t act_type[KTYPE_COUNT];  // the X format matmul[type] takes: F32, Q8_0 or Q8_K
-    // The two products a quantized type may have, for kernels_init's choice:
+    uint32_t act_type[KTYPE_COUNT];  // the X format matmul[type] takes: F32, Q8_0, Q8_K or Q16_K
+    // The products a quantized type may have, for kernels_init's choice:
     // float32 activations (weights dequantized in the kernel; every block
-    // type), or activations quantized to int8_act_type[type] (Q8_0 rows for
-    // Q8_0/Q4_0, Q8_K for Q4_K/Q5_K/Q6_K) with exact integer block sums.
+    // type), activations quantized to int8_act_type[type] (Q8_0 rows for
+    // Q8_0/Q4_0, Q8_K for Q4_K/Q5_K/Q6_K) with exact integer block sums, or
+    // (Q4_K/Q5_K/Q6_K) Q16_K activations with exact integer sums per lane.
     MatmulFn matmul_f32_act[GGML_TYPE_COUNT];
     MatmulFn matmul_int8_act[GGML_TYPE_COUNT];
     uint32_t int8_act_type[GGML_TYPE_COUNT];
+    MatmulFn matmul_int16_act[GGML_TYPE_COUNT];  // takes KTYPE_Q16_K rows
     RowToF32Fn row_to_f32[KTYPE_COUNT];
     RowQuantizeFn quantize_row[KTYPE_COUNT];
     RepackFn repack[GGML_TYPE_COUNT];  // null: this path runs the file's layout
@@ -150,10 +158,11 @@ extern Kernels kern;
 // Fill `kern`. isa = nullptr or "" or "auto": the best the CPU supports;
 // otherwise a name from kernels_isa_names(), failing if the CPU lacks it.
 // act = nullptr, "" or "auto": each weight type's default activations
-// (Q8_0 rows for Q8_0/Q4_0 weights, float32 for every other type); "f32":
-// float32 activations for every type (Q8_0/Q4_0 weights are then multiplied
-// in place, with no --no-mmap repacking); "int8": quantized activations for
-// every type that has such a product (also Q4_K, Q5_K, Q6_K).
+// (Q8_0 rows for Q8_0/Q4_0 weights, Q16_K for Q4_K/Q5_K/Q6_K, float32 for
+// every other type); "f32": float32 activations for every type (Q8_0/Q4_0
+// weights are then multiplied in place, with no --no-mmap repacking);
+// "int8": 8-bit activations for every type that has such a product (Q8_K
+// for Q4_K, Q5_K, Q6_K); "int16": Q16_K for the K-quants, else as auto.
 void kernels_init(const char* isa, const char* act = nullptr);
 
 // The scalar table (always available), used by tests as the reference.
@@ -243,4 +252,6 @@ void quantize_row_bf16_scalar(const float* src, void* dst, int64_t n);
 void row_q8_0_to_f32(const void* src, float* dst, int64_t n);
 void quantize_row_q8_K_scalar(const float* src, void* dst, int64_t n);  // ggml's quantize_row_q8_K_ref
 void row_q8_K_to_f32(const void* src, float* dst, int64_t n);
+void quantize_row_q16_K_scalar(const float* src, void* dst, int64_t n);
+void row_q16_K_to_f32(const void* src, float* dst, int64_t n);
 void row_q4_0_to_f32(const void* src, float* dst, int64_t n);

@@ -468,6 +468,11 @@ void matmul_fill_avx2(Kernels* k) {
     k->matmul_int8_act[GGML_TYPE_Q4_K] = kq8::matmul<block_q4_K>;  // with Q8_K activations (kquant_x86.h)
     k->matmul_int8_act[GGML_TYPE_Q5_K] = kq8::matmul<block_q5_K>;
     k->matmul_int8_act[GGML_TYPE_Q6_K] = kq8::matmul<block_q6_K>;
+    k->matmul_int16_act[GGML_TYPE_Q4_K] = kq16::matmul<block_q4_K>;  // with Q16_K activations
+    k->matmul_int16_act[GGML_TYPE_Q5_K] = kq16::matmul<block_q5_K>;
+    k->matmul_int16_act[GGML_TYPE_Q6_K] = kq16::matmul<block_q6_K>;
+    k->matmul_int16_act[GGML_TYPE_IQ4_XS] = kq16::matmul<block_iq4_xs>;
+    k->quantize_row[KTYPE_Q16_K] = kq16::quantize_row;
     k->matmul[GGML_TYPE_F32] = matmul_f32_avx2;
     k->matmul[GGML_TYPE_F16] = matmul_f16_avx2;
     k->matmul[GGML_TYPE_BF16] = matmul_bf16_avx2;

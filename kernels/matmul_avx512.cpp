@@ -42,6 +42,7 @@
 
 #include "kernels.h"
 #include "dequant_x86.h"
+#include "kquant_x86.h"
 #include "matmul_dequant.h"
 #include "matmul_tiles.h"
 #include "quant.h"
@@ -814,6 +815,10 @@ void quantize_row_q8_0_avx512(const float* src, void* dst, int64_t n) {
 
 void matmul_fill_avx512(Kernels* k) {
     dequant::fill<V512, LoadF32, Lut512>(k);  // Q4_1 ... IQ4_XS (matmul_dequant.h)
+    k->matmul_int16_act[GGML_TYPE_Q4_K] = kq16::matmul512<block_q4_K>;  // with Q16_K activations (kquant_x86.h)
+    k->matmul_int16_act[GGML_TYPE_Q5_K] = kq16::matmul512<block_q5_K>;
+    k->matmul_int16_act[GGML_TYPE_Q6_K] = kq16::matmul512<block_q6_K>;
+    k->matmul_int16_act[GGML_TYPE_IQ4_XS] = kq16::matmul512<block_iq4_xs>;
     k->matmul[GGML_TYPE_F32] = matmul_f32_avx512;
     k->matmul[GGML_TYPE_F16] = matmul_f16_avx512;
     k->matmul[GGML_TYPE_BF16] = matmul_bf16_avx512;

@@ -5,6 +5,7 @@
 // sum stay float32. Sums use 8 interleaved partial accumulators: it keeps the
 // rounding error of long rows low (closer to the pairwise sums of BLAS) and it
 // is the summation order the SIMD versions (8 float lanes) can reproduce.
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <vector>
@@ -13,6 +14,7 @@
 #include "ggml_quantize.h"
 #include "kernels.h"
 #include "half.h"
+#include "q16k.h"
 #include "quant.h"
 
 template <typename LoadFn>
@@ -360,6 +362,139 @@ static void matmul_kq8_scalar(const void* W, int64_t n_in, int64_t n_out, int64_
     matmul_block_terms<B, block_q8_K, QK_K, dot_kq8>(W, n_in, n_out, row0, row1, X, T, Y);
 }
 
+// ---- Q4_K, Q5_K, Q6_K times Q16_K activations ----------------------------
+//
+// The weights of a super-block as 16-bit integers with their sub-block
+// scales applied, w_e = sc * q_e (Q4_K, Q5_K), sc * (q_e - 32) (Q6_K) or
+// (ls - 32) * kIq4nl[q_e] (IQ4_XS; at most 32 * 127),
+// times the 16-bit activations v_e (q16k.h), summed exactly in eight int32
+// lanes as the SIMD twins (kquant_x86.h) hold them: lane l sums the elements
+// e with (e mod 16) / 2 == l (pmaddwd pairs neighbours; AVX-512's sixteen
+// lanes fold onto eight). Q4_K / Q5_K's offsets: lane l also gets
+// M_l = m_l * (the sum of v over sub-block l). Per super-block and lane
+// (d_x: the activation scale):
+//   F_l = fma((float)A_l, d_x * d, F_l)
+//   F_l = fma((float)M_l, -(d_x * dmin), F_l)      (Q4_K, Q5_K)
+// and at the end Y = ((F0 + F4) + (F2 + F6)) + ((F1 + F5) + (F3 + F7)).
+
+// nearest_int: ties to even, as the SIMD conversions round.
+void quantize_row_q16_K_scalar(const float* src, void* dst, int64_t n) {
+    block_q16_K* y = (block_q16_K*)dst;
+    for (int64_t b = 0; b < n / QK_K; b++) {
+        const float* x = src + b * QK_K;
+        float amax = 0.0f;
+        for (int j = 0; j < QK_K; j++) {
+            const float a = x[j] != x[j] ? INFINITY : fabsf(x[j]);  // NaN: as Q8_0, the block goes non-finite
+            amax = amax > a ? amax : a;
+        }
+        y[b].d = amax / (float)kQ16Max;
+        const float id = amax != 0.0f ? (float)kQ16Max / amax : 0.0f;
+        for (int j = 0; j < QK_K; j++) {
+            float v = x[j] * id;
+            v = v != v ? 0.0f : v < -(float)kQ16Max ? -(float)kQ16Max : v > (float)kQ16Max ? (float)kQ16Max : v;
+            y[b].v[j] = (int16_t)nearest_int(v);
+        }
+        for (int j = 0; j < QK_K / 32; j++) {
+            int32_t sum = 0;
+            for (int l = 0; l < 32; l++) sum += y[b].v[32 * j + l];
+            y[b].sums[j] = sum;
+        }
+    }
+}
+
+void row_q16_K_to_f32(const void* src, float* dst, int64_t n) {
+    const block_q16_K* x = (const block_q16_K*)src;
+    for (int64_t b = 0; b < n / QK_K; b++)
+        for (int j = 0; j < QK_K; j++) dst[b * QK_K + j] = x[b].d * (float)x[b].v[j];
+}
+
+// A super-block as the lanes see it: the scaled weights w, the offsets m of
+// the eight sub-blocks of 32 (zero for Q6_K), the half scales.
+struct KBlock {
+    int16_t w[QK_K];
+    int32_t m[8];
+    float d, dmin;
+};
+
+static void kblock_k4(uint16_t d, uint16_t dmin, const uint8_t* scales, const uint8_t* qs, const uint8_t* qh,
+                      KBlock* o) {
+    for (int r = 0; r < 4; r++) {
+        uint8_t sc[2], m[2];
+        kquant_scale_min(2 * r, scales, &sc[0], &m[0]);
+        kquant_scale_min(2 * r + 1, scales, &sc[1], &m[1]);
+        for (int l = 0; l < 32; l++) {
+            const int h1 = qh ? ((qh[l] >> (2 * r)) & 1) << 4 : 0, h2 = qh ? ((qh[l] >> (2 * r + 1)) & 1) << 4 : 0;
+            o->w[64 * r + l] = (int16_t)(sc[0] * ((qs[32 * r + l] & 15) | h1));
+            o->w[64 * r + 32 + l] = (int16_t)(sc[1] * ((qs[32 * r + l] >> 4) | h2));
+        }
+        o->m[2 * r] = m[0], o->m[2 * r + 1] = m[1];
+    }
+    o->d = f16_to_f32(d), o->dmin = f16_to_f32(dmin);
+}
+
+static void kblock(const block_q4_K* w, KBlock* o) { kblock_k4(w->d, w->dmin, w->scales, w->qs, nullptr, o); }
+static void kblock(const block_q5_K* w, KBlock* o) { kblock_k4(w->d, w->dmin, w->scales, w->qs, w->qh, o); }
+static void kblock(const block_q6_K* w, KBlock* o) {
+    for (int h = 0; h < 2; h++)
+        for (int l = 0; l < 32; l++) {
+            const uint8_t* ql = w->ql + 64 * h;
+            const uint8_t qh = w->qh[32 * h + l];
+            const int q[4] = {(ql[l] & 15) | ((qh & 3) << 4), (ql[l + 32] & 15) | (((qh >> 2) & 3) << 4),
+                              (ql[l] >> 4) | (((qh >> 4) & 3) << 4), (ql[l + 32] >> 4) | (((qh >> 6) & 3) << 4)};
+            for (int p = 0; p < 4; p++) {
+                const int e = 128 * h + 32 * p + l;
+                o->w[e] = (int16_t)(w->scales[e / 16] * (q[p] - 32));
+            }
+        }
+    for (int j = 0; j < 8; j++) o->m[j] = 0;
+    o->d = f16_to_f32(w->d), o->dmin = 0.0f;
+}
+
+static void kblock(const block_iq4_xs* w, KBlock* o) {
+    for (int s = 0; s < 8; s++) {
+        const int ls = ((w->scales_l[s / 2] >> (4 * (s % 2))) & 15) | (((w->scales_h >> (2 * s)) & 3) << 4);
+        for (int j = 0; j < 16; j++) {
+            o->w[32 * s + j] = (int16_t)((ls - 32) * kIq4nl[w->qs[16 * s + j] & 15]);
+            o->w[32 * s + j + 16] = (int16_t)((ls - 32) * kIq4nl[w->qs[16 * s + j] >> 4]);
+        }
+        o->m[s] = 0;
+    }
+    o->d = f16_to_f32(w->d), o->dmin = 0.0f;
+}
+
+template <class B>
+static void q16_block(const KBlock& w, const block_q16_K* x, float F[8]) {
+    const float dd = x->d * w.d, dm = -(x->d * w.dmin);
+    for (int l = 0; l < 8; l++) {
+        int32_t A = 0;
+        for (int e = 2 * l; e < QK_K; e += 16) A += (int32_t)w.w[e] * x->v[e] + (int32_t)w.w[e + 1] * x->v[e + 1];
+        F[l] = fmaf((float)A, dd, F[l]);
+        if (kHasOffsets<B>) F[l] = fmaf((float)(w.m[l] * x->sums[l]), dm, F[l]);
+    }
+}
+
+template <class B>
+static void matmul_kq16_scalar(const void* Wv, int64_t n_in, int64_t n_out, int64_t row0, int64_t row1,
+                               const void* Xv, int64_t T, float* Y) {
+    const int64_t nb = n_in / QK_K;
+    const B* W = (const B*)Wv;
+    const block_q16_K* X = (const block_q16_K*)Xv;
+    KBlock w;
+    thread_local std::vector<float> lanes;  // eight per activation row: a block is decoded once for all T
+    if (lanes.size() < (size_t)(8 * T)) lanes.resize((size_t)(8 * T));
+    for (int64_t o = row0; o < row1; o++) {
+        std::fill(lanes.begin(), lanes.begin() + 8 * T, 0.0f);
+        for (int64_t b = 0; b < nb; b++) {
+            kblock(W + o * nb + b, &w);
+            for (int64_t t = 0; t < T; t++) q16_block<B>(w, X + t * nb + b, lanes.data() + 8 * t);
+        }
+        for (int64_t t = 0; t < T; t++) {
+            const float* F = lanes.data() + 8 * t;
+            Y[t * n_out + o] = ((F[0] + F[4]) + (F[2] + F[6])) + ((F[1] + F[5]) + (F[3] + F[7]));
+        }
+    }
+}
+
 template <class B>
 static void fill_block_type(Kernels* k, uint32_t type, RowQuantizeFn quantize) {
     k->matmul[type] = k->matmul_f32_act[type] = matmul_dequant_scalar<B>;
@@ -373,7 +508,7 @@ void matmul_fill_scalar_quant(Kernels* k) {
     k->matmul[KTYPE_Q4_0_R16] = matmul_groups_scalar<16, block_q4_0, 0, dot_q4_0_q8_0>;
     k->matmul[KTYPE_Q8_0_R8] = matmul_groups_scalar<8, block_q8_0, 0, dot_q8_0_q8_0>;
     k->matmul[KTYPE_Q4_0_R8] = matmul_groups_scalar<8, block_q4_0, 0, dot_q4_0_q8_0>;
-    for (uint32_t t = GGML_TYPE_COUNT; t < KTYPE_COUNT; t++) k->act_type[t] = GGML_TYPE_Q8_0;
+    for (uint32_t t = GGML_TYPE_COUNT; t < KTYPE_LAYOUTS_END; t++) k->act_type[t] = GGML_TYPE_Q8_0;
     k->matmul_f32_act[GGML_TYPE_Q8_0] = matmul_dequant_scalar<block_q8_0>;
     k->matmul_f32_act[GGML_TYPE_Q4_0] = matmul_dequant_scalar<block_q4_0>;
     k->matmul_int8_act[GGML_TYPE_Q8_0] = matmul_q8_0_scalar;
@@ -384,6 +519,12 @@ void matmul_fill_scalar_quant(Kernels* k) {
     k->matmul_int8_act[GGML_TYPE_Q6_K] = matmul_kq8_scalar<block_q6_K>;
     k->int8_act_type[GGML_TYPE_Q4_K] = k->int8_act_type[GGML_TYPE_Q5_K] = k->int8_act_type[GGML_TYPE_Q6_K] =
         GGML_TYPE_Q8_K;
+    k->matmul_int16_act[GGML_TYPE_Q4_K] = matmul_kq16_scalar<block_q4_K>;
+    k->matmul_int16_act[GGML_TYPE_Q5_K] = matmul_kq16_scalar<block_q5_K>;
+    k->matmul_int16_act[GGML_TYPE_Q6_K] = matmul_kq16_scalar<block_q6_K>;
+    k->matmul_int16_act[GGML_TYPE_IQ4_XS] = matmul_kq16_scalar<block_iq4_xs>;
+    k->quantize_row[KTYPE_Q16_K] = quantize_row_q16_K_scalar;
+    k->row_to_f32[KTYPE_Q16_K] = row_q16_K_to_f32;
     k->quantize_row[GGML_TYPE_Q8_K] = quantize_row_q8_K_scalar;
     k->row_to_f32[GGML_TYPE_Q8_K] = row_q8_K_to_f32;
     fill_block_type<block_q4_1>(k, GGML_TYPE_Q4_1, quantize_row_q4_1_ref);

@@ -43,7 +43,7 @@ void quantize_task(void* ctx, int64_t t) {
     for (int k = 0; k < j->n; k++) {
         const uint32_t act = kern.act_type[j->W[k]->layout];
         const int64_t n_in = j->W[k]->n_in;
-        kern.quantize_row[act](j->src[k] + t * n_in, j->dst[k] + (uint64_t)t * ggml_row_size(act, n_in), n_in);
+        kern.quantize_row[act](j->src[k] + t * n_in, j->dst[k] + (uint64_t)t * kernels_row_bytes(act, n_in), n_in);
     }
 }
 
@@ -65,7 +65,7 @@ void parallel_matmul_many(ThreadPool* pool, MatmulScratch* scratch, const Matmul
         uint64_t need = 0;
         for (int k = 0; k < n; k++)
             if (kern.act_type[op[k].W->layout] != GGML_TYPE_F32)
-                need += ggml_row_size(kern.act_type[op[k].W->layout], op[k].W->n_in) * (uint64_t)T;
+                need += kernels_row_bytes(kern.act_type[op[k].W->layout], op[k].W->n_in) * (uint64_t)T;
         if (scratch->act.size() < need) scratch->act.resize(need);
         uint64_t at = 0;
         QuantJob qj = {{}, {}, {}, 0, T};
@@ -74,7 +74,7 @@ void parallel_matmul_many(ThreadPool* pool, MatmulScratch* scratch, const Matmul
             const uint32_t act = kern.act_type[W.layout];
             job.x[k] = op[k].X;
             if (act == GGML_TYPE_F32) continue;
-            const uint64_t row_bytes = ggml_row_size(act, W.n_in);
+            const uint64_t row_bytes = kernels_row_bytes(act, W.n_in);
             qj.src[qj.n] = op[k].X;
             qj.dst[qj.n] = scratch->act.data() + at;
             qj.W[qj.n++] = &W;

@@ -20,6 +20,7 @@
 
 #include "../kernels/half.h"
 #include "../kernels/kernels.h"
+#include "../kernels/q16k.h"
 #include "../kernels/quant.h"
 
 namespace {
@@ -60,6 +61,10 @@ const uint32_t kTypes[] = {GGML_TYPE_F32,    GGML_TYPE_F16,  GGML_TYPE_BF16, GGM
 
 // Types whose products take Q8_0 activations and are exact per block: the same bits on every path.
 bool is_quant(uint32_t type) { return type == GGML_TYPE_Q8_0 || type == GGML_TYPE_Q4_0; }
+// The K-quants whose default product takes Q16_K activations (q16k.h).
+bool is_kq16(uint32_t type) {
+    return type == GGML_TYPE_Q4_K || type == GGML_TYPE_Q5_K || type == GGML_TYPE_Q6_K || type == GGML_TYPE_IQ4_XS;
+}
 bool is_block(uint32_t type) {
     for (uint32_t t : kBlockTypes)
         if (t == type) return true;
@@ -117,7 +122,7 @@ std::vector<uint8_t> random_blocks(uint32_t type, int64_t rows, int64_t n, uint3
 
 // rows x n floats converted to `type` with the scalar quantizers.
 std::vector<uint8_t> to_type(uint32_t type, const std::vector<float>& f, int64_t rows, int64_t n) {
-    const uint64_t rb = ggml_row_size(type, n);
+    const uint64_t rb = kernels_row_bytes(type, n);
     std::vector<uint8_t> out((size_t)(rb * (uint64_t)rows));
     for (int64_t r = 0; r < rows; r++) {
         if (type == GGML_TYPE_F32) {
@@ -178,7 +183,7 @@ double abs_dot(const Kernels& s, const Problem& p, int64_t t, int64_t o) {
     std::vector<float> w((size_t)p.n_in), x((size_t)p.n_in);
     const uint32_t at = s.act_type[p.type];
     s.row_to_f32[p.type](p.w.data() + (uint64_t)o * ggml_row_size(p.type, p.n_in), w.data(), p.n_in);
-    s.row_to_f32[at](p.x.data() + (uint64_t)t * ggml_row_size(at, p.n_in), x.data(), p.n_in);
+    s.row_to_f32[at](p.x.data() + (uint64_t)t * kernels_row_bytes(at, p.n_in), x.data(), p.n_in);
     double a = 0;
     for (int64_t i = 0; i < p.n_in; i++) a += std::fabs((double)w[(size_t)i] * x[(size_t)i]);
     return a;
@@ -205,12 +210,14 @@ TEST(MatmulIsa, TablesAreComplete) {
         for (uint32_t t : kTypes) {
             EXPECT_NE(isa.k.matmul[t], nullptr) << isa.name << " " << ggml_type_name(t);
             EXPECT_NE(isa.k.row_to_f32[t], nullptr) << isa.name << " " << ggml_type_name(t);
-            EXPECT_EQ(isa.k.act_type[t], is_quant(t) ? (uint32_t)GGML_TYPE_Q8_0 : (uint32_t)GGML_TYPE_F32)
+            EXPECT_EQ(isa.k.act_type[t], is_quant(t) ? (uint32_t)GGML_TYPE_Q8_0
+                                         : is_kq16(t) ? (uint32_t)KTYPE_Q16_K
+                                                      : (uint32_t)GGML_TYPE_F32)
                 << isa.name << " " << ggml_type_name(t);
         }
         for (uint32_t t : {GGML_TYPE_F16, GGML_TYPE_BF16, GGML_TYPE_Q8_0, GGML_TYPE_Q4_0})
             EXPECT_NE(isa.k.quantize_row[t], nullptr) << isa.name << " " << ggml_type_name(t);
-        for (uint32_t t = GGML_TYPE_COUNT; t < KTYPE_COUNT; t++) {  // every path runs every layout
+        for (uint32_t t = GGML_TYPE_COUNT; t < KTYPE_LAYOUTS_END; t++) {  // every path runs every layout
             EXPECT_NE(isa.k.matmul[t], nullptr) << isa.name << " layout " << t;
             EXPECT_EQ(isa.k.act_type[t], (uint32_t)GGML_TYPE_Q8_0) << isa.name << " layout " << t;
         }
@@ -300,7 +307,7 @@ TEST(MatmulIsa, OutputsDoNotDependOnT) {
             const int64_t n_in = block_of(type) > 1 ? n_for(type, 2200) : 2100, n_out = 70, T = 50;
             const Problem p = make_problem(type, n_in, n_out, T, 123);
             const std::vector<float> all = run(isa.k, p, {});
-            const uint64_t xrow = ggml_row_size(isa.k.act_type[type], n_in);
+            const uint64_t xrow = kernels_row_bytes(isa.k.act_type[type], n_in);
             for (int64_t t = 0; t < T; t += 7) {
                 std::vector<float> y((size_t)n_out, NAN);
                 isa.k.matmul[type](p.w.data(), n_in, n_out, 0, n_out, p.x.data() + (uint64_t)t * xrow, 1, y.data());
@@ -371,7 +378,7 @@ TEST(MatmulIsa, BlockTypesAreTheF32ProductOfTheirDequantizedWeights) {
     types.push_back(GGML_TYPE_Q4_0);
     for (const Isa& isa : isas()) {
         for (uint32_t type : types) {
-            const MatmulFn fn = is_quant(type) ? isa.k.matmul_f32_act[type] : isa.k.matmul[type];
+            const MatmulFn fn = isa.k.matmul_f32_act[type];
             ASSERT_NE(fn, nullptr) << isa.name << " " << ggml_type_name(type);
             for (int64_t T : {1, 5, 50}) {
                 const int64_t n_in = n_for(type, T == 50 ? 2200 : 300), n_out = 37;
@@ -395,67 +402,153 @@ TEST(MatmulIsa, BlockTypesAreTheF32ProductOfTheirDequantizedWeights) {
     }
 }
 
-// Q4_K, Q5_K, Q6_K with Q8_K activations (kquant_x86.h): every path gives
-// the scalar kernel's bits (exact integers per super-block, the same float
-// term), for token and sequence mode, past one chunk of activation rows,
+// Q4_K, Q5_K, Q6_K with integer activations (kquant_x86.h): Q8_K (--act
+// int8) and Q16_K (the default, --act int16). Every path gives the scalar
+// kernel's bits (exact integers, the same float terms in the same order),
+// for token and sequence mode, past one chunk of activation rows (kRowsT),
 // and however the rows are split.
-TEST(MatmulIsa, Int8ActivationKQuantsMatchScalar) {
-    for (uint32_t type : {GGML_TYPE_Q4_K, GGML_TYPE_Q5_K, GGML_TYPE_Q6_K}) {
-        ASSERT_EQ(scalar().int8_act_type[type], (uint32_t)GGML_TYPE_Q8_K);
-        for (int64_t T : {1, 3, 70}) {
-            const int64_t n_in = 768, n_out = 37;
-            const std::vector<uint8_t> w = random_blocks(type, n_out, n_in, 11);
-            const std::vector<float> xf = randn((size_t)(n_in * T), 12);
-            const std::vector<uint8_t> x = to_type(GGML_TYPE_Q8_K, xf, T, n_in);
-            std::vector<float> want((size_t)(T * n_out), NAN);
-            scalar().matmul_int8_act[type](w.data(), n_in, n_out, 0, n_out, x.data(), T, want.data());
-            // the scalar kernel against the dequantized product: within rounding of activations to 8 bits
+struct IntAct {
+    const char* name;
+    uint32_t act;
+    std::vector<uint32_t> types;
+};
+const IntAct kIntActs[] = {{"int8", GGML_TYPE_Q8_K, {GGML_TYPE_Q4_K, GGML_TYPE_Q5_K, GGML_TYPE_Q6_K}},
+                           {"int16", KTYPE_Q16_K, {GGML_TYPE_Q4_K, GGML_TYPE_Q5_K, GGML_TYPE_Q6_K, GGML_TYPE_IQ4_XS}}};
+MatmulFn int_act_fn(const Kernels& k, const IntAct& a, uint32_t type) {
+    return a.act == GGML_TYPE_Q8_K ? k.matmul_int8_act[type] : k.matmul_int16_act[type];
+}
+
+TEST(MatmulIsa, IntegerActivationKQuantsMatchScalar) {
+    for (const IntAct& a : kIntActs)
+        for (uint32_t type : a.types) {
+            for (int64_t T : {1, 3, 33, 70}) {
+                const int64_t n_in = 768, n_out = 37;
+                const std::vector<uint8_t> w = random_blocks(type, n_out, n_in, 11);
+                const std::vector<float> xf = randn((size_t)(n_in * T), 12);
+                const std::vector<uint8_t> x = to_type(a.act, xf, T, n_in);
+                std::vector<float> want((size_t)(T * n_out), NAN);
+                int_act_fn(scalar(), a, type)(w.data(), n_in, n_out, 0, n_out, x.data(), T, want.data());
+                for (const Isa& isa : isas()) {
+                    ASSERT_NE(int_act_fn(isa.k, a, type), nullptr) << isa.name;
+                    std::vector<float> got((size_t)(T * n_out), NAN);
+                    for (int64_t r0 : {0, 5, 21})
+                        int_act_fn(isa.k, a, type)(w.data(), n_in, n_out, r0, r0 == 0 ? 5 : r0 == 5 ? 21 : n_out,
+                                                   x.data(), T, got.data());
+                    size_t at = 0;
+                    EXPECT_TRUE(same_bits(want, got, &at))
+                        << isa.name << " " << a.name << " " << ggml_type_name(type) << " T=" << T << ": output " << at
+                        << " = " << got[at] << " vs " << want[at];
+                }
+            }
+        }
+}
+
+// The integer K-quant products are the float products of the dequantized
+// weights and activations, up to float32 rounding: pinned here against a
+// double sum of the dequantized values.
+TEST(Matmul, IntegerActivationKQuantsAreTheirDotProducts) {
+    for (const IntAct& a : kIntActs)
+        for (uint32_t type : a.types) {
+            const int64_t n_in = 512, n_out = 9, T = 2;
+            const std::vector<uint8_t> w = random_blocks(type, n_out, n_in, 3);
+            const std::vector<float> xf = randn((size_t)(n_in * T), 4);
+            const std::vector<uint8_t> x = to_type(a.act, xf, T, n_in);
+            std::vector<float> xd((size_t)(n_in * T)), wd((size_t)n_in);
+            for (int64_t t = 0; t < T; t++)
+                scalar().row_to_f32[a.act](x.data() + t * kernels_row_bytes(a.act, n_in), xd.data() + t * n_in, n_in);
+            std::vector<float> got((size_t)(T * n_out));
+            int_act_fn(scalar(), a, type)(w.data(), n_in, n_out, 0, n_out, x.data(), T, got.data());
+            for (int64_t o = 0; o < n_out; o++) {
+                scalar().row_to_f32[type](w.data() + o * ggml_row_size(type, n_in), wd.data(), n_in);
+                for (int64_t t = 0; t < T; t++) {
+                    double want = 0, mag = 0;
+                    for (int64_t i = 0; i < n_in; i++)
+                        want += (double)wd[(size_t)i] * xd[(size_t)(t * n_in + i)],
+                            mag += std::fabs((double)wd[(size_t)i] * xd[(size_t)(t * n_in + i)]);
+                    // measured 1.5e-8 x mag with Q8_K (the block sums in float); bound = 3.3x
+                    EXPECT_NEAR(got[(size_t)(t * n_out + o)], want, 5e-8 * mag + 1e-30)
+                        << a.name << " " << ggml_type_name(type) << " o=" << o << " t=" << t;
+                }
+            }
+        }
+}
+
+// The largest integers a Q16_K product can meet - every weight at its type's
+// largest scaled magnitude, every activation at +-16383 with one sign - stay
+// exact in the eight int32 lanes on every path (15-bit activations leave
+// Q6_K's lane, 32 x 4096 x 16383, just under 2^31).
+TEST(MatmulIsa, Q16KExtremesDoNotOverflow) {
+    const int64_t n_in = 512, n_out = 3;
+    for (uint32_t type : {GGML_TYPE_Q4_K, GGML_TYPE_Q5_K, GGML_TYPE_Q6_K, GGML_TYPE_IQ4_XS}) {
+        const uint64_t rb = ggml_row_size(type, n_in), bb = ggml_row_size(type, 256);
+        // all bits set: Q4_K / Q5_K q = 15 / 31 with sc = m = 63; Q6_K's scales are then -1,
+        // so Q6_K gets q = 0 (all quant bits clear: q - 32 = -32) and scales -128 instead;
+        // IQ4_XS all clear: grid value -127, scale 0 - 32
+        const bool clear = type == GGML_TYPE_Q6_K || type == GGML_TYPE_IQ4_XS;
+        std::vector<uint8_t> w((size_t)(rb * n_out), clear ? 0x00 : 0xFF);
+        for (int64_t b = 0; b < n_in / 256 * n_out; b++) {
+            uint8_t* blk = w.data() + b * bb;
+            const uint16_t one = f32_to_f16(1.0f);
+            for (int at : half_fields(type)) memcpy(blk + at, &one, 2);
+            if (type == GGML_TYPE_Q4_K || type == GGML_TYPE_Q5_K) memset(blk + 2, 0, 2);  // dmin = 0: S alone
+            if (type == GGML_TYPE_Q6_K) memset(blk + 192, 0x80, 16);                      // scales -128
+        }
+        for (float sign : {1.0f, -1.0f}) {
+            const std::vector<float> xf((size_t)n_in, sign);
+            const std::vector<uint8_t> x = to_type(KTYPE_Q16_K, xf, 1, n_in);
+            std::vector<float> wd((size_t)n_in), xd((size_t)n_in);
+            scalar().row_to_f32[KTYPE_Q16_K](x.data(), xd.data(), n_in);
+            scalar().row_to_f32[type](w.data(), wd.data(), n_in);
+            double want = 0;
+            for (int64_t i = 0; i < n_in; i++) want += (double)wd[(size_t)i] * xd[(size_t)i];
             for (const Isa& isa : isas()) {
-                ASSERT_NE(isa.k.matmul_int8_act[type], nullptr) << isa.name;
-                std::vector<float> got((size_t)(T * n_out), NAN);
-                for (int64_t r0 : {0, 5, 21})
-                    isa.k.matmul_int8_act[type](w.data(), n_in, n_out, r0, r0 == 0 ? 5 : r0 == 5 ? 21 : n_out, x.data(),
-                                                T, got.data());
-                size_t at = 0;
-                EXPECT_TRUE(same_bits(want, got, &at)) << isa.name << " " << ggml_type_name(type) << " T=" << T
-                                                       << ": output " << at << " = " << got[at] << " vs " << want[at];
+                std::vector<float> y((size_t)n_out, NAN);
+                isa.k.matmul_int16_act[type](w.data(), n_in, n_out, 0, n_out, x.data(), 1, y.data());
+                for (int64_t o = 0; o < n_out; o++)
+                    EXPECT_NEAR(y[(size_t)o], want, 1e-6 * std::fabs(want))
+                        << isa.name << " " << ggml_type_name(type) << " sign " << sign;
             }
         }
     }
 }
 
-// The integer K-quant product is the float product of the dequantized
-// weights and activations, up to float32 rounding: pinned here against
-// matmul_f32_act on the Q8_K activations dequantized.
-TEST(Matmul, Int8ActivationKQuantsAreTheirDotProducts) {
-    for (uint32_t type : {GGML_TYPE_Q4_K, GGML_TYPE_Q5_K, GGML_TYPE_Q6_K}) {
-        const int64_t n_in = 512, n_out = 9, T = 2;
-        const std::vector<uint8_t> w = random_blocks(type, n_out, n_in, 3);
-        const std::vector<float> xf = randn((size_t)(n_in * T), 4);
-        const std::vector<uint8_t> x = to_type(GGML_TYPE_Q8_K, xf, T, n_in);
-        std::vector<float> xd((size_t)(n_in * T)), wd((size_t)n_in);
-        for (int64_t t = 0; t < T; t++)
-            scalar().row_to_f32[GGML_TYPE_Q8_K](x.data() + t * ggml_row_size(GGML_TYPE_Q8_K, n_in), xd.data() + t * n_in,
-                                                n_in);
-        std::vector<float> got((size_t)(T * n_out));
-        scalar().matmul_int8_act[type](w.data(), n_in, n_out, 0, n_out, x.data(), T, got.data());
-        for (int64_t o = 0; o < n_out; o++) {
-            scalar().row_to_f32[type](w.data() + o * ggml_row_size(type, n_in), wd.data(), n_in);
-            for (int64_t t = 0; t < T; t++) {
-                double want = 0, mag = 0;
-                for (int64_t i = 0; i < n_in; i++)
-                    want += (double)wd[(size_t)i] * xd[(size_t)(t * n_in + i)],
-                        mag += std::fabs((double)wd[(size_t)i] * xd[(size_t)(t * n_in + i)]);
-                // measured 1.5e-8 x mag (the block sums in float); bound = 3.3x
-                EXPECT_NEAR(got[(size_t)(t * n_out + o)], want, 5e-8 * mag + 1e-30)
-                    << ggml_type_name(type) << " o=" << o << " t=" << t;
-            }
+// Q16_K rounding: each value within half a step (amax / 16383 / 2) of x,
+// the largest magnitude exactly +-16383 steps; an all-zero block stays zero;
+// NaN or inf in a block makes its products non-finite, as Q8_0's do.
+TEST(Matmul, Q16KQuantization) {
+    const int64_t n = 512;
+    std::vector<float> x = randn((size_t)n, 21);
+    for (int64_t i = 256; i < n; i++) x[(size_t)i] = 0.0f;  // the second block all zero
+    x[7] = -5.0f;                                          // the first block's largest magnitude
+    const std::vector<uint8_t> q = to_type(KTYPE_Q16_K, x, 1, n);
+    const block_q16_K* b = (const block_q16_K*)q.data();
+    EXPECT_EQ(b[0].v[7], -kQ16Max);
+    EXPECT_EQ(b[0].d, 5.0f / (float)kQ16Max);
+    std::vector<float> back((size_t)n);
+    scalar().row_to_f32[KTYPE_Q16_K](q.data(), back.data(), n);
+    for (int64_t i = 0; i < n; i++) EXPECT_LE(std::fabs(back[(size_t)i] - x[(size_t)i]), 0.5001f * b[0].d) << i;
+    for (int j = 0; j < 8; j++) {
+        int32_t sum = 0;
+        for (int l = 0; l < 32; l++) sum += b[0].v[32 * j + l];
+        EXPECT_EQ(b[0].sums[j], sum) << j;
+        EXPECT_EQ(b[1].sums[j], 0) << j;
+    }
+    for (float bad : {NAN, INFINITY}) {
+        std::vector<float> xb = x;
+        xb[3] = bad;
+        const std::vector<uint8_t> qb = to_type(KTYPE_Q16_K, xb, 1, n);
+        const std::vector<uint8_t> w = random_blocks(GGML_TYPE_Q6_K, 1, n, 5);
+        float y = 0.0f;
+        for (const Isa& isa : isas()) {
+            isa.k.matmul_int16_act[GGML_TYPE_Q6_K](w.data(), n, 1, 0, 1, qb.data(), 1, &y);
+            EXPECT_FALSE(std::isfinite(y)) << isa.name << " " << bad;
         }
     }
 }
 
-// --act f32: Q8_0 and Q4_0 take float32 activations, unrepacked; --act
-// int8: the K-quants take Q8_K rows; other names are refused.
+// --act f32: Q8_0 and Q4_0 take float32 activations, unrepacked; the
+// default and --act int16: the K-quants take Q16_K rows; --act int8: Q8_K
+// rows; other names are refused.
 TEST(MatmulIsa, F32ActivationsOption) {
     int n = 0;
     const char* const* names = kernels_isa_available(&n);
@@ -468,7 +561,17 @@ TEST(MatmulIsa, F32ActivationsOption) {
         }
         kernels_init(names[i], "auto");
         EXPECT_EQ(kern.act_type[GGML_TYPE_Q8_0], (uint32_t)GGML_TYPE_Q8_0) << names[i];
+        for (uint32_t t : {GGML_TYPE_Q4_K, GGML_TYPE_Q5_K, GGML_TYPE_Q6_K, GGML_TYPE_IQ4_XS}) {
+            EXPECT_EQ(kern.act_type[t], (uint32_t)KTYPE_Q16_K) << names[i];
+            EXPECT_EQ(kern.matmul[t], kern.matmul_int16_act[t]) << names[i];
+        }
+        EXPECT_EQ(kern.act_type[GGML_TYPE_Q3_K], (uint32_t)GGML_TYPE_F32) << names[i];
+        kernels_init(names[i], "f32");
         EXPECT_EQ(kern.act_type[GGML_TYPE_Q4_K], (uint32_t)GGML_TYPE_F32) << names[i];
+        kernels_init(names[i], "int16");
+        EXPECT_EQ(kern.act_type[GGML_TYPE_Q6_K], (uint32_t)KTYPE_Q16_K) << names[i];
+        EXPECT_EQ(kern.act_type[GGML_TYPE_Q8_0], (uint32_t)GGML_TYPE_Q8_0) << names[i];
+        kernels_init(names[i], "auto");
         const RepackFn auto_repack = kern.repack[GGML_TYPE_Q8_0];  // the path's own layout, if it has one
         kernels_init(names[i], "int8");
         for (uint32_t t : {GGML_TYPE_Q4_K, GGML_TYPE_Q5_K, GGML_TYPE_Q6_K}) {
@@ -502,7 +605,7 @@ TEST(MatmulIsa, RepackedLayoutsMatchScalar) {
                         uint8_t* w = buf.data() + (64 - (uintptr_t)buf.data() % 64) % 64 + (T == 3 ? 2 : 0);
                         memcpy(w, p.w.data(), p.w.size());
                         const uint32_t kt = isa.k.repack[type](w, n_in, n_out);
-                        ASSERT_TRUE(kt >= GGML_TYPE_COUNT && kt < KTYPE_COUNT && isa.k.matmul[kt])
+                        ASSERT_TRUE(kt >= GGML_TYPE_COUNT && kt < KTYPE_LAYOUTS_END && isa.k.matmul[kt])
                             << isa.name << " " << ggml_type_name(type) << ": repack returned type " << kt;
                         ASSERT_EQ(isa.k.act_type[kt], isa.k.act_type[type]) << isa.name;
                         if (n_out >= 16) {
@@ -569,6 +672,30 @@ TEST(Quantize, Q8_0ActivationsAreIdenticalOnEveryPath) {
             for (size_t i = 0; i < q.size(); i++)
                 ASSERT_EQ(q[i], ref[i]) << isa.name << " scale " << scale << ": byte " << i << " (block " << i / 34
                                         << ")";
+        }
+    }
+}
+
+// Q16_K rows: every path gives the scalar bytes - over scales from
+// subnormal to huge, ties (a block with amax 16383 has id = 1, so k + 0.5 is
+// a tie: to even), zero, NaN and infinite blocks.
+TEST(Quantize, Q16KIsIdenticalOnEveryPath) {
+    const int64_t n = 256 * 8;
+    uint32_t seed = 7;
+    for (float scale : {1e-30f, 1e-6f, 1.0f, 3e4f, 1e30f}) {
+        std::vector<float> x = randn((size_t)n, seed++, scale);
+        for (int j = 0; j < 256; j++) x[(size_t)j] = j == 0 ? 16383.0f : (float)(j % 64 - 32) + 0.5f;
+        for (int j = 256; j < 512; j++) x[(size_t)j] = 0.0f;
+        x[512 + 9] = NAN;
+        x[768 + 1] = -INFINITY;
+        for (int j = 1024; j < 1280; j++) x[(size_t)j] = j == 1030 ? 1e-40f : 0.0f;  // id = inf
+        const std::vector<uint8_t> ref = to_type(KTYPE_Q16_K, x, 1, n);
+        for (const Isa& isa : isas()) {
+            std::vector<uint8_t> q(ref.size());
+            isa.k.quantize_row[KTYPE_Q16_K](x.data(), q.data(), n);
+            for (size_t i = 0; i < q.size(); i++)
+                ASSERT_EQ(q[i], ref[i]) << isa.name << " scale " << scale << ": byte " << i << " (block "
+                                        << i / sizeof(block_q16_K) << ")";
         }
     }
 }

@@ -18,7 +18,7 @@ static inline void add_model_options(cxxopts::Options& o) {
     o.add_options()
         ("m,model", "model file (GGUF); default: $RWKV_MODEL, else the bundled models/rwkv7-kjv-byte.gguf", cxxopts::value<std::string>()->default_value(""))
         ("isa", "kernel path: auto, scalar, avx2, avx512 (also $RWKV_ISA)", cxxopts::value<std::string>()->default_value(""))
-        ("act", "activations of the quantized products: auto (int8 for Q8_0/Q4_0 weights, float32 for the other types), f32 (float32 for every type: the exact product of the stored weights) or int8 (int8 wherever a type has an integer product: also Q4_K, Q5_K, Q6_K)", cxxopts::value<std::string>()->default_value("auto"))
+        ("act", "activations of the quantized products: auto (int8 for Q8_0/Q4_0 weights, 15-bit integers for Q4_K/Q5_K/Q6_K, float32 for the other types), f32 (float32 for every type: the exact product of the stored weights), int16 (as auto) or int8 (int8 wherever a type has an integer product: also Q4_K, Q5_K, Q6_K, as llama.cpp)", cxxopts::value<std::string>()->default_value("auto"))
         ("h,help", "show this help");
 }
 
