@@ -29,6 +29,6 @@ struct block_q16_K {
 static_assert(sizeof(block_q16_K) == 548, "Q16_K block");
 
 // The weight types whose products subtract offsets m * (sum of 32 x).
-template <class B> constexpr bool kHasOffsets = false;
-template <> constexpr bool kHasOffsets<block_q4_K> = true;
-template <> constexpr bool kHasOffsets<block_q5_K> = true;
+template <class B> inline constexpr bool kHasOffsets = false;
+template <> inline constexpr bool kHasOffsets<block_q4_K> = true;
+template <> inline constexpr bool kHasOffsets<block_q5_K> = true;

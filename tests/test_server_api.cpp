@@ -38,6 +38,21 @@ TEST(ChatTemplate, SplitReply) {
     r = chat_split_reply(">\nLet me see.</thi", THINK_ON, true);
     EXPECT_EQ(r.reasoning, "Let me see.</thi");
     EXPECT_EQ(r.content, "");
+    // still growing inside a character (the fuzzer's find): held back, not
+    // made U+FFFD, so that every streamed split is a prefix of the final one
+    const std::string zhong = "\xe4\xb8\xad", whole = "abc<" + zhong + "ink";
+    for (ChatThink t : {THINK_OFF, THINK_ON}) {
+        const ChatReply fin = chat_split_reply(whole, t, true);
+        for (size_t n = 0; n <= whole.size(); n++) {
+            const ChatReply part = chat_split_reply(whole.substr(0, n), t, false);
+            const std::string& got = t == THINK_OFF ? part.content : part.reasoning;
+            const std::string& all = t == THINK_OFF ? fin.content : fin.reasoning;
+            EXPECT_EQ(all.compare(0, got.size(), got), 0) << "think " << t << ", prefix " << n << ": '" << got << "'";
+        }
+    }
+    EXPECT_EQ(chat_split_reply("abc\xe4\xb8", THINK_OFF, false).content, "abc");
+    EXPECT_EQ(chat_split_reply("abc\xe4\xb8", THINK_OFF, true).content, "abc\xef\xbf\xbd\xef\xbf\xbd");
+    EXPECT_EQ(chat_split_reply("abc\xff", THINK_OFF, false).content, "abc\xef\xbf\xbd");  // never valid: at once
 }
 
 TEST(ChatTemplate, Utf8Sanitize) {

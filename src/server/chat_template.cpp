@@ -91,8 +91,37 @@ std::string utf8_sanitize(const std::string& in) {
 
 static ChatReply split(const std::string& raw, ChatThink think, bool final);
 
+// The length of an unfinished but so far valid UTF-8 sequence at the end of s
+// (a character the next bytes may complete), or 0.
+static size_t utf8_unfinished_tail(const std::string& s) {
+    for (size_t k = 1; k <= 3 && k <= s.size(); k++) {
+        const size_t i = s.size() - k;
+        const unsigned char c = (unsigned char)s[i];
+        if (c < 0xC0) continue;  // ASCII or a continuation byte: look further back
+        const size_t n = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2;
+        if (n <= k) return 0;
+        std::string completed = s.substr(i);
+        completed.append(n - k, '\x80');
+        // completed with the smallest continuation bytes: valid if any completion is
+        // (the second byte's lower bound is raised for E0 and F0, so try A0/90 too)
+        if (utf8_seq(completed, 0) == n) return k;
+        if (k == 1 && (c == 0xE0 || c == 0xF0)) {
+            completed[1] = c == 0xE0 ? '\xA0' : '\x90';
+            if (utf8_seq(completed, 0) == n) return k;
+        }
+        return 0;
+    }
+    return 0;
+}
+
 ChatReply chat_split_reply(const std::string& raw, ChatThink think, bool final) {
     ChatReply r = split(raw, think, final);
+    // A streamed split holds back a character still being written, so that each
+    // split is a prefix of the next (sanitizing it now would make it U+FFFD).
+    if (!final) {
+        std::string& tail = r.content.empty() ? r.reasoning : r.content;
+        tail.resize(tail.size() - utf8_unfinished_tail(tail));
+    }
     r.reasoning = utf8_sanitize(r.reasoning);
     r.content = utf8_sanitize(r.content);
     return r;
