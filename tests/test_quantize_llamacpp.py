@@ -27,7 +27,7 @@
 
 Each check prints PASS/FAIL; the last line is "N passed, M failed".
 """
-import argparse, os, struct, subprocess, sys
+import os, struct, subprocess, sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "scripts"))
@@ -45,13 +45,8 @@ TYPES = {0: ("F32", 1, 4), 1: ("F16", 1, 2), 2: ("Q4_0", 32, 18), 3: ("Q4_1", 32
          12: ("Q4_K", 256, 144), 13: ("Q5_K", 256, 176), 14: ("Q6_K", 256, 210), 20: ("IQ4_NL", 32, 18),
          23: ("IQ4_XS", 256, 136), 30: ("BF16", 1, 2)}
 
-results = []
-
-
-def check(name, ok, detail=""):
-    results.append(bool(ok))
-    print(("PASS " if ok else "FAIL ") + name + ("" if ok else ": " + detail), flush=True)
-    return ok
+import harness  # noqa: E402
+from harness import check  # noqa: E402
 
 
 def type_name(t):
@@ -279,24 +274,14 @@ def shape_rules(a):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--cli", required=True)
-    ap.add_argument("--shared", required=True)
-    ap.add_argument("--work", required=True)
-    a = ap.parse_args()
-    os.makedirs(a.work, exist_ok=True)
+    a = harness.arguments(__doc__, required=("cli", "shared", "work"))
     d = os.path.join(a.shared, "llamacpp-quants")
     if os.path.isdir(d):
         reference_files(a, d)
     else:
-        msg = f"test_quantize_llamacpp: reference files missing ({d})"
-        if os.environ.get("CI") in ("true", "1"):
-            sys.exit(msg)
-        print("\n*** SKIPPING the comparisons with llama.cpp's files: " + msg + " ***\n")
+        harness.missing(f"{d} (llama.cpp's files, for the comparisons)")
     shape_rules(a)
-    n_fail = results.count(False)
-    print(f"{len(results) - n_fail} passed, {n_fail} failed")
-    sys.exit(1 if n_fail else 0)
+    harness.finish()
 
 
 if __name__ == "__main__":
